@@ -1,0 +1,1 @@
+#include "core/media_types.hpp"
