@@ -1,20 +1,94 @@
-// gantry: pull, unpack and run container images.
+// gantry: pull, verify and unpack container images while they download, and
+// run a process in the result. This file only dispatches; each subcommand
+// lives in cmd_<name>.cpp.
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
+#include "tools/gantry/command.hpp"
+
+namespace gantry::tools {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+void print_main_help() {
+  std::string out =
+      "Usage: gantry COMMAND [OPTIONS] ...\n"
+      "\n"
+      "Pulls OCI and Docker images from any distribution-spec registry, verifies and\n"
+      "unpacks them while the bytes arrive, and starts a process in the result.\n"
+      "\n"
+      "Commands:\n";
+  for (const Command& c : commands()) {
+    std::string left = "  " + std::string(c.name);
+    left.resize(12, ' ');
+    out += left + std::string(c.summary) + "\n";
+  }
+  out +=
+      "\n"
+      "Run 'gantry COMMAND --help' for a command's options.\n"
+      "'gantry --version' prints the version.\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+void print_command_help(const Command& c) {
+  std::string out = "Usage: gantry " + std::string(c.name) + " " + std::string(c.synopsis) + "\n\n" +
+                    std::string(c.description) + "\n\nOptions:\n" + format_options(c.options) +
+                    "  -h, --help                  this text\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+const Command* find_command(std::string_view name) {
+  for (const Command& c : commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+int dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    if (argv.size() >= 2 && argv[0] == "help") {
+      if (const Command* c = find_command(argv[1])) {
+        print_command_help(*c);
+        return 0;
+      }
+    }
+    print_main_help();
+    return argv.empty() ? 2 : 0;
+  }
+  if (argv[0] == "--version" || argv[0] == "version") {
+    std::printf("gantry %.*s\n", static_cast<int>(kVersion.size()), kVersion.data());
+    return 0;
+  }
+  const Command* command = find_command(argv[0]);
+  if (command == nullptr) {
+    throw core::Error(core::ErrorKind::bad_input, "unknown command \"" + argv[0] + "\" (see 'gantry --help')");
+  }
+  std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  // --help anywhere before a `--` asks for help rather than running.
+  for (const std::string& a : rest) {
+    if (a == "--") break;
+    if (a == "--help" || a == "-h") {
+      print_command_help(*command);
+      return 0;
+    }
+  }
+  return command->run(parse_args(command->name, command->options, rest));
+}
+
+}  // namespace
+}  // namespace gantry::tools
 
 int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    (void)argc;
-    (void)argv;
-    std::puts("gantry");
-    return 0;
-  } catch (const gantry::core::Error& e) {
-    std::fprintf(stderr, "gantry: error: %s\n", e.what());
-    return 1;
+    return gantry::tools::dispatch(args);
   } catch (const std::exception& e) {
+    // DESIGN.md: exactly one line on stderr, non-zero status.
     std::fprintf(stderr, "gantry: error: %s\n", e.what());
     return 1;
   }

@@ -1,0 +1,27 @@
+#pragma once
+// The table of subcommands. Each lives in its own file (cmd_<name>.cpp) and
+// describes itself here, so `gantry --help` and `gantry CMD --help` are made
+// from the same facts that parse the arguments.
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tools/gantry/args.hpp"
+
+namespace gantry::tools {
+
+struct Command {
+  std::string_view name;
+  std::string_view synopsis;     // "[opts] REF..."
+  std::string_view summary;      // one line for `gantry --help`
+  std::string_view description;  // paragraphs for `gantry CMD --help`
+  std::span<const OptionSpec> options;
+  // Returns the exit status. Errors are thrown as core::Error.
+  int (*run)(const ParsedArgs& args);
+};
+
+[[nodiscard]] std::span<const Command> commands();
+
+}  // namespace gantry::tools
