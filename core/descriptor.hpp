@@ -17,10 +17,10 @@ struct Descriptor {
   std::string media_type;
   Digest digest;
   std::int64_t size = 0;
-  std::vector<std::string> urls;
-  std::map<std::string, std::string> annotations;
-  std::optional<Platform> platform;  // only in index entries
-  std::string artifact_type;
+  std::vector<std::string> urls{};
+  std::map<std::string, std::string> annotations{};
+  std::optional<Platform> platform{};  // only in index entries
+  std::string artifact_type{};
 
   friend bool operator==(const Descriptor&, const Descriptor&) = default;
 };

@@ -41,6 +41,21 @@ bool is_algorithm_grammar(std::string_view s) {
   return !need_alnum;
 }
 
+// The encoded component grammar of descriptor.md: [a-zA-Z0-9=_-]+
+bool is_encoded_grammar(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '=' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+[[noreturn]] void throw_openssl(DigestAlgorithm algorithm, const char* step) {
+  throw Error(ErrorKind::io, std::string("OpenSSL ") + step + " failed for " + std::string(to_string(algorithm)));
+}
+
 }  // namespace
 
 std::string_view to_string(DigestAlgorithm algorithm) {
@@ -59,7 +74,7 @@ Digest Digest::parse(std::string_view text) {
     algorithm = DigestAlgorithm::sha256;
   } else if (algo == "sha512") {
     algorithm = DigestAlgorithm::sha512;
-  } else if (is_algorithm_grammar(algo)) {
+  } else if (is_algorithm_grammar(algo) && is_encoded_grammar(hex)) {
     throw Error(ErrorKind::unsupported, "unsupported digest algorithm \"" + std::string(algo) + "\"");
   } else {
     throw Error(ErrorKind::bad_input, "invalid digest algorithm \"" + std::string(algo) + "\"");
@@ -109,14 +124,14 @@ Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, std::size_t size) {
-  if (size != 0) EVP_DigestUpdate(state_->ctx, data, size);
+  if (size != 0 && EVP_DigestUpdate(state_->ctx, data, size) != 1) throw_openssl(algorithm_, "update");
 }
 
 Digest Hasher::finish() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(state_->ctx, out, &length);
-  EVP_DigestInit_ex(state_->ctx, evp_md(algorithm_), nullptr);
+  if (EVP_DigestFinal_ex(state_->ctx, out, &length) != 1) throw_openssl(algorithm_, "final");
+  if (EVP_DigestInit_ex(state_->ctx, evp_md(algorithm_), nullptr) != 1) throw_openssl(algorithm_, "init");
   return Digest::from_bytes(algorithm_, std::span<const unsigned char>(out, length));
 }
 

@@ -20,9 +20,17 @@ std::string_view to_string(ErrorKind kind) {
 
 namespace {
 
-// "message (registry r, repository p, digest d, path x)", always one line:
-// messages may quote hostile input (tar names, JSON), so control characters
-// are replaced rather than allowed to forge extra lines on a terminal.
+// Messages quote hostile input (tar names, JSON, headers): control characters
+// are replaced so that an error stays one line and cannot drive a terminal.
+std::string one_line(std::string_view text) {
+  std::string out(text);
+  for (char& ch : out) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  }
+  return out;
+}
+
+// "message (registry r, repository p, digest d, path x)"
 std::string format(std::string_view message, const ErrorContext& c) {
   std::string out(message);
   std::string ctx;
@@ -36,10 +44,7 @@ std::string format(std::string_view message, const ErrorContext& c) {
   add("digest", c.digest);
   add("path", c.path);
   if (!ctx.empty()) out += " (" + ctx + ")";
-  for (char& ch : out) {
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
-  }
-  return out;
+  return one_line(out);
 }
 
 }  // namespace
@@ -47,7 +52,7 @@ std::string format(std::string_view message, const ErrorContext& c) {
 Error::Error(ErrorKind kind, std::string_view message, ErrorContext context)
     : std::runtime_error(format(message, context)),
       kind_(kind),
-      message_(message),
+      message_(one_line(message)),
       context_(std::move(context)) {}
 
 Error errno_error(int err, std::string_view what, std::string path) {

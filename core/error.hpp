@@ -23,10 +23,10 @@ enum class ErrorKind {
 
 // What an error concerns. Empty fields are left out of the message.
 struct ErrorContext {
-  std::string registry;
-  std::string repository;
-  std::string digest;
-  std::string path;
+  std::string registry{};
+  std::string repository{};
+  std::string digest{};
+  std::string path{};
 };
 
 class Error : public std::runtime_error {
@@ -34,6 +34,7 @@ class Error : public std::runtime_error {
   Error(ErrorKind kind, std::string_view message, ErrorContext context = {});
 
   [[nodiscard]] ErrorKind kind() const noexcept { return kind_; }
+  // The message without context; like what(), control characters replaced.
   [[nodiscard]] const std::string& message() const noexcept { return message_; }
   [[nodiscard]] const ErrorContext& context() const noexcept { return context_; }
 

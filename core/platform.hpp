@@ -10,11 +10,12 @@
 namespace gantry::core {
 
 struct Platform {
-  std::string os;            // "linux"
-  std::string architecture;  // GOARCH spelling: "amd64", "arm64", "arm", "386", ...
-  std::string variant;       // "v7", "v8", or empty
-  std::string os_version;
-  std::vector<std::string> os_features;
+  // Default initialisers let designated initialisers name only what they need.
+  std::string os{};            // "linux"
+  std::string architecture{};  // GOARCH spelling: "amd64", "arm64", "arm", "386", ...
+  std::string variant{};       // "v7", "v8", or empty
+  std::string os_version{};
+  std::vector<std::string> os_features{};
 
   // "OS/ARCH[/VARIANT]" (e.g. "linux/arm64/v8.2"), each part [A-Za-z0-9_-]+
   // ('.' allowed after the OS, as containerd's specifiers);

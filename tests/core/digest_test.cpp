@@ -109,6 +109,11 @@ TEST(Digest, ParseGivesUnsupportedForWellFormedUnknownAlgorithm) {
   expect_parse_error(std::string("sha256+b64u:") + kSha256Abc, ErrorKind::unsupported);
 }
 
+TEST(Digest, UnknownAlgorithmWithMalformedEncodingIsBadInput) {
+  expect_parse_error("blake3:", ErrorKind::bad_input);
+  expect_parse_error("x:!!", ErrorKind::bad_input);
+}
+
 TEST(Digest, FromBytesChecksTheLength) {
   const unsigned char bytes[32] = {0xba, 0x78};
   auto digest = Digest::from_bytes(DigestAlgorithm::sha256, bytes);

@@ -31,6 +31,7 @@ TEST(Error, EmptyContextFieldsAreLeftOut) {
 TEST(Error, ControlCharactersAreReplacedSoTheMessageIsOneLine) {
   Error e(ErrorKind::unsafe_path, "entry \"a\nb\rc\x1b[31m\x7f\"", ErrorContext{.registry = "", .repository = "", .digest = "", .path = "x\ty\n"});
   EXPECT_STREQ(e.what(), "entry \"a?b?c?[31m?\" (path x?y?)");
+  EXPECT_EQ(e.message(), "entry \"a?b?c?[31m?\"");
   // Printable non-ASCII (UTF-8 names) stays readable.
   EXPECT_STREQ(Error(ErrorKind::io, "caf\xc3\xa9").what(), "caf\xc3\xa9");
 }
