@@ -49,21 +49,28 @@ struct ImageConfig {
   std::vector<Digest> diff_ids;
 };
 
-// content_type: the media type the registry or a descriptor declared; when
-// empty the document's own mediaType field decides. A mismatch between the
-// two is an error. Throws Error(bad_input) / Error(unsupported).
+// content_type: the media type the registry or a descriptor declared (HTTP
+// parameters such as "; charset=utf-8" are ignored); when empty the
+// document's own mediaType field decides. A mismatch between the two is an
+// error, and so is a manifest carrying "manifests" or an index carrying
+// "config"/"layers" (CVE-2021-41190). Absent and JSON null fields are the
+// same; unknown fields are ignored. Throws Error(bad_input) naming the field
+// path ("manifest: layers[2].digest: ..."), Error(unsupported) for a config or
+// layer media type gantry cannot unpack.
 [[nodiscard]] Manifest parse_manifest(std::string_view json, std::string_view content_type = {});
 [[nodiscard]] Index parse_index(std::string_view json, std::string_view content_type = {});
 [[nodiscard]] ImageConfig parse_config(std::string_view json);
 
 // The media type of a manifest-or-index document: the declared content type
 // when it is one gantry knows, else the document's mediaType field (and, for
-// documents that carry neither, "manifests" vs "layers" decides).
+// documents that carry neither, "manifests" vs "config"/"layers" decides; a
+// document with both is refused). Docker schema 1 is Error(unsupported).
 [[nodiscard]] std::string detect_manifest_type(std::string_view json, std::string_view content_type);
 
 // The index entry for the wanted platform: the first entry that matches(),
-// preferring an exact variant match. Error(not_found) listing the platforms
-// the index offers when none matches.
+// preferring an exact variant match. Only image manifests with a platform
+// count (nested indexes, artifacts and BuildKit attestations are skipped).
+// Error(not_found) listing the platforms the index offers when none matches.
 [[nodiscard]] const Descriptor& select_platform(const Index& index, const Platform& want);
 
 // OCI image-spec config.md#layer-chainid: ChainID(L0) = DiffID(L0),
