@@ -1,0 +1,106 @@
+"""Fixtures for integration tests.
+
+Under ctest the registries are started by the fixtures `registry_MODE`
+(CMakeLists.txt here) and described in $GANTRY_TESTBED_DIR/MODE/registry.json.
+Run by hand (`/usr/bin/python3 -m pytest tests/integration`), each test session
+starts and stops its own registries instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+# ctest sets PYTHONPATH; this lets a bare `pytest tests/integration` work too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+
+from gantry_testbed import registry as testbed  # noqa: E402
+
+MODES = testbed.MODES
+
+
+def _registry(mode: str, tmp_path_factory: pytest.TempPathFactory):
+    base = os.environ.get("GANTRY_TESTBED_DIR")
+    if base:
+        info = testbed.running(Path(base) / mode)
+        if info is None:
+            pytest.fail(f"no {mode} registry runs from {base}/{mode}; "
+                        f"ctest starts it with the fixture registry_{mode}")
+        yield info
+        return
+    directory = tmp_path_factory.mktemp(f"registry-{mode}")
+    info = testbed.start(directory, mode)
+    try:
+        yield info
+    finally:
+        testbed.stop(directory)
+
+
+@pytest.fixture(scope="session")
+def registry_plain(tmp_path_factory):
+    yield from _registry("plain", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory):
+    yield from _registry("tls", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def registry_auth(tmp_path_factory):
+    yield from _registry("auth", tmp_path_factory)
+
+
+@pytest.fixture(params=MODES)
+def registry(request) -> testbed.RegistryInfo:
+    """The test once per registry mode."""
+    return request.getfixturevalue(f"registry_{request.param}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+@pytest.fixture
+def repo(request) -> str:
+    """A repository name no other test uses (ctest -j runs files in parallel
+    against the same registries)."""
+    return f"it/{_slug(request.node.name)}-{secrets.token_hex(4)}"
+
+
+def _scratch_dir(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty directory under ctest's per-test scratch dir, else pytest's tmp."""
+    base = os.environ.get("GANTRY_TEST_SCRATCH")
+    if not base:
+        return tmp_path_factory.mktemp(name)
+    directory = Path(base) / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
+@pytest.fixture
+def scratch(request, tmp_path_factory) -> Path:
+    """An empty directory for this test."""
+    return _scratch_dir(_slug(request.node.name), tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_scratch(request, tmp_path_factory) -> Path:
+    """An empty directory shared by the tests of one file."""
+    return _scratch_dir(_slug(request.module.__name__), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def gantry_bin() -> Path:
+    """The gantry binary under test ($GANTRY_BIN, set by ctest)."""
+    path = os.environ.get("GANTRY_BIN")
+    if not path:
+        pytest.fail("GANTRY_BIN is not set; run through ctest or export it")
+    return Path(path)
