@@ -5,11 +5,14 @@
 //   ROOT/oci-layout, ROOT/index.json      refs, as org.opencontainers.image.ref.name
 //   ROOT/blobs/<alg>/<hex>                verified blobs only
 //   ROOT/ingest/<hex>.partial             downloads in progress, kept for resume
-//   ROOT/ingest/<hex>.lock                one writer per digest across processes
+//   ROOT/ingest/<hex>.lock                one writer per digest (flock)
+//   ROOT/ingest/index.lock                serialises index.json updates
 //
 // Several gantry processes may share one store: blob writers take a per-digest
 // file lock, blobs and index.json are replaced by atomic rename, and index.json
-// updates are serialised by a lock so no update is lost.
+// updates are serialised by a lock so no update is lost. Every file other
+// tools read appears complete or not at all (temporary + fsync + rename/link).
+// Errors from the filesystem are Error(io) with strerror and the path.
 
 #include <cstdint>
 #include <filesystem>
@@ -27,21 +30,30 @@ namespace gantry::core {
 inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 
 // Appends one blob's bytes to its partial file while hashing them. Holds the
-// digest's lock for its whole life. Destroyed without commit(), the partial
-// file stays for a later resume.
+// digest's lock until commit() or destruction (also when an exception unwinds
+// it); a second writer for the digest, in this process or another, is busy.
+// Destroyed without commit(), the partial file stays for a later resume.
+// One thread at a time.
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;
   // Bytes already in the partial file when it was opened (the resume point),
   // plus those written since; all of them are in the running hash.
   [[nodiscard]] virtual std::int64_t offset() const = 0;
-  // Throws Error(bad_input) when the bytes would exceed the expected size.
+  // The hot path: no allocation, full writes (EINTR and short writes
+  // retried). Throws Error(bad_input) "more bytes than the descriptor's size
+  // N", writing nothing, when the bytes would exceed the expected size.
   virtual void write(const void* data, std::size_t size) = 0;
-  // Checks size and digest, makes the bytes durable, renames into blobs/.
-  // On a mismatch the partial file is deleted and Error(digest_mismatch) or
-  // Error(bad_input) (size) thrown, naming the digest.
+  // Checks size and digest, makes the bytes durable, renames into blobs/ and
+  // releases the lock. Fewer bytes than expected: Error(bad_input), the
+  // writer stays usable and the partial is kept (it is a valid prefix). A
+  // digest mismatch: the partial is deleted, the lock released and
+  // Error(digest_mismatch) thrown naming both digests. A writer is finished
+  // after a commit() that got past the size check; using it again throws
+  // std::logic_error.
   virtual void commit() = 0;
-  // Drops the partial file (e.g. a server restarted the blob from byte 0).
+  // Empties the partial file and restarts the hash at offset 0 (e.g. a
+  // server restarted the blob from byte 0); the lock is kept.
   virtual void discard() = 0;
 };
 using BlobWriterPtr = std::unique_ptr<BlobWriter>;
@@ -49,7 +61,7 @@ using BlobWriterPtr = std::unique_ptr<BlobWriter>;
 enum class IngestState {
   writer_ready,    // the writer is ours; offset() says where to resume
   already_present, // a verified blob with this digest is in the store
-  busy,            // another process is writing it; try again later
+  busy,            // another writer (any process, this one too) has it; try again later
 };
 
 struct IngestResult {
@@ -60,12 +72,14 @@ struct IngestResult {
 class ContentStore {
  public:
   // Opens the layout at root, creating it (and oci-layout, index.json) if absent.
-  // Throws Error(io) when it cannot, Error(bad_input) for a folder that holds
-  // something else (an oci-layout of an unknown version).
+  // Processes opening one new store at once all succeed. Throws Error(io) when
+  // it cannot, Error(bad_input) for a folder that holds something else (an
+  // oci-layout of another version, or one that is not JSON).
   explicit ContentStore(std::filesystem::path root);
 
-  // $GANTRY_STORE, else /var/lib/gantry as root, else $XDG_DATA_HOME/gantry
-  // (~/.local/share/gantry).
+  // $GANTRY_STORE, else /var/lib/gantry when the effective uid is 0, else
+  // $XDG_DATA_HOME/gantry (ignored when relative, per the XDG spec), else
+  // $HOME/.local/share/gantry. Error(bad_input) when none applies.
   [[nodiscard]] static std::filesystem::path default_root();
 
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
@@ -74,19 +88,26 @@ class ContentStore {
 
   // A whole small blob (manifest, config), re-verified against its digest.
   // Error(not_found) if absent, Error(bad_input) if larger than max_size,
-  // Error(digest_mismatch) if the stored bytes were altered.
+  // Error(digest_mismatch) if the stored bytes were altered; each names the
+  // digest and the path.
   [[nodiscard]] std::string read_blob(const Digest& digest, std::size_t max_size) const;
-  // Stores bytes held in memory after checking them against the digest.
+  // Stores bytes held in memory after checking them against the digest
+  // (Error(digest_mismatch) naming both digests). A present blob: no-op.
   void put_blob(const Digest& digest, std::string_view bytes);
 
   // Starts (or resumes) streaming a blob into the store. Never blocks: a
-  // digest being written by another process answers busy.
+  // digest being written by another writer answers busy. A partial longer
+  // than expected_size is restarted from 0.
   [[nodiscard]] IngestResult begin_ingest(const Digest& digest, std::int64_t expected_size);
 
-  // index.json: names a manifest (or index). Replaces an entry of the same name.
+  // index.json: names a manifest (or index). Replaces an entry of the same
+  // name; entries and fields written by other tools are kept. The name must
+  // follow the ref grammar of image-spec annotations.md (Error(bad_input)),
+  // e.g. "docker.io/library/alpine:3.19". Safe against concurrent processes.
   void set_ref(std::string_view name, const Descriptor& manifest);
   [[nodiscard]] std::optional<Descriptor> find_ref(std::string_view name) const;
-  // Every entry of index.json, each carrying its name in annotations.
+  // Every entry of index.json, each carrying its name in annotations (those
+  // other tools wrote may have none). Error(bad_input) for a malformed file.
   [[nodiscard]] std::vector<Descriptor> refs() const;
 
  private:
