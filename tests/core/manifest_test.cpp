@@ -723,16 +723,19 @@ TEST(SelectPlatform, NormalisesWhatIsAsked) {
 }
 
 TEST(SelectPlatform, PrefersAnExactVariant) {
+  // An amd64/v3 host also runs baseline amd64 images, listed first here.
   const std::string doc = R"({"schemaVersion": 2, "manifests": [
     {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
      "digest": "sha256:9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0",
-     "platform": {"os": "linux", "architecture": "amd64", "variant": "v3"}},
+     "platform": {"os": "linux", "architecture": "amd64"}},
     {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
      "digest": "sha256:3c3a4604a545cdc127456d94e421cd355bca5b528f4a9c1905b15da2eb4a4c6b",
-     "platform": {"os": "linux", "architecture": "amd64"}}]})";
+     "platform": {"os": "linux", "architecture": "amd64", "variant": "v3"}}]})";
   const Index index = parse_index(doc);
-  EXPECT_EQ(select_platform(index, platform("linux", "amd64")).digest, d(kLayer1));
-  EXPECT_EQ(select_platform(index, platform("linux", "amd64", "v3")).digest, d(kLayer0));
+  EXPECT_EQ(select_platform(index, platform("linux", "amd64", "v3")).digest, d(kLayer1));
+  EXPECT_EQ(select_platform(index, platform("linux", "amd64")).digest, d(kLayer0));
+  // No exact variant: the first entry that runs there.
+  EXPECT_EQ(select_platform(index, platform("linux", "amd64", "v4")).digest, d(kLayer0));
 }
 
 TEST(SelectPlatform, IgnoresAttestationsArtifactsAndEntriesWithoutPlatform) {
