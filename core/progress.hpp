@@ -1,0 +1,87 @@
+#pragma once
+// The events of a pull, one vocabulary for the terminal display and `--json`
+// (one event per line): registry/ emits them, tools/ renders them. Progress
+// is throttled where it is produced (a few events a second per blob), never
+// one event per network read, so a renderer may do real work per event.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/digest.hpp"
+#include "core/platform.hpp"
+
+namespace gantry::core::progress {
+
+// A reference resolved to the one image manifest that will be fetched.
+struct Resolved {
+  std::string reference;        // normalised, as Reference::string()
+  Digest manifest_digest;       // the platform's manifest (also when the tag names an index)
+  std::string media_type;       // of that manifest
+  Platform platform;            // the index entry's, else the config's
+  std::size_t layers = 0;
+  std::int64_t total_bytes = 0;  // config and layers, as the manifest declares them
+};
+
+// A blob download begins (after any wait for another process's download).
+struct BlobStarted {
+  Digest digest;
+  std::int64_t size = 0;          // the descriptor's
+  std::int64_t resumed_from = 0;  // bytes already held from an earlier run
+};
+
+struct BlobProgress {
+  Digest digest;
+  std::int64_t bytes = 0;  // held so far, resumed bytes included
+  std::int64_t size = 0;
+};
+
+struct BlobDone {
+  Digest digest;
+  std::int64_t fetched = 0;  // bytes that crossed the network in this run
+  bool cached = false;       // already present: nothing was fetched
+};
+
+// A request failed in a way worth another try; the client waits `delay` first.
+struct Retry {
+  std::string what;    // "GET https://host/v2/x/blobs/sha256:..." or similar
+  int attempt = 0;     // the attempt that failed, from 1
+  std::chrono::milliseconds delay{0};
+  std::string reason;  // one line, as core::Error::what()
+};
+
+// The end of one client call (a pull of one or several references).
+struct Done {
+  std::int64_t bytes_fetched = 0;
+  std::size_t blobs_fetched = 0;
+  std::size_t blobs_cached = 0;
+  double seconds = 0;
+};
+
+using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done>;
+
+// The event's name as `--json` spells it in its "event" field.
+[[nodiscard]] inline std::string_view name(const Event& event) {
+  struct Names {
+    std::string_view operator()(const Resolved&) const { return "resolved"; }
+    std::string_view operator()(const BlobStarted&) const { return "blob_started"; }
+    std::string_view operator()(const BlobProgress&) const { return "blob_progress"; }
+    std::string_view operator()(const BlobDone&) const { return "blob_done"; }
+    std::string_view operator()(const Retry&) const { return "retry"; }
+    std::string_view operator()(const Done&) const { return "done"; }
+  };
+  return std::visit(Names{}, event);
+}
+
+// Receives events on the client's I/O thread, in order: keep it quick and do
+// not throw (an exception from a sink aborts the pull).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& event) = 0;
+};
+
+}  // namespace gantry::core::progress

@@ -1,0 +1,102 @@
+#pragma once
+// The registry client: resolves references to manifests and fetches blobs
+// (OCI distribution-spec, docker registry token auth). Each call runs the
+// client's one I/O thread (the calling thread) until the work is done; all
+// downloads of a call share one connection pool, one token cache and one
+// download per digest.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/descriptor.hpp"
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "core/progress.hpp"
+#include "core/reference.hpp"
+#include "core/store.hpp"
+#include "registry/blob_sink.hpp"
+#include "registry/options.hpp"
+
+namespace gantry::registry {
+
+// A reference resolved down to one image: the raw documents (inspect prints
+// them, pull stores them byte for byte) and their parsed models. Every
+// document was checked against its digest.
+struct ResolvedImage {
+  core::Reference reference;
+  // Set when the reference names an index (or Docker manifest list).
+  std::optional<core::Descriptor> index_descriptor;
+  std::string index_bytes;
+  std::optional<core::Index> index;
+  // The image manifest: the index entry picked for the platform, or what the
+  // reference names. The descriptor carries the platform from the index.
+  core::Descriptor manifest_descriptor;
+  std::string manifest_bytes;
+  core::Manifest manifest;
+  std::string config_bytes;
+  core::ImageConfig config;
+  // The index entry's platform, else the config's.
+  core::Platform platform;
+};
+
+struct FetchStats {
+  std::int64_t bytes_fetched = 0;
+  std::size_t blobs_fetched = 0;
+  std::size_t blobs_cached = 0;
+};
+
+struct PullResult {
+  ResolvedImage image;
+  FetchStats stats;
+  double seconds = 0;
+};
+
+// One reference of a multi-reference pull: a result or the error it met.
+struct PullOutcome {
+  core::Reference reference;
+  std::optional<PullResult> result;
+  std::optional<core::Error> error;
+};
+
+class Client {
+ public:
+  // `events` (may be null) must outlive the client.
+  explicit Client(Options options, core::progress::EventSink* events = nullptr);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Manifest (through the index for the platform) and config from the
+  // registry. Error kinds: network, auth, not_found, digest_mismatch,
+  // bad_input (oversized or malformed documents), unsupported.
+  [[nodiscard]] ResolvedImage resolve(const core::Reference& reference);
+
+  // Resolves (documents already in the store are not fetched again: by
+  // digest nothing goes to the network, by tag only a HEAD), stores the
+  // manifest(s) and config, fetches every missing layer concurrently, then
+  // records the reference in index.json, pointing at the image manifest.
+  PullResult pull(const core::Reference& reference, core::ContentStore& store);
+
+  // Several references at once; a blob several of them share is fetched
+  // once. One outcome per reference, in order; one image failing does not
+  // stop the others.
+  std::vector<PullOutcome> pull(std::span<const core::Reference> references, core::ContentStore& store);
+
+  // The lower level for streaming consumers: every blob of `blobs` from the
+  // repository of `repository` (its tag and digest are ignored) into sinks
+  // from `sinks`, `jobs` at once. Throws the first error after stopping the
+  // other downloads.
+  FetchStats fetch_blobs(const core::Reference& repository, std::span<const core::Descriptor> blobs,
+                         BlobSinkFactory& sinks);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gantry::registry

@@ -1,0 +1,71 @@
+#pragma once
+// Credentials the way docker, podman and skopeo keep them: a config.json
+// with `auths` (base64 "user:password" in `auth`, or `username`/`password`),
+// `credHelpers` (per registry) and `credsStore` (the default helper), the
+// helpers being `docker-credential-NAME get` programs
+// (github.com/docker/docker-credential-helpers).
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gantry::registry::detail {
+
+struct Credentials {
+  std::string username;
+  std::string password;
+  friend bool operator==(const Credentials&, const Credentials&) = default;
+};
+
+struct DockerConfig {
+  std::map<std::string, Credentials> auths;         // by registry_key()
+  std::map<std::string, std::string> cred_helpers;  // registry_key() -> helper NAME
+  std::string creds_store;                          // helper NAME for all others
+};
+
+// The registry a config key names: the scheme and any path are dropped
+// ("https://host:5000/v2/" -> "host:5000") and docker.io's aliases
+// ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
+// become "docker.io", as references spell it.
+[[nodiscard]] std::string registry_key(std::string_view key);
+
+// Error(bad_input) naming `origin` (the file) for malformed JSON or fields.
+[[nodiscard]] DockerConfig parse_docker_config(std::string_view json, std::string_view origin);
+
+// explicit_path when given (it must exist: Error(io) otherwise), else the
+// first existing of $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
+// $HOME/.docker/config.json.
+[[nodiscard]] std::optional<std::filesystem::path> find_auth_file(std::string_view explicit_path);
+
+// The server name a helper is asked about: docker.io keeps its historical
+// "https://index.docker.io/v1/", every other registry its host[:port].
+[[nodiscard]] std::string helper_server_url(std::string_view registry);
+
+// A helper's answer {"ServerURL","Username","Secret"}; nullopt for an
+// identity token (Username "<token>": an OAuth2 refresh token, not a
+// password) or an empty secret.
+[[nodiscard]] std::optional<Credentials> parse_helper_output(std::string_view json);
+
+// Runs `docker-credential-NAME get` (found through $PATH) with the server
+// on stdin. nullopt when the helper knows no credentials for it (non-zero
+// exit); Error(auth) when the helper cannot be run or answers garbage.
+[[nodiscard]] std::optional<Credentials> run_credential_helper(std::string_view name, std::string_view server);
+
+// Looks credentials up for registries, in docker's order: credHelpers for
+// the registry, then auths, then credsStore. The file is read once, on the
+// first lookup; answers are remembered per registry.
+class CredentialSource {
+ public:
+  explicit CredentialSource(std::string auth_file) : auth_file_(std::move(auth_file)) {}
+  // `registry` as in references: "docker.io", "localhost:5000".
+  [[nodiscard]] std::optional<Credentials> lookup(std::string_view registry);
+
+ private:
+  std::string auth_file_;
+  std::optional<DockerConfig> config_;
+  std::map<std::string, std::optional<Credentials>, std::less<>> cache_;
+};
+
+}  // namespace gantry::registry::detail

@@ -1,0 +1,256 @@
+#include "registry/detail/fetcher.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/error.hpp"
+#include "registry/detail/content_range.hpp"
+#include "registry/detail/errors.hpp"
+
+namespace gantry::registry::detail {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+namespace progress = core::progress;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Big enough that a fast link costs few wake-ups per second; Response::read
+// hands over at least a quarter of it per chunk.
+constexpr std::size_t kBufferSize = 1024 * 1024;
+// Waiting for another process's download of the same blob.
+constexpr std::chrono::milliseconds kBusyFirstWait{50};
+constexpr std::chrono::milliseconds kBusyMaxWait{1000};
+
+// Ends a download because another one of the same call failed. Not a
+// core::Error, so no retry or mirror fallback intercepts it.
+struct Cancelled : std::exception {
+  [[nodiscard]] const char* what() const noexcept override { return "cancelled"; }
+};
+
+std::string blob_target(const core::Reference& reference, const core::Descriptor& blob) {
+  return "/v2/" + reference.repository + "/blobs/" + blob.digest.string();
+}
+
+}  // namespace
+
+// A 1 MiB buffer from the fetcher's free list, returned to it afterwards:
+// downloads reuse buffers, they do not allocate per blob or per chunk.
+class Fetcher::BufferLease {
+ public:
+  explicit BufferLease(std::vector<std::unique_ptr<std::byte[]>>& free) : free_(free) {
+    if (free_.empty()) {
+      data_ = std::make_unique_for_overwrite<std::byte[]>(kBufferSize);
+    } else {
+      data_ = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  ~BufferLease() { free_.push_back(std::move(data_)); }
+  [[nodiscard]] std::span<std::byte> span() const { return {data_.get(), kBufferSize}; }
+
+ private:
+  std::vector<std::unique_ptr<std::byte[]>>& free_;
+  std::unique_ptr<std::byte[]> data_;
+};
+
+Fetcher::Fetcher(Session& session)
+    : session_(session),
+      slots_(session.executor(), std::max(1, session.options().jobs)),
+      flights_(session.executor()) {}
+
+asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference, std::vector<core::Descriptor> blobs,
+                                               BlobSinkFactory& sinks) {
+  struct Join {
+    explicit Join(const asio::any_io_executor& ex) : all_done(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer all_done;
+    std::size_t pending = 0;
+    bool stop = false;
+    std::exception_ptr error;
+    FetchStats stats;
+  };
+  auto join = std::make_shared<Join>(session_.executor());
+  join->pending = blobs.size();
+  for (const core::Descriptor& blob : blobs) {
+    asio::co_spawn(session_.executor(), fetch_one(reference, blob, sinks, join->stop),
+                   [join](std::exception_ptr error, Outcome outcome) {
+                     if (error) {
+                       if (!join->error) join->error = error;
+                       join->stop = true;
+                     } else if (outcome.cached) {
+                       ++join->stats.blobs_cached;
+                     } else {
+                       ++join->stats.blobs_fetched;
+                     }
+                     join->stats.bytes_fetched += outcome.fetched;
+                     if (--join->pending == 0) join->all_done.cancel();
+                   });
+  }
+  while (join->pending > 0) co_await join->all_done.async_wait(kTuple);
+  if (join->error) std::rethrow_exception(join->error);
+  co_return join->stats;
+}
+
+asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(const core::Reference& reference, const core::Descriptor& blob,
+                                                     BlobSinkFactory& sinks, const bool& stop) {
+  // One download per digest in this process: a second one waits for the
+  // first and then asks its factory again (which then usually answers
+  // present). Whether the first failed does not matter: this one tries.
+  const std::string key = blob.digest.string();
+  while (flights_.active(key)) (void)co_await flights_.wait(key);
+  SingleFlight::Guard flight = flights_.begin(key);
+
+  std::chrono::milliseconds busy_wait = kBusyFirstWait;
+  while (true) {
+    Slots::Permit permit = co_await slots_.acquire();
+    if (stop) throw Cancelled();
+    BlobSinkFactory::Opened opened = sinks.open(blob);
+    switch (opened.state) {
+      case BlobSinkFactory::State::present:
+        session_.emit(progress::BlobDone{.digest = blob.digest, .fetched = 0, .cached = true});
+        co_return Outcome{.fetched = 0, .cached = true};
+      case BlobSinkFactory::State::busy:
+        // Another process holds the blob's lock: wait without holding a slot.
+        permit.release();
+        co_await sleep_for(busy_wait);
+        busy_wait = std::min(busy_wait * 2, kBusyMaxWait);
+        continue;
+      case BlobSinkFactory::State::ready:
+        co_return co_await fetch_into(reference, blob, *opened.sink, permit, stop);
+    }
+  }
+}
+
+asio::awaitable<Fetcher::Outcome> Fetcher::fetch_into(const core::Reference& reference, const core::Descriptor& blob,
+                                                      BlobSink& sink, Slots::Permit& permit, const bool& stop) {
+  BufferLease buffer(free_buffers_);
+  std::int64_t fetched = 0;
+  session_.emit(progress::BlobStarted{.digest = blob.digest, .size = blob.size, .resumed_from = sink.offset()});
+  std::string target = blob_target(reference, blob);
+  core::ErrorContext context{.registry = reference.registry, .repository = reference.repository,
+                             .digest = blob.digest.string()};
+  co_await session_.each_endpoint(reference, context, [&](const Endpoint& endpoint) -> asio::awaitable<void> {
+    co_await session_.retrying("GET " + endpoint.url(target).string(), session_.attempts(endpoint),
+                               [&](int) { return download(endpoint, reference, blob, sink, buffer.span(), fetched, stop); });
+  });
+  // The network part is over: let the next download start while this one
+  // is verified and synced.
+  permit.release();
+  try {
+    co_await finish(sink);
+  } catch (const Error& error) {
+    throw Error(error.kind(), error.message(), context);
+  }
+  session_.emit(progress::BlobDone{.digest = blob.digest, .fetched = fetched, .cached = false});
+  co_return Outcome{.fetched = fetched, .cached = false};
+}
+
+asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Reference& reference,
+                                        const core::Descriptor& blob, BlobSink& sink, std::span<std::byte> buffer,
+                                        std::int64_t& fetched, const bool& stop) {
+  const std::int64_t size = blob.size;
+  std::int64_t offset = sink.offset();
+  if (offset > size) {
+    sink.restart();
+    offset = 0;
+  }
+  if (offset == size) co_return;  // every byte is there already; finish() verifies them
+
+  Headers headers;
+  if (offset > 0) headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+  Response response =
+      co_await session_.request(endpoint, reference.repository, "GET", blob_target(reference, blob), headers);
+  std::string what = "blob " + blob.digest.string();
+  auto start_over = [&](const std::string& why) {
+    sink.restart();
+    return TransientError(Error(ErrorKind::network, why + "; starting the blob over"));
+  };
+  switch (response.status()) {
+    case 200:
+      // The whole blob although a range was asked: the server may do that
+      // (RFC 9110 §14.2). Drop what we hold and take it from byte 0.
+      if (offset > 0) {
+        sink.restart();
+        offset = 0;
+      }
+      break;
+    case 206: {
+      // Append only the very bytes asked for: from `offset` to the end of a
+      // blob of the descriptor's size (RFC 9110 §14.4).
+      std::string value(find_header(response.headers(), "Content-Range").value_or(""));
+      std::optional<ContentRange> range = parse_content_range(value);
+      if (offset == 0 || !range || range->first != offset || range->last != size - 1 ||
+          (range->complete_length && *range->complete_length != size)) {
+        throw start_over("a request for bytes " + std::to_string(offset) + "- was answered with Content-Range \"" +
+                         value + "\"");
+      }
+      break;
+    }
+    case 416:
+      if (offset > 0) throw start_over("416 Range Not Satisfiable for bytes " + std::to_string(offset) + "-");
+      [[fallthrough]];
+    default:
+      co_await session_.raise(response, what, endpoint);
+  }
+
+  std::int64_t have = offset;
+  if (std::optional<std::int64_t> length = response.content_length(); length && have + *length > size) {
+    throw Error(ErrorKind::bad_input, "the registry announces " + std::to_string(have + *length) +
+                                          " bytes for a blob of " + std::to_string(size));
+  }
+  const auto interval = session_.options().progress_interval;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (true) {
+    if (stop) throw Cancelled();
+    std::size_t n = co_await response.read(buffer);
+    if (n == 0) break;
+    // More bytes than the descriptor says is an error, never a truncation.
+    if (have + static_cast<std::int64_t>(n) > size) {
+      throw Error(ErrorKind::bad_input, "the registry sent more than the descriptor's " + std::to_string(size) +
+                                            " bytes");
+    }
+    have += static_cast<std::int64_t>(n);
+    fetched += static_cast<std::int64_t>(n);
+    if (sink.write(buffer.first(n)) == SinkFlow::pause) {
+      auto notifier = std::make_shared<Notifier>(session_.executor());
+      sink.on_ready(notifier->waker());
+      co_await notifier->wait();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_progress >= interval) {
+      session_.emit(progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});
+      last_progress = now;
+    }
+  }
+  if (have != size) {
+    throw TransientError(Error(ErrorKind::network, "the body ended after " + std::to_string(have) + " of " +
+                                                       std::to_string(size) + " bytes"));
+  }
+}
+
+asio::awaitable<void> Fetcher::finish(BlobSink& sink) {
+  auto notifier = std::make_shared<Notifier>(session_.executor());
+  std::exception_ptr error;
+  asio::post(finisher_, [&sink, &error, wake = notifier->waker()] {
+    try {
+      sink.finish();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    wake();
+  });
+  co_await notifier->wait();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace gantry::registry::detail

@@ -1,0 +1,414 @@
+// The one translation unit with Beast, Asio networking and OpenSSL in it
+// (each such unit costs ~25 s to compile): connections, TLS, the pool, the
+// request/header exchange and the body reader.
+#include "registry/detail/http.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <map>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/error.hpp"
+#include "registry/detail/chunked_decoder.hpp"
+#include "registry/detail/errors.hpp"
+
+namespace gantry::registry::detail {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using Parser = http::response_parser<http::empty_body>;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxIdlePerOrigin = 16;
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+// Reserved up front so that reading a header takes one read, not a 512-byte loop.
+constexpr std::size_t kHeaderBuffer = 16 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return lower(x) == lower(y);
+  });
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+core::ErrorContext context_of(const Url& url) { return core::ErrorContext{.registry = url.authority()}; }
+
+// A network failure another attempt may cure.
+TransientError transient(const Url& url, const std::string& step, const beast::error_code& ec,
+                         std::chrono::milliseconds stall) {
+  std::string why = ec == beast::error::timeout ? "no data for " + seconds_text(stall) + " (stall timeout)"
+                                                : ec.message();
+  return TransientError(core::Error(core::ErrorKind::network, step + " " + url.authority() + ": " + why,
+                                    context_of(url)));
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> find_headers(const Headers& headers, std::string_view name) {
+  std::vector<std::string_view> out;
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) out.emplace_back(value);
+  }
+  return out;
+}
+
+// One connection: its stream, and the bytes read past the last header.
+struct Connection {
+  Connection(asio::any_io_executor executor, std::string origin_key)
+      : origin(std::move(origin_key)), stream(std::in_place_type<PlainStream>, executor) {}
+  Connection(asio::any_io_executor executor, ssl::context& tls, std::string origin_key)
+      : origin(std::move(origin_key)), stream(std::in_place_type<TlsStream>, executor, tls) {}
+
+  beast::tcp_stream& tcp() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, stream);
+  }
+
+  // An idle connection is usable only while the server has said nothing:
+  // readable means closed (EOF), a TLS close_notify, or junk.
+  bool idle_and_open() {
+    if (!tcp().socket().is_open()) return false;
+    char probe = 0;
+    ssize_t n = ::recv(tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  std::string origin;
+  std::variant<PlainStream, TlsStream> stream;
+  beast::flat_buffer buffer;
+};
+
+struct HttpClient::Pool {
+  Pool(asio::any_io_executor ex, HttpSettings s) : executor(std::move(ex)), settings(std::move(s)) {
+    // Peer verification against the system's CAs (and ca_file) always; TLS
+    // 1.2 at least; HTTP/1.1 only, as the body reader speaks nothing else.
+    tls.set_default_verify_paths();
+    if (!settings.ca_file.empty()) {
+      boost::system::error_code ec;
+      tls.load_verify_file(settings.ca_file, ec);
+      if (ec) {
+        throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + ec.message(),
+                          core::ErrorContext{.path = settings.ca_file});
+      }
+    }
+    tls.set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_CTX_set_alpn_protos(tls.native_handle(), kAlpn, sizeof kAlpn);
+  }
+
+  std::unique_ptr<Connection> take(const std::string& origin) {
+    auto it = idle.find(origin);
+    while (it != idle.end() && !it->second.empty()) {
+      std::unique_ptr<Connection> conn = std::move(it->second.back());
+      it->second.pop_back();
+      if (conn->idle_and_open()) return conn;
+    }
+    return nullptr;
+  }
+
+  void give_back(std::unique_ptr<Connection> conn) {
+    conn->tcp().expires_never();
+    auto& list = idle[conn->origin];
+    if (list.size() < kMaxIdlePerOrigin) list.push_back(std::move(conn));
+  }
+
+  asio::awaitable<std::unique_ptr<Connection>> connect(const Url& url);
+
+  asio::any_io_executor executor;
+  HttpSettings settings;
+  ssl::context tls{ssl::context::tls_client};
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+namespace {
+
+// What a failed TLS handshake means: a certificate problem or a server
+// that does not speak TLS will not change on a retry; a dropped
+// connection might.
+core::Error handshake_error(const Url& url, SSL* ssl, const beast::error_code& ec, std::chrono::milliseconds limit) {
+  std::string step = "TLS handshake with " + url.authority() + ": ";
+  long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    return core::Error(core::ErrorKind::network,
+                       step + "certificate verify failed: " + X509_verify_cert_error_string(verify), context_of(url));
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    std::string reason = ec.message();
+    if (reason.find("wrong version number") != std::string::npos) reason += " (is it a plain HTTP server?)";
+    return core::Error(core::ErrorKind::network, step + reason, context_of(url));
+  }
+  return transient(url, "TLS handshake with", ec, limit);
+}
+
+template <class Stream>
+asio::awaitable<beast::error_code> exchange_on(Stream& stream, beast::flat_buffer& buffer,
+                                               http::request<http::empty_body>& request, Parser& parser,
+                                               std::chrono::milliseconds stall) {
+  beast::get_lowest_layer(stream).expires_after(stall);
+  auto [write_ec, written] = co_await http::async_write(stream, request, kTuple);
+  if (write_ec) co_return write_ec;
+  beast::get_lowest_layer(stream).expires_after(stall);
+  auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  co_return read_ec;
+}
+
+template <class Stream>
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_some_on(Stream& stream, asio::mutable_buffer buffer,
+                                                                        std::chrono::milliseconds stall) {
+  beast::get_lowest_layer(stream).expires_after(stall);
+  auto [ec, n] = co_await stream.async_read_some(buffer, kTuple);
+  co_return std::make_pair(ec, n);
+}
+
+}  // namespace
+
+asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url& url) {
+  tcp::resolver resolver(executor);
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url.host, url.port, kTuple);
+  if (resolve_ec == asio::error::host_not_found_try_again) throw transient(url, "resolve", resolve_ec, {});
+  if (resolve_ec) {
+    throw core::Error(core::ErrorKind::network, "resolve " + url.host + ": " + resolve_ec.message(), context_of(url));
+  }
+
+  bool use_tls = url.scheme == "https";
+  auto conn = use_tls ? std::make_unique<Connection>(executor, tls, url.origin())
+                      : std::make_unique<Connection>(executor, url.origin());
+  beast::tcp_stream& lowest = conn->tcp();
+  lowest.expires_after(settings.connect_timeout);
+  auto [connect_ec, endpoint] = co_await lowest.async_connect(endpoints, kTuple);
+  if (connect_ec) throw transient(url, "connect to", connect_ec, settings.connect_timeout);
+  lowest.socket().set_option(tcp::no_delay(true));
+  conn->buffer.reserve(kHeaderBuffer);
+
+  if (use_tls) {
+    auto& stream = std::get<TlsStream>(conn->stream);
+    SSL* ssl = stream.native_handle();
+    // SNI names hosts, never addresses (RFC 6066 §3); the certificate must
+    // match the host either way (RFC 6125 via OpenSSL's checks).
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (is_ip_literal(url.host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, url.host.c_str());
+      X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), url.host.size());
+    }
+    lowest.expires_after(settings.connect_timeout);
+    auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
+    if (handshake_ec) throw handshake_error(url, ssl, handshake_ec, settings.connect_timeout);
+  }
+  lowest.expires_never();
+  co_return conn;
+}
+
+// Response state: the connection, and how far through the body we are.
+struct Response::State {
+  enum class Framing { none, length, chunked, until_close };
+
+  std::shared_ptr<HttpClient::Pool> pool;
+  std::unique_ptr<Connection> conn;
+  Url url;
+  unsigned status = 0;
+  Headers headers;
+  Framing framing = Framing::none;
+  std::optional<std::int64_t> content_length;
+  std::int64_t remaining = 0;  // for Framing::length
+  std::int64_t received = 0;   // body bytes so far, for messages
+  ChunkedDecoder chunked;
+  bool keep_alive = false;
+  bool complete = false;
+  std::chrono::milliseconds stall{};
+
+  // Raw bytes: first those read along with the header, then the socket.
+  // 0 only at a clean end of stream.
+  asio::awaitable<std::size_t> read_raw(std::span<std::byte> out) {
+    if (conn->buffer.size() != 0) {
+      std::size_t n = asio::buffer_copy(asio::buffer(out.data(), out.size()), conn->buffer.data());
+      conn->buffer.consume(n);
+      co_return n;
+    }
+    auto [ec, n] = co_await std::visit(
+        [&](auto& stream) { return read_some_on(stream, asio::buffer(out.data(), out.size()), stall); },
+        conn->stream);
+    bool end_of_stream = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+    if (end_of_stream && framing == Framing::until_close) co_return 0;
+    if (end_of_stream) {
+      std::string of = content_length ? " of " + std::to_string(*content_length) : "";
+      throw TransientError(core::Error(
+          core::ErrorKind::network,
+          "connection closed by " + url.authority() + " after " + std::to_string(received) + of + " body bytes",
+          context_of(url)));
+    }
+    if (ec) throw transient(url, "reading from", ec, stall);
+    co_return n;
+  }
+};
+
+Response::Response(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Response::Response(Response&&) noexcept = default;
+Response& Response::operator=(Response&&) noexcept = default;
+Response::~Response() {
+  if (state_ && state_->conn && state_->complete && state_->keep_alive) state_->pool->give_back(std::move(state_->conn));
+}
+
+unsigned Response::status() const noexcept { return state_->status; }
+const Headers& Response::headers() const noexcept { return state_->headers; }
+const Url& Response::url() const noexcept { return state_->url; }
+std::optional<std::int64_t> Response::content_length() const noexcept { return state_->content_length; }
+
+asio::awaitable<std::size_t> Response::read(std::span<std::byte> buffer) {
+  State& s = *state_;
+  std::size_t want = std::max<std::size_t>(1, buffer.size() / 4);
+  std::size_t filled = 0;
+  while (!s.complete && filled < want) {
+    std::span<std::byte> space = buffer.subspan(filled);
+    if (s.framing == State::Framing::length) {
+      // Never past the body: the next answer on this connection starts there.
+      space = space.first(static_cast<std::size_t>(std::min<std::int64_t>(s.remaining, space.size())));
+    }
+    std::size_t n = co_await s.read_raw(space);
+    switch (s.framing) {
+      case State::Framing::length:
+        s.remaining -= static_cast<std::int64_t>(n);
+        s.complete = s.remaining == 0;
+        break;
+      case State::Framing::chunked: {
+        std::size_t raw = n;
+        ChunkedDecoder::Result r = s.chunked.decode(space.first(raw));
+        n = r.data;
+        if (s.chunked.done()) {
+          s.complete = true;
+          // Bytes after the last chunk would be a reply to nothing: do not
+          // reuse a connection that is out of step.
+          if (r.consumed < raw || s.conn->buffer.size() != 0) s.keep_alive = false;
+        }
+        break;
+      }
+      case State::Framing::until_close:
+        s.complete = n == 0;
+        break;
+      case State::Framing::none:
+        s.complete = true;
+        break;
+    }
+    filled += n;
+    s.received += static_cast<std::int64_t>(n);
+  }
+  co_return filled;
+}
+
+asio::awaitable<std::string> Response::read_all(std::size_t limit) {
+  auto too_long = [&] {
+    return core::Error(core::ErrorKind::bad_input,
+                       "answer from " + state_->url.authority() + " is larger than " + std::to_string(limit) + " bytes",
+                       context_of(state_->url));
+  };
+  if (state_->content_length && *state_->content_length > static_cast<std::int64_t>(limit)) throw too_long();
+  std::string out;
+  out.reserve(static_cast<std::size_t>(state_->content_length.value_or(0)));
+  std::vector<std::byte> chunk(64 * 1024);
+  while (std::size_t n = co_await read(chunk)) {
+    if (out.size() + n > limit) throw too_long();
+    out.append(reinterpret_cast<const char*>(chunk.data()), n);
+  }
+  co_return out;
+}
+
+HttpClient::HttpClient(asio::any_io_executor executor, HttpSettings settings)
+    : pool_(std::make_shared<Pool>(std::move(executor), std::move(settings))) {}
+
+HttpClient::~HttpClient() = default;
+
+asio::awaitable<Response> HttpClient::send(const Request& request) {
+  std::shared_ptr<Pool> pool = pool_;
+  const Url& url = request.url;
+  http::request<http::empty_body> req{http::string_to_verb(request.method), url.target, 11};
+  req.set(http::field::host, url.authority());
+  req.set(http::field::user_agent, pool->settings.user_agent);
+  for (const auto& [name, value] : request.headers) req.insert(name, value);
+  std::chrono::milliseconds stall = pool->settings.stall_timeout;
+
+  while (true) {
+    std::unique_ptr<Connection> conn = pool->take(url.origin());
+    bool reused = conn != nullptr;
+    if (!conn) conn = co_await pool->connect(url);
+
+    Parser parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (request.method == "HEAD") parser.skip(true);
+    beast::error_code ec = co_await std::visit(
+        [&](auto& stream) { return exchange_on(stream, conn->buffer, req, parser, stall); }, conn->stream);
+    if (ec) {
+      // A pooled connection the server closed between our check and our
+      // request: not a failure of this request, take another connection.
+      if (reused && !parser.got_some() && ec != beast::error::timeout) continue;
+      throw transient(url, "request to", ec, stall);
+    }
+
+    auto state = std::make_unique<Response::State>();
+    state->pool = pool;
+    state->url = url;
+    state->stall = stall;
+    const auto& head = parser.get();
+    state->status = head.result_int();
+    for (const auto& field : head) state->headers.emplace_back(field.name_string(), field.value());
+    state->keep_alive = parser.keep_alive();
+    if (parser.is_done()) {
+      state->framing = Response::State::Framing::none;
+      state->complete = true;
+    } else if (parser.chunked()) {
+      state->framing = Response::State::Framing::chunked;
+    } else if (auto length = parser.content_length()) {
+      state->framing = Response::State::Framing::length;
+      state->content_length = static_cast<std::int64_t>(*length);
+      state->remaining = *state->content_length;
+    } else {
+      state->framing = Response::State::Framing::until_close;
+      state->keep_alive = false;
+    }
+    if (request.method == "HEAD") {
+      if (auto length = parser.content_length()) state->content_length = static_cast<std::int64_t>(*length);
+    }
+    state->conn = std::move(conn);
+    co_return Response(std::move(state));
+  }
+}
+
+}  // namespace gantry::registry::detail

@@ -1,0 +1,36 @@
+#pragma once
+// A request with its redirects followed: the hop rules of redirect.hpp
+// applied to real answers.
+
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "registry/detail/http.hpp"
+#include "registry/options.hpp"
+
+namespace gantry::registry::detail {
+
+// Sends `request`, follows up to kMaxRedirects redirects, and returns the
+// first answer that is not one. `authorization` (may be empty) is sent
+// only to the origin of `credentials_owner`: a blob store or CDN that the
+// registry redirects to never sees it.
+asio::awaitable<Response> send_following_redirects(HttpClient& http, Request request, const Url& credentials_owner,
+                                                   const std::string& authorization, const Options& options);
+
+}  // namespace gantry::registry::detail
+
+namespace gantry::registry::detail {
+
+// Reads and drops a body of known, short length so that the connection can
+// serve the next request; a long or unknown one is left (and the connection
+// closed with the response).
+asio::awaitable<void> drain(Response& response);
+
+// Throws for an answer the caller cannot use: reads a short error body for
+// the registry's own message, then status_error() (errors.hpp) — as a
+// TransientError, carrying Retry-After, when the status is worth a retry.
+asio::awaitable<void> raise_for_status(Response& response, std::string_view what, bool sent_credentials,
+                                       core::ErrorContext context);
+
+}  // namespace gantry::registry::detail

@@ -1,0 +1,211 @@
+#include "registry/detail/docker_config.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "core/error.hpp"
+#include "registry/detail/base64.hpp"
+
+namespace gantry::registry::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A temporary directory, and environment variables restored afterwards.
+class DockerConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/gantry-docker-config-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    for (const char* name : {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "HOME", "PATH"}) {
+      const char* value = std::getenv(name);
+      saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
+    }
+    ::unsetenv("REGISTRY_AUTH_FILE");
+    ::unsetenv("DOCKER_CONFIG");
+    ::setenv("HOME", (dir_ / "home").c_str(), 1);
+  }
+  void TearDown() override {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+    fs::remove_all(dir_);
+  }
+
+  fs::path write(const fs::path& relative, const std::string& text, bool executable = false) {
+    fs::path path = dir_ / relative;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    if (executable) ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  // A docker-credential-NAME helper in a directory put first on PATH. It
+  // answers for "secure.example:5000" and docker.io's key; it records what
+  // it was asked so tests can see the exact server string.
+  void install_helper(const std::string& name) {
+    fs::path bin = dir_ / "bin";
+    write(bin / ("docker-credential-" + name),
+          "#!/bin/sh\n"
+          "[ \"$1\" = get ] || exit 3\n"
+          "read server\n"
+          "echo \"$server\" >> '" + (dir_ / "asked").string() + "'\n"
+          "case \"$server\" in\n"
+          "  secure.example:5000) echo '{\"ServerURL\":\"secure.example:5000\",\"Username\":\"helper-user\",\"Secret\":\"s3cret\"}' ;;\n"
+          "  https://index.docker.io/v1/) echo '{\"Username\":\"hub\",\"Secret\":\"hubpass\"}' ;;\n"
+          "  token.example) echo '{\"Username\":\"<token>\",\"Secret\":\"refresh\"}' ;;\n"
+          "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+          "esac\n",
+          /*executable=*/true);
+    std::string path = bin.string() + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
+    ::setenv("PATH", path.c_str(), 1);
+  }
+
+  std::string asked() {
+    std::ifstream in(dir_ / "asked");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  fs::path dir_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(RegistryKey, SchemesPathsAndDockerHubAliases) {
+  EXPECT_EQ(registry_key("localhost:5000"), "localhost:5000");
+  EXPECT_EQ(registry_key("https://Registry.Example.com/v2/"), "registry.example.com");
+  EXPECT_EQ(registry_key("http://127.0.0.1:5000"), "127.0.0.1:5000");
+  EXPECT_EQ(registry_key("https://index.docker.io/v1/"), "docker.io");
+  EXPECT_EQ(registry_key("index.docker.io"), "docker.io");
+  EXPECT_EQ(registry_key("registry-1.docker.io"), "docker.io");
+  EXPECT_EQ(registry_key("docker.io"), "docker.io");
+}
+
+TEST(ParseDockerConfig, AuthFieldUsernamePasswordAndHelpers) {
+  std::string json = R"({
+    "auths": {
+      "https://index.docker.io/v1/": {"auth": ")" + base64_encode("hubuser:hub:pass") + R"("},
+      "localhost:5000": {"username": "alice", "password": "pw"},
+      "https://ghcr.io": {},
+      "quay.io": {"auth": "", "email": "x@y"}
+    },
+    "credHelpers": {"gcr.io": "gcloud", "https://secure.example:5000": "test"},
+    "credsStore": "desktop"
+  })";
+  DockerConfig config = parse_docker_config(json, "config.json");
+  ASSERT_EQ(config.auths.size(), 2u);
+  EXPECT_EQ(config.auths.at("docker.io"), (Credentials{"hubuser", "hub:pass"}));  // split at the first ':'
+  EXPECT_EQ(config.auths.at("localhost:5000"), (Credentials{"alice", "pw"}));
+  EXPECT_EQ(config.cred_helpers.at("gcr.io"), "gcloud");
+  EXPECT_EQ(config.cred_helpers.at("secure.example:5000"), "test");
+  EXPECT_EQ(config.creds_store, "desktop");
+}
+
+TEST(ParseDockerConfig, DockersOwnKeyWinsOverAliases) {
+  std::string json = R"({"auths": {
+      "docker.io": {"auth": ")" + base64_encode("short:1") + R"("},
+      "https://index.docker.io/v1/": {"auth": ")" + base64_encode("canonical:2") + R"("},
+      "registry-1.docker.io": {"auth": ")" + base64_encode("alias:3") + R"("}}})";
+  EXPECT_EQ(parse_docker_config(json, "f").auths.at("docker.io").username, "canonical");
+}
+
+TEST(ParseDockerConfig, MalformedInputNamesTheFile) {
+  for (const char* bad : {"nope", "[]", R"({"auths": []})", R"({"auths": {"h": {"auth": "!!"}}})",
+                          R"({"auths": {"h": {"auth": "bm9jb2xvbg=="}}})", R"({"credHelpers": {"h": 1}})",
+                          R"({"auths": {"h": {"username": 5}}})"}) {
+    try {
+      (void)parse_docker_config(bad, "/x/config.json");
+      ADD_FAILURE() << bad;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input) << bad;
+      EXPECT_EQ(e.context().path, "/x/config.json");
+    }
+  }
+}
+
+TEST(HelperOutput, CredentialsIdentityTokensAndGarbage) {
+  EXPECT_EQ(parse_helper_output(R"({"ServerURL":"h","Username":"u","Secret":"s"})"), (Credentials{"u", "s"}));
+  EXPECT_FALSE(parse_helper_output(R"({"Username":"<token>","Secret":"refresh"})"));
+  EXPECT_FALSE(parse_helper_output(R"({"Username":"u","Secret":""})"));
+  EXPECT_THROW((void)parse_helper_output("credentials not found"), core::Error);
+}
+
+TEST(HelperServerUrl, DockerHubKeepsItsV1Url) {
+  EXPECT_EQ(helper_server_url("docker.io"), "https://index.docker.io/v1/");
+  EXPECT_EQ(helper_server_url("localhost:5000"), "localhost:5000");
+}
+
+TEST_F(DockerConfigTest, AuthFileSearchOrder) {
+  EXPECT_FALSE(find_auth_file(""));
+  fs::path home = write("home/.docker/config.json", "{}");
+  EXPECT_EQ(find_auth_file(""), home);
+  fs::path docker_config = write("dc/config.json", "{}");
+  ::setenv("DOCKER_CONFIG", (dir_ / "dc").c_str(), 1);
+  EXPECT_EQ(find_auth_file(""), docker_config);
+  fs::path registry_auth = write("auth.json", "{}");
+  ::setenv("REGISTRY_AUTH_FILE", registry_auth.c_str(), 1);
+  EXPECT_EQ(find_auth_file(""), registry_auth);
+  fs::path explicit_file = write("explicit.json", "{}");
+  EXPECT_EQ(find_auth_file(explicit_file.string()), explicit_file);
+  // A variable naming a missing file is skipped; an explicit missing file is an error.
+  ::setenv("REGISTRY_AUTH_FILE", (dir_ / "missing.json").c_str(), 1);
+  EXPECT_EQ(find_auth_file(""), docker_config);
+  EXPECT_THROW((void)find_auth_file((dir_ / "missing.json").string()), core::Error);
+}
+
+TEST_F(DockerConfigTest, HelperIsCalledWithTheServerOnStdin) {
+  install_helper("test");
+  EXPECT_EQ(run_credential_helper("test", "secure.example:5000"), (Credentials{"helper-user", "s3cret"}));
+  EXPECT_FALSE(run_credential_helper("test", "unknown.example"));  // exit 1: none
+  EXPECT_FALSE(run_credential_helper("test", "token.example"));    // identity token: not a password
+  EXPECT_EQ(asked(), "secure.example:5000\nunknown.example\ntoken.example\n");
+}
+
+TEST_F(DockerConfigTest, MissingHelperIsAnAuthError) {
+  try {
+    (void)run_credential_helper("gantry-test-absent", "h");
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::auth);
+    EXPECT_NE(std::string(e.what()).find("docker-credential-gantry-test-absent"), std::string::npos);
+  }
+}
+
+TEST_F(DockerConfigTest, LookupOrderHelpersThenAuthsThenStore) {
+  install_helper("test");
+  fs::path file = write("config.json", R"({
+    "auths": {"secure.example:5000": {"auth": ")" + base64_encode("file-user:file-pass") + R"("},
+              "plain.example": {"auth": ")" + base64_encode("plain:pw") + R"("}},
+    "credHelpers": {"secure.example:5000": "test"},
+    "credsStore": "test"})");
+  CredentialSource source(file.string());
+  // credHelpers beats auths for the same registry.
+  EXPECT_EQ(source.lookup("secure.example:5000"), (Credentials{"helper-user", "s3cret"}));
+  // auths beats credsStore.
+  EXPECT_EQ(source.lookup("plain.example"), (Credentials{"plain", "pw"}));
+  // credsStore for the rest, asked with docker.io's historical key.
+  EXPECT_EQ(source.lookup("docker.io"), (Credentials{"hub", "hubpass"}));
+  EXPECT_FALSE(source.lookup("nobody.example"));
+  // Answers are remembered: a second lookup does not run the helper again.
+  EXPECT_EQ(source.lookup("secure.example:5000"), (Credentials{"helper-user", "s3cret"}));
+  EXPECT_EQ(asked(), "secure.example:5000\nhttps://index.docker.io/v1/\nnobody.example\n");
+}
+
+TEST_F(DockerConfigTest, NoFileMeansNoCredentials) {
+  CredentialSource source("");
+  EXPECT_FALSE(source.lookup("localhost:5000"));
+}
+
+}  // namespace
+}  // namespace gantry::registry::detail
