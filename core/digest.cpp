@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/detail/json_quote.hpp"
 #include "core/error.hpp"
 
 namespace gantry::core {
@@ -65,7 +66,7 @@ std::string_view to_string(DigestAlgorithm algorithm) {
 Digest Digest::parse(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos) {
-    throw Error(ErrorKind::bad_input, "invalid digest \"" + std::string(text) + "\": expected ALGORITHM:HEX");
+    throw Error(ErrorKind::bad_input, "invalid digest " + detail::quoted(text) + ": expected ALGORITHM:HEX");
   }
   std::string_view algo = text.substr(0, colon);
   std::string_view hex = text.substr(colon + 1);
@@ -75,12 +76,12 @@ Digest Digest::parse(std::string_view text) {
   } else if (algo == "sha512") {
     algorithm = DigestAlgorithm::sha512;
   } else if (is_algorithm_grammar(algo) && is_encoded_grammar(hex)) {
-    throw Error(ErrorKind::unsupported, "unsupported digest algorithm \"" + std::string(algo) + "\"");
+    throw Error(ErrorKind::unsupported, "unsupported digest algorithm " + detail::quoted(algo));
   } else {
-    throw Error(ErrorKind::bad_input, "invalid digest algorithm \"" + std::string(algo) + "\"");
+    throw Error(ErrorKind::bad_input, "invalid digest algorithm " + detail::quoted(algo));
   }
   if (hex.size() != hex_length(algorithm) || !is_lower_hex(hex)) {
-    throw Error(ErrorKind::bad_input, "invalid digest \"" + std::string(text) + "\": " + std::string(algo) +
+    throw Error(ErrorKind::bad_input, "invalid digest " + detail::quoted(text) + ": " + std::string(algo) +
                                           " needs " + std::to_string(hex_length(algorithm)) +
                                           " lowercase hex characters");
   }

@@ -97,7 +97,7 @@ std::string format_options(std::span<const OptionSpec> specs) {
       left += ' ';
       left += s.value_name;
     }
-    if (left.size() < 28) left.resize(28, ' ');
+    if (left.size() < 34) left.resize(34, ' ');
     else left += "  ";
     out += left;
     out += s.help;

@@ -17,11 +17,15 @@ struct Command {
   std::string_view synopsis;     // "[opts] REF..."
   std::string_view summary;      // one line for `gantry --help`
   std::string_view description;  // paragraphs for `gantry CMD --help`
-  std::span<const OptionSpec> options;
+  std::span<const OptionSpec> options;  // the command's own
+  bool takes_common_options;            // and common_options() after them
   // Returns the exit status. Errors are thrown as core::Error.
   int (*run)(const ParsedArgs& args);
 };
 
 [[nodiscard]] std::span<const Command> commands();
+
+// The command's own options followed by the common ones if it takes them.
+[[nodiscard]] std::vector<OptionSpec> all_options(const Command& command);
 
 }  // namespace gantry::tools

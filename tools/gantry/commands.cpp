@@ -1,10 +1,26 @@
 #include "tools/gantry/command.hpp"
 
+#include "tools/gantry/commands/commands.hpp"
+#include "tools/gantry/common_options.hpp"
+
 namespace gantry::tools {
 
-// Subcommands register here as they are built (DESIGN.md lists the whole set).
+// In DESIGN.md's order; each command is built in its own file.
 std::span<const Command> commands() {
-  return {};
+  static const Command kCommands[] = {
+      pull_command(),
+      inspect_command(),
+  };
+  return kCommands;
+}
+
+std::vector<OptionSpec> all_options(const Command& command) {
+  std::vector<OptionSpec> specs(command.options.begin(), command.options.end());
+  if (command.takes_common_options) {
+    auto common = common_options();
+    specs.insert(specs.end(), common.begin(), common.end());
+  }
+  return specs;
 }
 
 }  // namespace gantry::tools

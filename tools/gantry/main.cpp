@@ -37,8 +37,8 @@ void print_main_help() {
 
 void print_command_help(const Command& c) {
   std::string out = "Usage: gantry " + std::string(c.name) + " " + std::string(c.synopsis) + "\n\n" +
-                    std::string(c.description) + "\n\nOptions:\n" + format_options(c.options) +
-                    "  -h, --help                  this text\n";
+                    std::string(c.description) + "\n\nOptions:\n" + format_options(all_options(c)) +
+                    "  -h, --help                      this text\n";
   std::fputs(out.c_str(), stdout);
 }
 
@@ -77,7 +77,7 @@ int dispatch(const std::vector<std::string>& argv) {
       return 0;
     }
   }
-  return command->run(parse_args(command->name, command->options, rest));
+  return command->run(parse_args(command->name, all_options(*command), rest));
 }
 
 }  // namespace

@@ -1,0 +1,11 @@
+#pragma once
+// One function per subcommand, each defined in its own file here.
+
+#include "tools/gantry/command.hpp"
+
+namespace gantry::tools {
+
+[[nodiscard]] Command pull_command();
+[[nodiscard]] Command inspect_command();
+
+}  // namespace gantry::tools

@@ -1,0 +1,78 @@
+#include "tools/gantry/common_options.hpp"
+
+#include <array>
+#include <charconv>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/store.hpp"
+
+namespace gantry::tools {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+constexpr std::array kCommon = {
+    OptionSpec{.name = "store", .value_name = "DIR", .help = "the image store (default $GANTRY_STORE, /var/lib/gantry as root)"},
+    OptionSpec{.name = "platform", .value_name = "OS/ARCH[/VAR]", .help = "platform to pick from an index (default: this host)"},
+    OptionSpec{.name = "plain-http", .value_name = "", .help = "talk plain HTTP to every registry (no TLS)"},
+    OptionSpec{.name = "plain-http-host", .value_name = "HOST[:PORT]", .help = "talk plain HTTP to this registry only", .repeatable = true},
+    OptionSpec{.name = "ca-file", .value_name = "FILE", .help = "PEM CAs trusted in addition to the system's"},
+    OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials (default $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json)"},
+    OptionSpec{.name = "mirror", .value_name = "HOST[:PORT]", .help = "pull-through mirror tried before the origin", .repeatable = true},
+    OptionSpec{.name = "jobs", .value_name = "N", .help = "blob downloads at once (default 4)"},
+    OptionSpec{.name = "json", .value_name = "", .help = "one JSON event per line on stdout"},
+    OptionSpec{.name = "quiet", .value_name = "", .help = "no progress output", .short_name = 'q'},
+};
+
+std::string readable_file(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorKind::bad_input, "--" + flag + ": no such file", core::ErrorContext{.path = path});
+  }
+  return path;
+}
+
+}  // namespace
+
+std::span<const OptionSpec> common_options() { return kCommon; }
+
+std::filesystem::path store_root(const ParsedArgs& args) {
+  if (auto dir = args.value("store")) return *dir;
+  return core::ContentStore::default_root();
+}
+
+registry::Options registry_options(const ParsedArgs& args) {
+  registry::Options options;
+  if (auto p = args.value("platform")) options.platform = core::Platform::parse(*p);
+  options.plain_http_all = args.flag("plain-http");
+  for (const std::string& host : args.values("plain-http-host")) options.plain_http_hosts.insert(host);
+  if (auto f = args.value("ca-file")) options.ca_file = readable_file("ca-file", *f);
+  if (auto f = args.value("auth-file")) options.auth_file = readable_file("auth-file", *f);
+  options.mirrors = args.values("mirror");
+  if (auto j = args.value("jobs")) {
+    int jobs = 0;
+    auto [end, ec] = std::from_chars(j->data(), j->data() + j->size(), jobs);
+    if (ec != std::errc() || end != j->data() + j->size() || jobs < 1 || jobs > 64) {
+      throw Error(ErrorKind::bad_input, "--jobs: expected a number from 1 to 64, got \"" + *j + "\"");
+    }
+    options.jobs = jobs;
+  }
+  return options;
+}
+
+std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min, std::string_view command) {
+  if (args.positionals().size() < min) {
+    throw Error(ErrorKind::bad_input,
+                "gantry " + std::string(command) + ": missing image reference (see 'gantry " + std::string(command) +
+                    " --help')");
+  }
+  std::vector<core::Reference> refs;
+  refs.reserve(args.positionals().size());
+  for (const std::string& text : args.positionals()) refs.push_back(core::Reference::parse(text));
+  return refs;
+}
+
+}  // namespace gantry::tools

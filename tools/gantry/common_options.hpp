@@ -1,0 +1,25 @@
+#pragma once
+// The options every image command shares (DESIGN.md, "Common options"), and
+// their translation into the store and the registry client's options.
+
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "core/reference.hpp"
+#include "registry/options.hpp"
+#include "tools/gantry/args.hpp"
+
+namespace gantry::tools {
+
+[[nodiscard]] std::span<const OptionSpec> common_options();
+
+// --store, else core::ContentStore::default_root().
+[[nodiscard]] std::filesystem::path store_root(const ParsedArgs& args);
+// Throws Error(bad_input) for a malformed --platform, --jobs, host or file.
+[[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
+// Every positional argument as a reference; at least `min` of them.
+[[nodiscard]] std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min,
+                                                      std::string_view command);
+
+}  // namespace gantry::tools
