@@ -1,0 +1,93 @@
+"""The command line's contract (DESIGN.md, "The command line"): help for every
+command that exists, and every error as exactly one `gantry: error: ...` line on
+stderr with a non-zero exit status."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+COMMANDS = ["pull", "inspect"]
+
+
+def gantry(gantry_bin, *args, **kwargs):
+    return subprocess.run([str(gantry_bin), *args], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def assert_one_error_line(result, fragment):
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gantry: error: "), lines[0]
+    assert fragment in lines[0]
+
+
+def test_main_help_lists_every_command(gantry_bin):
+    result = gantry(gantry_bin, "--help")
+    assert result.returncode == 0
+    listed = re.findall(r"^  (\w+)\s+\S", result.stdout, re.M)
+    assert listed == COMMANDS
+
+
+def test_no_arguments_shows_help_and_fails(gantry_bin):
+    result = gantry(gantry_bin)
+    assert result.returncode != 0
+    assert "Usage: gantry COMMAND" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help_describes_usage_and_options(gantry_bin, command):
+    for spelling in ("--help", "-h"):
+        result = gantry(gantry_bin, command, spelling)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"Usage: gantry {command} ")
+        for option in ("--store DIR", "--platform", "--plain-http", "--ca-file", "--auth-file", "--mirror",
+                       "--jobs N", "--json", "--quiet"):
+            assert option in result.stdout, option
+    assert gantry(gantry_bin, "help", command).stdout == gantry(gantry_bin, command, "--help").stdout
+
+
+def test_version(gantry_bin):
+    result = gantry(gantry_bin, "--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"gantry \d+\.\d+\.\d+\n", result.stdout)
+
+
+def test_unknown_command(gantry_bin):
+    assert_one_error_line(gantry(gantry_bin, "frobnicate"), 'unknown command "frobnicate"')
+
+
+def test_unknown_option(gantry_bin):
+    assert_one_error_line(gantry(gantry_bin, "pull", "--frob", "x"), "unknown option --frob")
+
+
+def test_missing_reference(gantry_bin):
+    assert_one_error_line(gantry(gantry_bin, "pull"), "missing image reference")
+
+
+@pytest.mark.parametrize("ref,why", [
+    ("Busybox", "lowercase"),
+    ("busybox:" + "t" * 129, "128"),
+    ("busybox@sha256:abc", "digest"),
+])
+def test_bad_reference(gantry_bin, scratch, ref, why):
+    assert_one_error_line(gantry(gantry_bin, "pull", "--store", str(scratch / "store"), ref), why)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--jobs", "0"], "--jobs"),
+    (["--jobs", "many"], "--jobs"),
+    (["--platform", "linux"], "linux"),
+    (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
+])
+def test_bad_option_values(gantry_bin, scratch, args, fragment):
+    result = gantry(gantry_bin, "pull", "--store", str(scratch / "store"), *args, "127.0.0.1:1/x:y")
+    assert_one_error_line(result, fragment)
+
+
+def test_unreachable_registry_is_one_network_error(gantry_bin, scratch):
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    result = gantry(gantry_bin, "pull", "--plain-http", "--store", str(scratch / "store"), "127.0.0.1:1/x:y")
+    assert_one_error_line(result, "127.0.0.1:1")
