@@ -38,7 +38,7 @@ struct Client::Impl {
     return std::move(*result);
   }
 
-  asio::awaitable<PullResult> pull_one(core::Reference reference, core::ContentStore& store);
+  asio::awaitable<PullResult> pull_one(const core::Reference& reference, core::ContentStore& store);
 
   Options options;
   asio::io_context io{1};
@@ -47,7 +47,7 @@ struct Client::Impl {
   detail::Fetcher fetcher;
 };
 
-asio::awaitable<PullResult> Client::Impl::pull_one(core::Reference reference, core::ContentStore& store) {
+asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& reference, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
   ResolvedImage image = co_await resolver.resolve(reference, &store);
 

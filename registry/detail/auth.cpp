@@ -89,7 +89,8 @@ asio::awaitable<std::optional<Challenge>> Authenticator::challenge_for(const End
 // 401 carries the challenge. Anything else is left to the real request.
 asio::awaitable<std::optional<Challenge>> Authenticator::ping(const Endpoint& endpoint) {
   Url url = endpoint.url("/v2/");
-  Response response = co_await send_following_redirects(http_, Request{"GET", url, {}}, url, {}, options_);
+  Request request{"GET", url, {}};
+  Response response = co_await send_following_redirects(http_, request, url, {}, options_);
   core::ErrorContext context{.registry = endpoint.host};
   if (response.status() == 401) {
     std::vector<Challenge> challenges = challenges_in(response.headers());
@@ -147,8 +148,9 @@ asio::awaitable<Authenticator::CachedToken> Authenticator::fetch_token(const End
   }
   std::string authorization = basic_header(endpoint).value_or(std::string());
   auto started = std::chrono::steady_clock::now();
+  Request request{"GET", url, {}};
   Response response =
-      co_await send_following_redirects(http_, Request{"GET", url, {}}, url, authorization, options_);
+      co_await send_following_redirects(http_, request, url, authorization, options_);
   if (response.status() != 200) {
     co_await raise_for_status(response, "token for " + scope + " from " + url.authority(), !authorization.empty(),
                               context);

@@ -2,6 +2,11 @@
 // Coordination between the coroutines of the client's one I/O thread (so
 // no locks): single flight per key, a counting semaphore, a wait another
 // thread can end, and a sleep.
+//
+// A pitfall for every coroutine in registry/: g++ 12 miscompiles a braced
+// aggregate temporary inside a co_await expression (`co_await f(Url{...})`
+// frees a small string at the wrong address, ASan: "attempting free on
+// address which was not malloc()-ed"). Name such values first.
 
 #include <chrono>
 #include <deque>

@@ -69,7 +69,7 @@ Fetcher::Fetcher(Session& session)
       slots_(session.executor(), std::max(1, session.options().jobs)),
       flights_(session.executor()) {}
 
-asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference, std::vector<core::Descriptor> blobs,
+asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference, const std::vector<core::Descriptor>& blobs,
                                                BlobSinkFactory& sinks) {
   struct Join {
     explicit Join(const asio::any_io_executor& ex) : all_done(ex, asio::steady_timer::time_point::max()) {}

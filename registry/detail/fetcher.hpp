@@ -26,7 +26,7 @@ class Fetcher {
   // `sinks`; options.jobs downloads at once across all calls in flight.
   // After the first error the other downloads stop at their next chunk
   // (keeping what they hold for a resume) and the error is thrown.
-  asio::awaitable<FetchStats> fetch_all(const core::Reference& reference, std::vector<core::Descriptor> blobs,
+  asio::awaitable<FetchStats> fetch_all(const core::Reference& reference, const std::vector<core::Descriptor>& blobs,
                                         BlobSinkFactory& sinks);
 
  private:

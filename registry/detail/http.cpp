@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
 #include <limits>
 #include <map>
 #include <variant>
@@ -253,6 +254,7 @@ struct Response::State {
   ChunkedDecoder chunked;
   bool keep_alive = false;
   bool complete = false;
+  std::exception_ptr failure;  // met after some bytes of a read; thrown by the next
   std::chrono::milliseconds stall{};
 
   // Raw bytes: first those read along with the header, then the socket.
@@ -294,6 +296,7 @@ std::optional<std::int64_t> Response::content_length() const noexcept { return s
 
 asio::awaitable<std::size_t> Response::read(std::span<std::byte> buffer) {
   State& s = *state_;
+  if (s.failure) std::rethrow_exception(std::exchange(s.failure, nullptr));
   std::size_t want = std::max<std::size_t>(1, buffer.size() / 4);
   std::size_t filled = 0;
   while (!s.complete && filled < want) {
@@ -302,7 +305,16 @@ asio::awaitable<std::size_t> Response::read(std::span<std::byte> buffer) {
       // Never past the body: the next answer on this connection starts there.
       space = space.first(static_cast<std::size_t>(std::min<std::int64_t>(s.remaining, space.size())));
     }
-    std::size_t n = co_await s.read_raw(space);
+    std::size_t n = 0;
+    try {
+      n = co_await s.read_raw(space);
+    } catch (const core::Error&) {
+      // Bytes already in the buffer are delivered first, so that a resume
+      // starts right after them; the failure comes with the next read.
+      if (filled == 0) throw;
+      s.failure = std::current_exception();
+      break;
+    }
     switch (s.framing) {
       case State::Framing::length:
         s.remaining -= static_cast<std::int64_t>(n);

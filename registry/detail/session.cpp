@@ -26,10 +26,11 @@ Session::Session(asio::any_io_executor executor, const Options& options, core::p
       auth_(executor, http_, options),
       random_(std::random_device{}()) {}
 
-asio::awaitable<Response> Session::request(const Endpoint& endpoint, std::string_view repository, std::string method,
-                                           std::string target, Headers headers) {
+asio::awaitable<Response> Session::request(const Endpoint& endpoint, std::string_view repository,
+                                           const std::string& method, const std::string& target,
+                                           const Headers& headers) {
   Url owner = endpoint.url("/");
-  Request request{std::move(method), endpoint.url(target), std::move(headers)};
+  Request request{method, endpoint.url(target), headers};
   for (int round = 0;; ++round) {
     std::string authorization = co_await auth_.authorization(endpoint, repository);
     Response response = co_await send_following_redirects(http_, request, owner, authorization, options_);
@@ -38,14 +39,15 @@ asio::awaitable<Response> Session::request(const Endpoint& endpoint, std::string
       co_await drain(response);
       continue;
     }
+    core::ErrorContext context{.registry = endpoint.host, .repository = std::string(repository)};
     co_await raise_for_status(response, "repository " + std::string(repository), auth_.has_credentials(endpoint),
-                              core::ErrorContext{.registry = endpoint.host, .repository = std::string(repository)});
+                              context);
   }
 }
 
 asio::awaitable<void> Session::raise(Response& response, std::string_view what, const Endpoint& endpoint) {
-  co_await raise_for_status(response, what, auth_.has_credentials(endpoint),
-                            core::ErrorContext{.registry = endpoint.host});
+  core::ErrorContext context{.registry = endpoint.host};
+  co_await raise_for_status(response, what, auth_.has_credentials(endpoint), context);
 }
 
 int Session::attempts(const Endpoint& endpoint) const {

@@ -34,8 +34,8 @@ class Session {
   // authorization for the registry's origin, one more try after a 401 when
   // that may help, redirects followed. Returns any other answer for the
   // caller to judge; a final 401 is thrown as Error(auth).
-  asio::awaitable<Response> request(const Endpoint& endpoint, std::string_view repository, std::string method,
-                                    std::string target, Headers headers);
+  asio::awaitable<Response> request(const Endpoint& endpoint, std::string_view repository, const std::string& method,
+                                    const std::string& target, const Headers& headers);
 
   // Throws for an answer the caller cannot use (see raise_for_status).
   asio::awaitable<void> raise(Response& response, std::string_view what, const Endpoint& endpoint);

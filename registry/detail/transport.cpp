@@ -12,19 +12,20 @@ namespace {
 constexpr std::int64_t kDrainLimit = 64 * 1024;
 }
 
-asio::awaitable<Response> send_following_redirects(HttpClient& http, Request request, const Url& credentials_owner,
+asio::awaitable<Response> send_following_redirects(HttpClient& http, const Request& request, const Url& credentials_owner,
                                                    const std::string& authorization, const Options& options) {
   auto plain_allowed = [&](std::string_view authority) { return plain_http_allowed(options, authority); };
+  Url url = request.url;
   for (int hop = 1;; ++hop) {
-    Request sent = request;
-    if (!authorization.empty() && may_send_credentials(credentials_owner, request.url)) {
+    Request sent{request.method, url, request.headers};
+    if (!authorization.empty() && may_send_credentials(credentials_owner, url)) {
       sent.headers.emplace_back("Authorization", authorization);
     }
     Response response = co_await http.send(sent);
     if (!is_redirect(response.status())) co_return response;
     std::optional<std::string_view> location = find_header(response.headers(), "Location");
     co_await drain(response);
-    request.url = follow_redirect(request.url, location.value_or(""), hop, plain_allowed);
+    url = follow_redirect(url, location.value_or(""), hop, plain_allowed);
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// A request with its redirects followed: the hop rules of redirect.hpp
-// applied to real answers.
+// Requests as the registry layers send them: redirects followed under the
+// hop rules of redirect.hpp, and answers that cannot be used turned into
+// errors.
 
 #include <string>
 #include <string_view>
@@ -12,15 +13,12 @@
 namespace gantry::registry::detail {
 
 // Sends `request`, follows up to kMaxRedirects redirects, and returns the
-// first answer that is not one. `authorization` (may be empty) is sent
-// only to the origin of `credentials_owner`: a blob store or CDN that the
+// first answer that is not one. `authorization` (may be empty) is sent only
+// to the origin of `credentials_owner`: a blob store or CDN that the
 // registry redirects to never sees it.
-asio::awaitable<Response> send_following_redirects(HttpClient& http, Request request, const Url& credentials_owner,
-                                                   const std::string& authorization, const Options& options);
-
-}  // namespace gantry::registry::detail
-
-namespace gantry::registry::detail {
+asio::awaitable<Response> send_following_redirects(HttpClient& http, const Request& request,
+                                                   const Url& credentials_owner, const std::string& authorization,
+                                                   const Options& options);
 
 // Reads and drops a body of known, short length so that the connection can
 // serve the next request; a long or unknown one is left (and the connection

@@ -1,0 +1,412 @@
+// registry/detail/fetcher.cpp, through the whole client stack (Client::fetch_blobs ->
+// fetcher -> session -> HTTP) against a scripted loopback server.
+#include "registry/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "client_fixture.hpp"
+#include "core/reference.hpp"
+#include "registry/client.hpp"
+
+namespace gantry::registry {
+namespace {
+
+using namespace testing;
+namespace progress = core::progress;
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+core::Reference repo_at(const ScriptedServer& server) { return core::Reference::parse(server.host() + "/app"); }
+
+std::map<std::string, std::string> by_digest(const std::vector<std::string>& blobs) {
+  std::map<std::string, std::string> out;
+  for (const std::string& b : blobs) out[core::digest_of(b).string()] = b;
+  return out;
+}
+
+core::ErrorKind kind_of_failure(const std::function<void()>& run) {
+  try {
+    run();
+  } catch (const core::Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "no error";
+  return core::ErrorKind::io;
+}
+
+TEST(Fetcher, BlobsArriveWholeOverOneKeptAliveConnection) {
+  std::vector<std::string> blobs = {random_bytes(300 * 1024, 1), random_bytes(2 * kMiB + 17, 2)};
+  auto served = by_digest(blobs);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, served); }));
+  Options options = test_options();
+  options.jobs = 1;
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blobs[0]), layer_of(blobs[1])};
+
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_EQ(stats.blobs_fetched, 2u);
+  EXPECT_EQ(stats.bytes_fetched, static_cast<std::int64_t>(blobs[0].size() + blobs[1].size()));
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.record(core::digest_of(b))->bytes, b);
+  EXPECT_EQ(server.connections(), 1);  // ping and both blobs on one connection
+}
+
+TEST(Fetcher, ChunkedBodiesAreDecoded) {
+  std::string blob = random_bytes(kMiB + 333, 3);
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (std::size_t at = 0, piece = 1; at < blob.size(); at += piece, piece = piece * 3 + 7) {
+      std::string part = blob.substr(at, piece);
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx;ext=1\r\n", part.size());
+      wire += size + part + "\r\n";
+    }
+    wire += "0\r\nX-Trailer: t\r\n\r\n";
+    return ex.send(wire);
+  }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, ACutDownloadResumesWithRangeWithoutFetchingTheStartAgain) {
+  std::string blob = random_bytes(3 * kMiB, 4);
+  std::atomic<int> gets{0};
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    if (++gets == 1) {
+      // Announce the whole blob, send the first MiB, then drop the connection.
+      std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n";
+      ex.send(head + blob.substr(0, kMiB));
+      return false;
+    }
+    return serve_blob(r, ex, by_digest({blob}));
+  }));
+  EventLog events;
+  Client client(test_options(), &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+
+  auto blob_requests = server.requests_to("/v2/app/blobs/");
+  ASSERT_EQ(blob_requests.size(), 2u);
+  EXPECT_FALSE(blob_requests[0].has("range"));
+  EXPECT_EQ(blob_requests[1].header("range"), "bytes=1048576-");
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+  EXPECT_EQ(stats.bytes_fetched, static_cast<std::int64_t>(blob.size()));  // each byte crossed once
+  auto retries = events.all<progress::Retry>();
+  ASSERT_EQ(retries.size(), 1u);
+  EXPECT_NE(retries[0].reason.find("after 1048576 of 3145728 body bytes"), std::string::npos) << retries[0].reason;
+}
+
+TEST(Fetcher, AnEarlierPartialIsResumed) {
+  std::string blob = random_bytes(kMiB, 5);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  EventLog events;
+  Client client(test_options(), &events);
+  MemorySinkFactory sinks;
+  sinks.preload(core::digest_of(blob), blob.substr(0, 1000));
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").at(0).header("range"), "bytes=1000-");
+  EXPECT_EQ(stats.bytes_fetched, static_cast<std::int64_t>(blob.size() - 1000));
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+  auto started = events.all<progress::BlobStarted>();
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].resumed_from, 1000);
+}
+
+TEST(Fetcher, AServerIgnoringRangeRestartsTheSink) {
+  std::string blob = random_bytes(kMiB, 6);
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(200, {}, blob));  // Range ignored: the whole blob
+  }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  sinks.preload(core::digest_of(blob), blob.substr(0, 1000));
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto record = sinks.record(core::digest_of(blob));
+  EXPECT_EQ(record->restarts, 1);
+  EXPECT_EQ(record->bytes, blob);
+}
+
+TEST(Fetcher, AForeignContentRangeStartsTheBlobOver) {
+  std::string blob = random_bytes(kMiB, 7);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    if (r.has("range")) {  // answers a resume with the wrong bytes
+      return ex.send(http_response(206, {{"Content-Range", "bytes 0-99/" + std::to_string(blob.size())}},
+                                   blob.substr(0, 100)));
+    }
+    return ex.send(http_response(200, {}, blob));
+  }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  sinks.preload(core::digest_of(blob), blob.substr(0, 5000));
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto requests = server.requests_to("/v2/app/blobs/");
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].header("range"), "bytes=5000-");
+  EXPECT_FALSE(requests[1].has("range"));
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, ServerErrorsAreRetriedWithBackoff) {
+  std::string blob = random_bytes(1000, 8);
+  std::atomic<int> gets{0};
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    if (++gets <= 2) return ex.send(http_response(gets == 1 ? 500 : 502, {}, "oops"));
+    return serve_blob(r, ex, by_digest({blob}));
+  }));
+  EventLog events;
+  Client client(test_options(), &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto retries = events.all<progress::Retry>();
+  ASSERT_EQ(retries.size(), 2u);
+  EXPECT_EQ(retries[0].attempt, 1);
+  EXPECT_EQ(retries[1].attempt, 2);
+  EXPECT_NE(retries[0].reason.find("500"), std::string::npos);
+  EXPECT_LE(retries[1].delay, std::chrono::milliseconds(4));
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, RetriesAreBounded) {
+  std::string blob = random_bytes(1000, 9);
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(503, {}, R"({"errors":[{"code":"UNAVAILABLE","message":"down for maintenance"}]})"));
+  }));
+  Client client(test_options());  // max_attempts 3
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(repo_at(server), layers, sinks);
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::network);
+    std::string what = e.what();
+    EXPECT_NE(what.find("503"), std::string::npos) << what;
+    EXPECT_NE(what.find("down for maintenance"), std::string::npos) << what;
+    EXPECT_NE(what.find("after 3 attempts"), std::string::npos) << what;
+    EXPECT_EQ(e.context().digest, core::digest_of(blob).string());
+  }
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").size(), 3u);
+}
+
+TEST(Fetcher, TooManyRequestsWaitsForRetryAfter) {
+  std::string blob = random_bytes(1000, 10);
+  std::atomic<int> gets{0};
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    if (++gets == 1) return ex.send(http_response(429, {{"Retry-After", "1"}}, ""));
+    return serve_blob(r, ex, by_digest({blob}));
+  }));
+  EventLog events;
+  Client client(test_options(), &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto retries = events.all<progress::Retry>();
+  ASSERT_EQ(retries.size(), 1u);
+  EXPECT_EQ(retries[0].delay, std::chrono::milliseconds(1000));  // the server's, not the backoff's
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, ARetryAfterBeyondTheLimitFailsAtOnce) {
+  std::string blob = random_bytes(1000, 11);
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(429, {{"Retry-After", "3600"}}, ""));
+  }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(repo_at(server), layers, sinks);
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3600 s"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").size(), 1u);
+}
+
+TEST(Fetcher, AStalledConnectionIsDroppedAndTheBlobResumed) {
+  std::string blob = random_bytes(200 * 1024, 12);
+  std::atomic<int> gets{0};
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    if (++gets == 1) {
+      std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n";
+      ex.send(head + blob.substr(0, 1000));
+      ex.wait_for_close();  // then silence, until the client gives up on us
+      return false;
+    }
+    return serve_blob(r, ex, by_digest({blob}));
+  }));
+  EventLog events;
+  Options options = test_options();
+  options.stall_timeout = std::chrono::milliseconds(300);
+  Client client(options, &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto retries = events.all<progress::Retry>();
+  ASSERT_EQ(retries.size(), 1u);
+  EXPECT_NE(retries[0].reason.find("stall timeout"), std::string::npos) << retries[0].reason;
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").at(1).header("range"), "bytes=1000-");
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, MoreBytesThanTheDescriptorSaysIsAnError) {
+  std::string blob = random_bytes(5000, 13);
+  std::string longer = blob + "extra";
+  ScriptedServer announced(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(200, {}, longer));
+  }));
+  ScriptedServer unannounced(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    ex.send("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + longer);
+    return false;
+  }));
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  for (ScriptedServer* server : {&announced, &unannounced}) {
+    Client client(test_options());
+    MemorySinkFactory sinks;
+    EXPECT_EQ(kind_of_failure([&] { client.fetch_blobs(repo_at(*server), layers, sinks); }), core::ErrorKind::bad_input);
+    EXPECT_LE(sinks.record(core::digest_of(blob))->bytes.size(), blob.size());
+    EXPECT_EQ(server->requests_to("/v2/app/blobs/").size(), 1u);  // not retried
+  }
+}
+
+TEST(Fetcher, WrongBytesAreADigestMismatchNamingTheBlob) {
+  std::string blob = random_bytes(5000, 14);
+  std::string wrong = random_bytes(5000, 15);
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(200, {}, wrong));
+  }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(repo_at(server), layers, sinks);
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::digest_mismatch);
+    EXPECT_EQ(e.context().digest, core::digest_of(blob).string());
+    EXPECT_EQ(e.context().repository, "app");
+  }
+  EXPECT_FALSE(sinks.record(core::digest_of(blob))->finished);
+}
+
+TEST(Fetcher, ASlowSinkPausesTheDownloadWithoutLosingBytes) {
+  std::string blob = random_bytes(4 * kMiB, 16);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Client client(test_options());
+  MemorySinkFactory sinks(/*slow=*/true);
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  auto record = sinks.record(core::digest_of(blob));
+  EXPECT_GT(record->pauses, 0);
+  EXPECT_EQ(record->bytes, blob);
+}
+
+TEST(Fetcher, OneDownloadPerDigest) {
+  std::string blob = random_bytes(kMiB, 17);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob), layer_of(blob), layer_of(blob)};
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").size(), 1u);
+  EXPECT_EQ(stats.blobs_fetched, 1u);
+  EXPECT_EQ(stats.blobs_cached, 2u);
+}
+
+TEST(Fetcher, ABlobBusyElsewhereIsWaitedFor) {
+  std::string blob = random_bytes(1000, 18);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Client client(test_options());
+  MemorySinkFactory sinks;
+  sinks.busy_for(2);
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  EXPECT_EQ(sinks.opens(), 3);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, AMirrorLackingTheBlobFallsBackToTheOrigin) {
+  std::string blob = random_bytes(1000, 19);
+  std::map<std::string, std::string> none;
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Options options = test_options();
+  options.mirrors = {mirror.host()};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(origin), layers, sinks);
+  EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 1u);  // a 404 is not retried
+  EXPECT_EQ(origin.requests_to("/v2/app/blobs/").size(), 1u);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, AMirrorServingTheBlobSparesTheOrigin) {
+  std::string blob = random_bytes(1000, 20);
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Options options = test_options();
+  options.mirrors = {mirror.host()};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(origin), layers, sinks);
+  EXPECT_EQ(origin.requests().size(), 0u);
+}
+
+TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
+  std::string blob = random_bytes(1000, 21);
+  std::map<std::string, std::string> none;
+  ScriptedServer mirror(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    return ex.send(http_response(500, {}, ""));
+  }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
+  Options options = test_options();
+  options.mirrors = {mirror.host()};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(repo_at(origin), layers, sinks);
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::not_found);  // the origin's verdict
+    std::string what = e.what();
+    EXPECT_NE(what.find("blob unknown"), std::string::npos) << what;
+    EXPECT_NE(what.find("mirror " + mirror.host() + ": 500"), std::string::npos) << what;
+  }
+  EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 2u);  // mirrors get two attempts
+}
+
+TEST(Fetcher, ProgressIsThrottledNotPerChunk) {
+  std::string blob = random_bytes(8 * kMiB, 22);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  EventLog events;
+  Options options = test_options();
+  options.progress_interval = std::chrono::hours(1);
+  Client client(options, &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  EXPECT_TRUE(events.all<progress::BlobProgress>().empty());
+  ASSERT_EQ(events.all<progress::BlobDone>().size(), 1u);
+  EXPECT_EQ(events.all<progress::BlobDone>()[0].fetched, static_cast<std::int64_t>(blob.size()));
+  EXPECT_EQ(events.all<progress::Done>().size(), 1u);
+}
+
+}  // namespace
+}  // namespace gantry::registry
