@@ -1,0 +1,263 @@
+// registry/detail/resolver.cpp through Client::resolve and Client::pull: tags
+// and digests to manifests, the platform pick from an index, every document
+// checked against its digest, and a store that spares requests.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "client_fixture.hpp"
+#include "core/reference.hpp"
+#include "core/store.hpp"
+#include "registry/client.hpp"
+
+namespace gantry::registry {
+namespace {
+
+using namespace testing;
+namespace media_type = core::media_type;
+
+std::string descriptor_json(std::string_view type, const std::string& bytes, const std::string& extra = {}) {
+  return R"({"mediaType":")" + std::string(type) + R"(","digest":")" + core::digest_of(bytes).string() +
+         R"(","size":)" + std::to_string(bytes.size()) + extra + "}";
+}
+
+// One image: a layer, its config for `architecture`, and the manifest.
+struct Image {
+  explicit Image(const std::string& architecture, unsigned seed,
+                 std::string_view layer_type = media_type::kOciLayerGzip) {
+    layer = random_bytes(3000, seed);
+    config = R"({"architecture":")" + architecture +
+             R"(","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[")" +
+             core::digest_of(layer + "uncompressed").string() + R"("]}})";
+    manifest = R"({"schemaVersion":2,"mediaType":")" + std::string(media_type::kOciManifest) + R"(","config":)" +
+               descriptor_json(media_type::kOciConfig, config) + R"(,"layers":[)" +
+               descriptor_json(layer_type, layer) + "]}";
+  }
+  [[nodiscard]] std::string digest() const { return core::digest_of(manifest).string(); }
+  std::string layer, config, manifest;
+};
+
+// A registry of documents by request target; blobs by digest.
+class FakeRegistry {
+ public:
+  FakeRegistry()
+      : server_(registry_handler([this](const HttpRequest& r, Exchange& ex) { return answer(r, ex); })) {}
+
+  void document(const std::string& target, std::string content_type, std::string body,
+                std::optional<std::string> docker_content_digest = std::nullopt) {
+    std::lock_guard lock(mutex_);
+    std::string dcd = docker_content_digest.value_or(core::digest_of(body).string());
+    documents_[target] = {std::move(content_type), std::move(body), std::move(dcd)};
+  }
+  void image(const Image& image, const std::string& tag) {
+    document("/v2/app/manifests/" + tag, std::string(media_type::kOciManifest), image.manifest);
+    document("/v2/app/manifests/" + image.digest(), std::string(media_type::kOciManifest), image.manifest);
+    blob(image.config);
+    blob(image.layer);
+  }
+  void blob(const std::string& bytes) { blob_as(core::digest_of(bytes).string(), bytes); }
+  // Any bytes under any digest: a registry serving corrupted content.
+  void blob_as(const std::string& digest, const std::string& bytes) {
+    std::lock_guard lock(mutex_);
+    blobs_[digest] = bytes;
+  }
+
+  [[nodiscard]] std::string host() const { return server_.host(); }
+  [[nodiscard]] const ScriptedServer& server() const { return server_; }
+  [[nodiscard]] core::Reference ref(const std::string& tail) const { return core::Reference::parse(host() + "/app" + tail); }
+
+ private:
+  struct Document {
+    std::string content_type, body, digest;
+  };
+
+  bool answer(const HttpRequest& request, Exchange& exchange) {
+    std::lock_guard lock(mutex_);
+    if (request.target.starts_with("/v2/app/blobs/")) return serve_blob(request, exchange, blobs_);
+    auto it = documents_.find(request.target);
+    if (it == documents_.end()) {
+      return exchange.send(
+          http_response(404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"));
+    }
+    const Document& d = it->second;
+    std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", d.content_type},
+                                                             {"Docker-Content-Digest", d.digest}};
+    if (request.method == "HEAD") {
+      headers.emplace_back("Content-Length", std::to_string(d.body.size()));
+      return exchange.send(http_response(200, headers, "", /*content_length=*/false));
+    }
+    return exchange.send(http_response(200, headers, d.body));
+  }
+
+  std::mutex mutex_;
+  std::map<std::string, Document> documents_;
+  std::map<std::string, std::string> blobs_;
+  ScriptedServer server_;
+};
+
+core::ErrorKind failure_kind(const std::function<void()>& run, std::string* message = nullptr) {
+  try {
+    run();
+  } catch (const core::Error& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  ADD_FAILURE() << "no error";
+  return core::ErrorKind::io;
+}
+
+class TempStore {
+ public:
+  TempStore() {
+    char pattern[] = "/tmp/gantry-resolver-test-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+  }
+  ~TempStore() { std::filesystem::remove_all(root_); }
+  [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;
+};
+
+TEST(Resolver, AnIndexYieldsTheManifestOfTheAskedPlatform) {
+  Image amd64("amd64", 41), arm64("arm64", 42);
+  std::string index = R"({"schemaVersion":2,"mediaType":")" + std::string(media_type::kOciIndex) + R"(","manifests":[)" +
+                      descriptor_json(media_type::kOciManifest, amd64.manifest,
+                                      R"(,"platform":{"architecture":"amd64","os":"linux"})") +
+                      "," +
+                      descriptor_json(media_type::kOciManifest, arm64.manifest,
+                                      R"(,"platform":{"architecture":"arm64","os":"linux","variant":"v8"})") +
+                      "]}";
+  FakeRegistry registry;
+  registry.image(amd64, "unused-a");
+  registry.image(arm64, "unused-b");
+  registry.document("/v2/app/manifests/multi", std::string(media_type::kOciIndex), index);
+  Options options = test_options();
+  options.platform = core::Platform::parse("linux/arm64");
+  Client client(options);
+
+  ResolvedImage image = client.resolve(registry.ref(":multi"));
+
+  ASSERT_TRUE(image.index_descriptor);
+  EXPECT_EQ(image.index_bytes, index);
+  EXPECT_EQ(image.index_descriptor->digest, core::digest_of(index));
+  EXPECT_EQ(image.manifest_descriptor.digest.string(), arm64.digest());
+  EXPECT_EQ(image.manifest_bytes, arm64.manifest);
+  EXPECT_EQ(image.config_bytes, arm64.config);
+  EXPECT_EQ(image.platform.string(), "linux/arm64/v8");
+  EXPECT_EQ(image.config.platform.architecture, "arm64");
+  EXPECT_EQ(registry.server().requests_to("/v2/app/manifests/" + amd64.digest()).size(), 0u);
+  // Manifest requests say what gantry accepts.
+  for (const HttpRequest& r : registry.server().requests_to("/v2/app/manifests/")) {
+    EXPECT_NE(r.header("accept").find(media_type::kOciIndex), std::string::npos);
+    EXPECT_NE(r.header("accept").find(media_type::kDockerManifest), std::string::npos);
+  }
+}
+
+TEST(Resolver, AManifestMustHashToTheDigestAskedFor) {
+  Image image("amd64", 43), other("amd64", 44);
+  FakeRegistry registry;
+  registry.document("/v2/app/manifests/" + image.digest(), std::string(media_type::kOciManifest), other.manifest,
+                    image.digest());
+  Client client(test_options());
+  std::string message;
+  EXPECT_EQ(failure_kind([&] { (void)client.resolve(registry.ref("@" + image.digest())); }, &message),
+            core::ErrorKind::digest_mismatch);
+  EXPECT_NE(message.find(image.digest()), std::string::npos) << message;
+}
+
+TEST(Resolver, AManifestMustMatchItsDockerContentDigest) {
+  Image image("amd64", 45), other("amd64", 46);
+  FakeRegistry registry;
+  registry.document("/v2/app/manifests/v1", std::string(media_type::kOciManifest), image.manifest, other.digest());
+  Client client(test_options());
+  EXPECT_EQ(failure_kind([&] { (void)client.resolve(registry.ref(":v1")); }), core::ErrorKind::digest_mismatch);
+}
+
+TEST(Resolver, AnUnknownTagIsNotFoundAndSaysWhich) {
+  FakeRegistry registry;
+  Client client(test_options());
+  std::string message;
+  EXPECT_EQ(failure_kind([&] { (void)client.resolve(registry.ref(":v9")); }, &message), core::ErrorKind::not_found);
+  EXPECT_EQ(message.rfind("manifest unknown: tag v9 not found", 0), 0u) << message;
+}
+
+TEST(Resolver, AnOversizedManifestIsRefused) {
+  FakeRegistry registry;
+  registry.document("/v2/app/manifests/huge", std::string(media_type::kOciManifest),
+                    std::string(core::kMaxManifestSize + 1, ' '));
+  Client client(test_options());
+  EXPECT_EQ(failure_kind([&] { (void)client.resolve(registry.ref(":huge")); }), core::ErrorKind::bad_input);
+}
+
+TEST(Resolver, TheConfigIsVerified) {
+  Image image("amd64", 47);
+  FakeRegistry registry;
+  registry.image(image, "v1");
+  std::string tampered = image.config;
+  tampered[tampered.find("sh")] = 'S';
+  registry.blob_as(core::digest_of(image.config).string(), tampered);
+  Client client(test_options());
+  EXPECT_EQ(failure_kind([&] { (void)client.resolve(registry.ref(":v1")); }), core::ErrorKind::digest_mismatch);
+}
+
+TEST(Resolver, APulledImageIsNotFetchedAgain) {
+  Image image("amd64", 48);
+  FakeRegistry registry;
+  registry.image(image, "v1");
+  TempStore temp;
+  core::ContentStore store(temp.root());
+
+  {
+    Client client(test_options());
+    PullResult first = client.pull(registry.ref(":v1"), store);
+    EXPECT_EQ(first.stats.blobs_fetched, 1u);
+  }
+  EXPECT_TRUE(store.has_blob(core::digest_of(image.layer)));
+  EXPECT_TRUE(store.has_blob(core::digest_of(image.config)));
+  EXPECT_TRUE(store.has_blob(core::digest_of(image.manifest)));
+  std::optional<core::Descriptor> recorded = store.find_ref(registry.ref(":v1").string());
+  ASSERT_TRUE(recorded);
+  EXPECT_EQ(recorded->digest.string(), image.digest());
+
+  // By tag: one HEAD tells the digest, the store has the rest.
+  std::size_t before = registry.server().requests().size();
+  {
+    Client client(test_options());
+    PullResult again = client.pull(registry.ref(":v1"), store);
+    EXPECT_EQ(again.stats.blobs_fetched, 0u);
+    EXPECT_EQ(again.stats.blobs_cached, 1u);
+  }
+  auto requests = registry.server().requests();
+  std::vector<std::string> seen;
+  for (std::size_t i = before; i < requests.size(); ++i) seen.push_back(requests[i].method + " " + requests[i].target);
+  EXPECT_EQ(seen, (std::vector<std::string>{"GET /v2/", "HEAD /v2/app/manifests/v1"}));
+
+  // By digest: nothing at all.
+  before = registry.server().requests().size();
+  {
+    Client client(test_options());
+    (void)client.pull(registry.ref("@" + image.digest()), store);
+  }
+  EXPECT_EQ(registry.server().requests().size(), before);
+}
+
+TEST(Resolver, ALayerTypeGantryCannotUnpackFailsThePullBeforeAnyDownload) {
+  Image image("amd64", 49, "application/vnd.example.not-a-layer");
+  FakeRegistry registry;
+  registry.image(image, "v1");
+  TempStore temp;
+  core::ContentStore store(temp.root());
+  Client client(test_options());
+  std::string message;
+  EXPECT_EQ(failure_kind([&] { (void)client.pull(registry.ref(":v1"), store); }, &message),
+            core::ErrorKind::unsupported);
+  EXPECT_NE(message.find("application/vnd.example.not-a-layer"), std::string::npos) << message;
+  EXPECT_FALSE(store.has_blob(core::digest_of(image.layer)));
+  EXPECT_FALSE(store.find_ref(registry.ref(":v1").string()));
+}
+
+}  // namespace
+}  // namespace gantry::registry
