@@ -86,9 +86,9 @@ class PlainLog final : public progress::EventSink {
  public:
   void on_event(const progress::Event& event) override {
     if (const auto* r = std::get_if<progress::Resolved>(&event)) {
-      std::fprintf(stderr, "resolved %s -> %s (%s, %zu layers, %s)\n", r->reference.c_str(),
+      std::fprintf(stderr, "resolved %s -> %s (%s, %zu layer%s, %s)\n", r->reference.c_str(),
                    r->manifest_digest.string().c_str(), r->platform.string().c_str(), r->layers,
-                   human_bytes(r->total_bytes).c_str());
+                   r->layers == 1 ? "" : "s", human_bytes(r->total_bytes).c_str());
     } else if (const auto* s = std::get_if<progress::BlobStarted>(&event); s && s->resumed_from > 0) {
       std::fprintf(stderr, "resuming %s at %s of %s\n", short_digest(s->digest).c_str(),
                    human_bytes(s->resumed_from).c_str(), human_bytes(s->size).c_str());
