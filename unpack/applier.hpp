@@ -1,0 +1,76 @@
+#pragma once
+// The secure layer applier: tar entries become files under a root directory,
+// with OCI layer semantics (image-spec layer.md) and no way out of the root.
+//
+// Every path is resolved from the root's directory handle with
+// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): "..", absolute names and
+// symlinks (of this or a lower layer) are confined to the root, as umoci's
+// and containerd's appliers confine them (CVE-2018-15664, CVE-2021-32760).
+// Owner, mode, times and xattrs are never applied through a link; a type
+// change removes and recreates, never writes through an existing inode.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "unpack/tar_entry.hpp"
+
+namespace gantry::unpack {
+
+enum class ApplyMode {
+  // One layer on top of the lower ones already in the root: `.wh.NAME`
+  // removes NAME, `.wh..wh..opq` empties the directory of what lower layers
+  // put there. Used for a flattened rootfs (`gantry unpack`).
+  flatten,
+  // One layer into its own empty snapshot directory, whiteouts kept in
+  // overlayfs form (a 0/0 character device for `.wh.NAME`, the xattr
+  // trusted.overlay.opaque=y for an opaque directory), for stacking with
+  // overlayfs (`gantry run`).
+  snapshot,
+};
+
+struct ApplyOptions {
+  ApplyMode mode = ApplyMode::flatten;
+  // Apply uid/gid from the tar (needs CAP_CHOWN); otherwise files belong to
+  // the caller. Devices are only created when running as root.
+  bool preserve_owners = true;
+  // snapshot mode: the lower snapshots, top first, where a hardlink to a
+  // file of a lower layer finds its target (it is copied up, then linked).
+  std::vector<std::filesystem::path> lower_dirs{};
+};
+
+struct ApplyStats {
+  std::int64_t entries = 0;
+  std::int64_t files = 0;
+  std::int64_t bytes = 0;  // file data written
+  std::int64_t whiteouts = 0;
+};
+
+class Applier {
+ public:
+  // `root` must be an existing directory. Throws Error(io).
+  Applier(const std::filesystem::path& root, ApplyOptions options);
+  ~Applier();
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+
+  // Applies one entry, reading a regular file's data from `data`. Throws
+  // Error(unsafe_path) for an entry that cannot be applied inside the root
+  // (e.g. a hardlink whose target resolves outside), Error(bad_input) for a
+  // malformed one (data size differs from the header's), Error(io).
+  void apply(const TarEntry& entry, EntryData& data);
+
+  // After the last entry: directory modes and mtimes (a directory with mode
+  // 000 gets its content first, its mode last), since creating entries in a
+  // directory changes its mtime.
+  void finish();
+
+  [[nodiscard]] const ApplyStats& stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gantry::unpack

@@ -1,0 +1,44 @@
+#pragma once
+// One entry of a layer tar as the tar reader hands it to the applier: the
+// facts of the header, untrusted and unnormalised, plus a source of its data.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gantry::unpack {
+
+enum class EntryType { regular, directory, symlink, hardlink, char_device, block_device, fifo };
+
+struct Xattr {
+  std::string name;   // "security.capability", "user.x", ...
+  std::string value;  // binary
+};
+
+struct TarEntry {
+  EntryType type = EntryType::regular;
+  std::string path;         // as in the archive: may hold "..", a leading "/", non-UTF-8 bytes
+  std::string link_target;  // symlink target, or the path a hardlink names (archive-relative)
+  std::uint32_t mode = 0;   // permission bits incl. setuid/setgid/sticky (07777)
+  std::int64_t uid = 0;
+  std::int64_t gid = 0;
+  std::int64_t size = 0;  // regular files: the file's size (holes of sparse files included)
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  std::uint32_t dev_major = 0;
+  std::uint32_t dev_minor = 0;
+  std::vector<Xattr> xattrs{};
+};
+
+// The data of a regular file, in blocks at increasing offsets (a sparse file
+// leaves holes between them). Only valid while its entry is being applied.
+class EntryData {
+ public:
+  virtual ~EntryData() = default;
+  // The next block, or false at the end of the entry's data. `bytes` stays
+  // valid until the next call.
+  virtual bool next(std::int64_t& offset, std::span<const std::byte>& bytes) = 0;
+};
+
+}  // namespace gantry::unpack
