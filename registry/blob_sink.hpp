@@ -37,7 +37,8 @@ class BlobSink {
 
   // After write() answered pause: call `wake` (once, from any thread) when
   // there is room again, at once if there already is. `wake` stays safe to
-  // call even after the fetcher has given up on this blob.
+  // call after the fetcher has given up on this blob, as long as the
+  // Client that runs the fetch exists.
   virtual void on_ready(std::function<void()> wake) = 0;
 
   // The server sent the blob from byte 0 although a range was asked (or the
