@@ -54,6 +54,29 @@ TEST(Fetcher, BlobsArriveWholeOverOneKeptAliveConnection) {
   EXPECT_EQ(server.connections(), 1);  // ping and both blobs on one connection
 }
 
+TEST(Fetcher, AConnectionTheServerClosedWhileIdleIsReplacedQuietly) {
+  std::string blob = random_bytes(1000, 23);
+  auto served = by_digest({blob});
+  // One answer per connection, and no "Connection: close" to warn the client.
+  ScriptedServer server([&](Exchange& ex, ScriptedServer& self) {
+    std::optional<HttpRequest> request = self.next(ex);
+    if (!request) return;
+    if (request->target == "/v2/") {
+      ex.send(http_response(200, {}, "{}"));
+    } else {
+      serve_blob(*request, ex, served);
+    }
+  });
+  EventLog events;
+  Client client(test_options(), &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(server), layers, sinks);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+  EXPECT_TRUE(events.all<progress::Retry>().empty());
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST(Fetcher, ChunkedBodiesAreDecoded) {
   std::string blob = random_bytes(kMiB + 333, 3);
   ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
