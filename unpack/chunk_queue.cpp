@@ -1,0 +1,101 @@
+#include "unpack/chunk_queue.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace gantry::unpack {
+
+ChunkQueue::ChunkQueue(std::size_t capacity, std::size_t chunk_size)
+    : capacity_(capacity == 0 ? 1 : capacity), chunk_size_(chunk_size) {}
+
+void ChunkQueue::rethrow_locked() const {
+  if (error_) std::rethrow_exception(error_);
+}
+
+bool ChunkQueue::push_copy(std::span<const std::byte> bytes) {
+  std::unique_lock lock(mutex_);
+  rethrow_locked();
+  Buffer buffer;
+  if (!pool_.empty()) {
+    buffer = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  if (buffer.size() < bytes.size()) buffer.resize(std::max(bytes.size(), chunk_size_));
+  std::memcpy(buffer.data(), bytes.data(), bytes.size());
+  queued_.push_back(Chunk{std::move(buffer), bytes.size()});
+  changed_.notify_all();
+  return !full_locked();
+}
+
+void ChunkQueue::on_space(std::function<void()> wake) {
+  std::unique_lock lock(mutex_);
+  if (!full_locked() || error_) {
+    lock.unlock();
+    wake();
+    return;
+  }
+  wake_ = std::move(wake);
+}
+
+ChunkQueue::Buffer ChunkQueue::acquire() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return error_ || !full_locked(); });
+  rethrow_locked();
+  Buffer buffer;
+  if (!pool_.empty()) {
+    buffer = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  if (buffer.size() < chunk_size_) buffer.resize(chunk_size_);
+  return buffer;
+}
+
+void ChunkQueue::commit(Buffer buffer, std::size_t size) {
+  std::unique_lock lock(mutex_);
+  rethrow_locked();
+  queued_.push_back(Chunk{std::move(buffer), size});
+  changed_.notify_all();
+}
+
+void ChunkQueue::close() {
+  std::unique_lock lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+bool ChunkQueue::pop(Chunk& out) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return error_ || !queued_.empty() || closed_; });
+  rethrow_locked();
+  if (queued_.empty()) return false;
+  out = std::move(queued_.front());
+  queued_.pop_front();
+  notify_space(lock);
+  return true;
+}
+
+void ChunkQueue::recycle(Buffer buffer) {
+  std::unique_lock lock(mutex_);
+  if (pool_.size() < capacity_ + 1) pool_.push_back(std::move(buffer));
+}
+
+void ChunkQueue::fail(std::exception_ptr error) {
+  std::unique_lock lock(mutex_);
+  if (!error_) error_ = std::move(error);
+  changed_.notify_all();
+  notify_space(lock);
+}
+
+// Wakes a paused async producer (outside the lock: the wake may re-enter).
+void ChunkQueue::notify_space(std::unique_lock<std::mutex>& lock) {
+  changed_.notify_all();
+  if (wake_ && (!full_locked() || error_)) {
+    auto wake = std::exchange(wake_, nullptr);
+    lock.unlock();
+    wake();
+    lock.lock();
+  }
+}
+
+}  // namespace gantry::unpack

@@ -1,0 +1,81 @@
+#pragma once
+// A bounded queue of byte chunks between two stages of a layer's pipeline:
+// the fetcher (or a store reader) and the decoder, or the decoder and the tar
+// reader. Buffers are pooled and reused, so the queue allocates only while it
+// first fills up; memory is capacity x chunk size, whatever the layer size.
+//
+// Two ways to produce:
+// - push_copy(): for the fetcher's I/O thread, which must never block. It
+//   always takes the bytes and says whether the queue is now full; the
+//   producer then waits for the wake it registered with on_space().
+// - acquire() + commit(): for a worker thread that fills a buffer in place
+//   (the decoder writes its output straight into the next chunk); acquire()
+//   blocks while the queue is full.
+// Either side may fail the queue with an error; the other side then gets
+// that error from its next call, so a failure anywhere stops the whole layer.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace gantry::unpack {
+
+class ChunkQueue {
+ public:
+  using Buffer = std::vector<std::byte>;
+  // A queued chunk: the first `size` bytes of `buffer` (buffers keep their
+  // full length so reuse never re-initialises them).
+  struct Chunk {
+    Buffer buffer;
+    std::size_t size = 0;
+    [[nodiscard]] std::span<const std::byte> bytes() const { return {buffer.data(), size}; }
+  };
+
+  ChunkQueue(std::size_t capacity, std::size_t chunk_size);
+
+  // --- producer ---
+  // Copies `bytes` into a pooled buffer (any size). Returns true while there
+  // is room for more, false once full. Rethrows the queue's error.
+  bool push_copy(std::span<const std::byte> bytes);
+  // Calls `wake` once there is room (at once if there is already).
+  void on_space(std::function<void()> wake);
+  // A buffer of chunk_size bytes to fill; blocks while the queue is full.
+  [[nodiscard]] Buffer acquire();
+  // Queues the first `size` bytes of a buffer from acquire().
+  void commit(Buffer buffer, std::size_t size);
+  // No more chunks: the consumer's pop() returns false after the last one.
+  void close();
+
+  // --- consumer ---
+  // The next chunk, blocking; false at the end. Rethrows the queue's error.
+  bool pop(Chunk& out);
+  // Gives a buffer back to the pool once its bytes are used.
+  void recycle(Buffer buffer);
+
+  // --- either side ---
+  // Fails the queue: both sides' next calls throw `error`. The first error wins.
+  void fail(std::exception_ptr error);
+  [[nodiscard]] std::size_t chunk_size() const noexcept { return chunk_size_; }
+
+ private:
+  bool full_locked() const { return queued_.size() >= capacity_; }
+  void rethrow_locked() const;
+  void notify_space(std::unique_lock<std::mutex>& lock);
+
+  const std::size_t capacity_;
+  const std::size_t chunk_size_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Chunk> queued_;
+  std::vector<Buffer> pool_;
+  std::function<void()> wake_;
+  bool closed_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace gantry::unpack

@@ -1,0 +1,192 @@
+#include "unpack/layer_pipeline.hpp"
+
+#include <tbb/parallel_pipeline.h>
+
+#include <chrono>
+
+#include "core/error.hpp"
+#include "unpack/decoder.hpp"
+#include "unpack/tar_reader.hpp"
+
+namespace gantry::unpack {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+// Tokens in flight in the decode/hash pipeline: enough to overlap the two
+// stages, each holding one chunk.
+constexpr std::size_t kPipelineTokens = 3;
+
+// The tar reader's view of the tar queue.
+class QueueSource final : public ByteSource {
+ public:
+  explicit QueueSource(ChunkQueue& queue) : queue_(queue) {}
+  ~QueueSource() override { give_back(); }
+
+  std::span<const std::byte> read() override {
+    give_back();
+    if (!queue_.pop(current_)) return {};
+    holding_ = true;
+    return current_.bytes();
+  }
+
+  // Reads to the end of the stream: bytes after the end-of-archive marker
+  // still count towards the diff ID, so the decoder must see them through.
+  void drain() {
+    while (!read().empty()) {
+    }
+  }
+
+ private:
+  void give_back() {
+    if (holding_) queue_.recycle(std::move(current_.buffer));
+    holding_ = false;
+  }
+  ChunkQueue& queue_;
+  ChunkQueue::Chunk current_;
+  bool holding_ = false;
+};
+
+std::string compression_name(core::media_type::Compression c) { return std::string(core::media_type::to_string(c)); }
+
+}  // namespace
+
+LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, std::shared_future<void> apply_after)
+    : spec_(std::move(spec)),
+      applier_(applier),
+      apply_after_(std::move(apply_after)),
+      input_(kQueueDepth, kChunkSize),
+      tar_(kQueueDepth, kChunkSize) {
+  decoder_ = std::thread([this] { decode_stage(); });
+  reader_ = std::thread([this] { apply_stage(); });
+}
+
+LayerPipeline::~LayerPipeline() {
+  if (joined_) return;
+  // Abandoned (an exception elsewhere): stop both stages before joining.
+  auto stop = std::make_exception_ptr(Error(ErrorKind::io, "layer unpack abandoned", {.digest = spec_.name}));
+  input_.fail(stop);
+  tar_.fail(stop);
+  decoder_.join();
+  reader_.join();
+}
+
+void LayerPipeline::decode_stage() {
+  try {
+    DecoderPtr decoder = make_decoder(spec_.compression);
+    core::Hasher diff_hasher;
+    ChunkQueue::Chunk in;
+    std::size_t in_pos = 0;
+    bool have_input = false;
+    bool input_done = false;
+    bool first = true;
+
+    struct Token {
+      ChunkQueue::Buffer buffer;
+      std::size_t size = 0;
+    };
+
+    // Stage 1: fill one output chunk from as much input as it takes.
+    auto decode = [&](tbb::flow_control& fc) -> Token* {
+      if (input_done) {
+        fc.stop();
+        return nullptr;
+      }
+      ChunkQueue::Buffer out = tar_.acquire();
+      std::size_t produced = 0;
+      while (produced < out.size()) {
+        if (!have_input || in_pos == in.size) {
+          if (have_input) input_.recycle(std::move(in.buffer));
+          have_input = input_.pop(in);
+          in_pos = 0;
+          if (!have_input) {
+            input_done = true;
+            break;
+          }
+          result_.compressed_bytes += static_cast<std::int64_t>(in.size);
+          if (first && in.size > 0) {
+            check_magic(spec_.compression, in.bytes());
+            first = false;
+          }
+          continue;
+        }
+        DecodeStep step = decoder->decode(in.bytes().subspan(in_pos), std::span(out).subspan(produced));
+        in_pos += step.consumed;
+        produced += step.produced;
+        if (step.consumed == 0 && step.produced == 0) {
+          // The decoder's contract: no progress with input left means the
+          // stream ended and it threw for trailing bytes; never spin.
+          throw Error(ErrorKind::bad_input, "layer " + compression_name(spec_.compression) + " stream stalled",
+                      {.digest = spec_.name});
+        }
+      }
+      if (produced == 0) {
+        tar_.recycle(std::move(out));
+        fc.stop();
+        return nullptr;
+      }
+      return new Token{std::move(out), produced};
+    };
+
+    // Stage 2: hash the uncompressed bytes in order and hand them on.
+    auto hash = [&](Token* token) {
+      std::unique_ptr<Token> owned(token);
+      diff_hasher.update(owned->buffer.data(), owned->size);
+      result_.uncompressed_bytes += static_cast<std::int64_t>(owned->size);
+      if (spec_.max_uncompressed > 0 && result_.uncompressed_bytes > spec_.max_uncompressed) {
+        throw Error(ErrorKind::bad_input,
+                    "layer expands beyond the limit of " + std::to_string(spec_.max_uncompressed) + " bytes",
+                    {.digest = spec_.name});
+      }
+      tar_.commit(std::move(owned->buffer), owned->size);
+    };
+
+    tbb::parallel_pipeline(kPipelineTokens,
+                           tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, decode) &
+                               tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, hash));
+
+    if (!decoder->finished()) {
+      throw Error(ErrorKind::bad_input, "layer " + compression_name(spec_.compression) + " stream is truncated",
+                  {.digest = spec_.name});
+    }
+    core::Digest got = diff_hasher.finish();
+    if (got != spec_.diff_id) {
+      throw Error(ErrorKind::digest_mismatch,
+                  "layer diff ID mismatch: config says " + spec_.diff_id.string() + ", content is " + got.string(),
+                  {.digest = spec_.name});
+    }
+    tar_.close();
+  } catch (...) {
+    decode_error_ = std::current_exception();
+    tar_.fail(decode_error_);
+    input_.fail(decode_error_);
+  }
+}
+
+void LayerPipeline::apply_stage() {
+  QueueSource source(tar_);
+  try {
+    if (apply_after_.valid()) apply_after_.get();
+    read_tar(source, applier_, spec_.name);
+    applier_.finish();
+    source.drain();
+    result_.applied = applier_.stats();
+  } catch (...) {
+    apply_error_ = std::current_exception();
+    tar_.fail(apply_error_);
+    input_.fail(apply_error_);
+  }
+}
+
+LayerResult LayerPipeline::wait() {
+  decoder_.join();
+  reader_.join();
+  joined_ = true;
+  if (decode_error_) std::rethrow_exception(decode_error_);
+  if (apply_error_) std::rethrow_exception(apply_error_);
+  return result_;
+}
+
+}  // namespace gantry::unpack

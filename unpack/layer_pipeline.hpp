@@ -1,0 +1,83 @@
+#pragma once
+// One layer's way from compressed bytes to files, in one pass:
+//
+//   input queue (compressed chunks: from the fetcher, or read from the store)
+//     -> decode (Decoder)  ─┐ a oneTBB parallel_pipeline: chunk k+1 decodes
+//     -> sha256 (diff ID)  ─┘ while chunk k is hashed
+//     -> tar queue -> tar reader (libarchive, own thread) -> Applier
+//
+// Both queues are bounded, so memory is a few chunks per layer whatever its
+// size, and a slow applier slows the decoder, which slows the fetcher's
+// socket. The compressed digest is not checked here: the store's blob writer
+// (or the store itself, for blobs read back) checks it. A layer is complete
+// only when wait() returns: the stream decoded cleanly to its end, its diff
+// ID matched, and every entry was applied.
+
+#include <cstdint>
+#include <exception>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/digest.hpp"
+#include "core/media_types.hpp"
+#include "unpack/applier.hpp"
+#include "unpack/chunk_queue.hpp"
+
+namespace gantry::unpack {
+
+struct LayerSpec {
+  core::media_type::Compression compression = core::media_type::Compression::none;
+  core::Digest diff_id;  // config.rootfs.diff_ids[i]
+  std::string name;      // the blob's digest, for errors
+  // The most uncompressed bytes accepted (a decompression bomb's cap); 0: no cap.
+  std::int64_t max_uncompressed = 0;
+};
+
+struct LayerResult {
+  std::int64_t compressed_bytes = 0;
+  std::int64_t uncompressed_bytes = 0;
+  ApplyStats applied;
+};
+
+class LayerPipeline {
+ public:
+  static constexpr std::size_t kChunkSize = 1 << 20;
+  static constexpr std::size_t kQueueDepth = 4;
+
+  // `applier` must outlive the pipeline. Its entries are applied only after
+  // `apply_after` is ready (a lower layer's completion, for a flattened
+  // rootfs where layers apply in order); decoding starts at once regardless.
+  LayerPipeline(LayerSpec spec, Applier& applier, std::shared_future<void> apply_after = {});
+  ~LayerPipeline();
+  LayerPipeline(const LayerPipeline&) = delete;
+  LayerPipeline& operator=(const LayerPipeline&) = delete;
+
+  // Where the compressed bytes go; close() it after the last one, or fail()
+  // it when the download fails.
+  [[nodiscard]] ChunkQueue& input() noexcept { return input_; }
+
+  // Waits for both stages and rethrows the root cause of a failure (a decode
+  // error before the tar error it caused). Error(digest_mismatch) when the
+  // diff ID differs, Error(bad_input) for a corrupt or truncated stream.
+  LayerResult wait();
+
+ private:
+  void decode_stage();
+  void apply_stage();
+
+  LayerSpec spec_;
+  Applier& applier_;
+  std::shared_future<void> apply_after_;
+  ChunkQueue input_;
+  ChunkQueue tar_;
+  LayerResult result_;
+  std::exception_ptr decode_error_;
+  std::exception_ptr apply_error_;
+  std::thread decoder_;
+  std::thread reader_;
+  bool joined_ = false;
+};
+
+}  // namespace gantry::unpack
