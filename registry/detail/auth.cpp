@@ -47,7 +47,7 @@ bool Authenticator::unauthorized(const Endpoint& endpoint, std::string_view repo
   // Nothing was sent although /v2/ asked for nothing: this repository is
   // protected on its own. Learn its challenge, unless it is Basic and there
   // is no password to answer with.
-  if (sent.empty() && challenge && (challenge->scheme == "bearer" || has_credentials(endpoint))) {
+  if (sent.empty() && challenge && (challenge->scheme == "bearer" || credentials_.lookup(endpoint.credentials))) {
     challenges_[origin] = challenge;
     return true;
   }
@@ -55,7 +55,13 @@ bool Authenticator::unauthorized(const Endpoint& endpoint, std::string_view repo
 }
 
 bool Authenticator::has_credentials(const Endpoint& endpoint) {
-  return credentials_.lookup(endpoint.credentials).has_value();
+  // Only words an error message: a broken credentials file is reported
+  // where credentials are used, not in place of the error being told.
+  try {
+    return credentials_.lookup(endpoint.credentials).has_value();
+  } catch (const core::Error&) {
+    return false;
+  }
 }
 
 std::optional<std::string> Authenticator::basic_header(const Endpoint& endpoint) {

@@ -38,6 +38,7 @@ class Authenticator {
   bool unauthorized(const Endpoint& endpoint, std::string_view repository, const std::string& sent,
                     const Headers& headers);
 
+  // Whether credentials are known for `endpoint` (false when they cannot be read).
   [[nodiscard]] bool has_credentials(const Endpoint& endpoint);
 
  private:
