@@ -21,6 +21,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 from gantry_testbed import registry as testbed  # noqa: E402
+from gantry_testbed.faultproxy import FaultProxy  # noqa: E402
+from gantry_testbed.gantry_cli import Gantry  # noqa: E402
+from gantry_testbed.tokenserver import TokenServer  # noqa: E402
 
 MODES = testbed.MODES
 
@@ -104,3 +107,47 @@ def gantry_bin() -> Path:
     if not path:
         pytest.fail("GANTRY_BIN is not set; run through ctest or export it")
     return Path(path)
+
+
+@pytest.fixture
+def gantry(gantry_bin, scratch) -> Gantry:
+    """The gantry binary with a fresh store (scratch/store) and a HOME of its
+    own (scratch/home), so no credentials of the machine are read."""
+    return Gantry(gantry_bin, scratch / "store", scratch / "home")
+
+
+@pytest.fixture
+def fault_proxy():
+    """A factory: fault_proxy(REGISTRY) starts a FaultProxy in front of a
+    RegistryInfo (or a URL, with ca_file=), stopped after the test. A failure
+    inside a proxy fails the test."""
+    started: list[FaultProxy] = []
+
+    def start(upstream: testbed.RegistryInfo | str, ca_file: str | None = None) -> FaultProxy:
+        if isinstance(upstream, testbed.RegistryInfo):
+            upstream, ca_file = upstream.url, upstream.ca_file
+        proxy = FaultProxy(upstream, ca_file=ca_file).start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+    errors = [e for proxy in started for e in proxy.errors]
+    assert not errors, "fault proxy failed:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def token_server():
+    """A factory: token_server(**TokenServer fields) starts a token server,
+    stopped after the test."""
+    started: list[TokenServer] = []
+
+    def start(**settings) -> TokenServer:
+        server = TokenServer(**settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,89 @@
+"""`gantry pull --mirror HOST`: the mirror is asked first with the same
+repository path; the origin is used only when the mirror lacks the image or
+cannot be reached. Origin and mirror are fault proxies (logging every
+request) in front of two different registries: the plain one as the origin,
+the TLS one as the mirror."""
+
+from __future__ import annotations
+
+import socket
+
+from gantry_testbed import images
+from gantry_testbed.faultproxy import Status
+from gantry_testbed.ocistore import OciStore
+
+
+def _assert_pulled(gantry, image: images.Image, ref: str) -> None:
+    store = OciStore(gantry.store)
+    assert store.wrong_blobs([image.manifest, *image.blobs()]) == []
+    assert store.refs()[ref]["digest"] == image.digest
+
+
+def _blobs_served(proxy) -> set[str]:
+    return {r.path.rsplit("/", 1)[1] for r in proxy.requests(path="/blobs/", method="GET")
+            if r.status == 200}
+
+
+def test_mirror_without_the_image_falls_back_to_the_origin(registry_plain, registry_tls, repo,
+                                                           gantry, fault_proxy):
+    image = images.rich_image()
+    registry_plain.client.push_image(repo, image, tag="v1")
+    origin, mirror = fault_proxy(registry_plain), fault_proxy(registry_tls)
+    ref = origin.ref(repo, "v1")
+
+    gantry.ok("pull", "--plain-http", "--mirror", mirror.host, ref)
+
+    assert mirror.requests(path=f"^/v2/{repo}/manifests/v1$")  # asked first...
+    assert {r.status for r in mirror.requests(path=f"^/v2/{repo}/")} == {404}
+    assert _blobs_served(origin) == {blob.digest for blob in image.blobs()}  # ...origin served
+    _assert_pulled(gantry, image, ref)
+
+
+def test_mirror_with_the_image_spares_the_origin(registry_plain, registry_tls, repo, gantry,
+                                                 fault_proxy):
+    image = images.rich_image()
+    for registry in (registry_plain, registry_tls):
+        registry.client.push_image(repo, image, tag="v1")
+    origin, mirror = fault_proxy(registry_plain), fault_proxy(registry_tls)
+    ref = origin.ref(repo, "v1")
+
+    gantry.ok("pull", "--plain-http", "--mirror", mirror.host, ref)
+
+    assert _blobs_served(mirror) == {blob.digest for blob in image.blobs()}
+    assert origin.requests(path="/blobs/") == []
+    _assert_pulled(gantry, image, ref)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_mirror_falls_back_to_the_origin(registry_plain, repo, gantry, fault_proxy):
+    image = images.rich_image()
+    registry_plain.client.push_image(repo, image, tag="v1")
+    origin = fault_proxy(registry_plain)
+    ref = origin.ref(repo, "v1")
+
+    gantry.ok("pull", "--plain-http", "--mirror", f"127.0.0.1:{_closed_port()}", ref)
+
+    assert _blobs_served(origin) == {blob.digest for blob in image.blobs()}
+    _assert_pulled(gantry, image, ref)
+
+
+def test_blob_the_mirror_fails_on_comes_from_the_origin(registry_plain, registry_tls, repo,
+                                                        gantry, fault_proxy):
+    image = images.rich_image()
+    for registry in (registry_plain, registry_tls):
+        registry.client.push_image(repo, image, tag="v1")
+    origin, mirror = fault_proxy(registry_plain), fault_proxy(registry_tls)
+    failing = image.layers[0].blob.digest
+    mirror.add_rule(failing, Status(500), times=None)
+    ref = origin.ref(repo, "v1")
+
+    gantry.ok("pull", "--plain-http", "--mirror", mirror.host, ref)
+
+    assert _blobs_served(origin) == {failing}
+    assert _blobs_served(mirror) == {blob.digest for blob in image.blobs()} - {failing}
+    _assert_pulled(gantry, image, ref)
