@@ -58,7 +58,8 @@ LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, std::shared_futur
       applier_(applier),
       apply_after_(std::move(apply_after)),
       input_(kQueueDepth, kChunkSize),
-      tar_(kQueueDepth, kChunkSize) {
+      tar_(kQueueDepth, kChunkSize),
+      applied_(applied_promise_.get_future().share()) {
   decoder_ = std::thread([this] { decode_stage(); });
   reader_ = std::thread([this] { apply_stage(); });
 }
@@ -167,16 +168,20 @@ void LayerPipeline::decode_stage() {
 
 void LayerPipeline::apply_stage() {
   QueueSource source(tar_);
+  bool announced = false;
   try {
     if (apply_after_.valid()) apply_after_.get();
     read_tar(source, applier_, spec_.name);
     applier_.finish();
-    source.drain();
     result_.applied = applier_.stats();
+    applied_promise_.set_value();
+    announced = true;
+    source.drain();
   } catch (...) {
     apply_error_ = std::current_exception();
     tar_.fail(apply_error_);
     input_.fail(apply_error_);
+    if (!announced) applied_promise_.set_exception(apply_error_);
   }
 }
 

@@ -58,6 +58,12 @@ class LayerPipeline {
   // it when the download fails.
   [[nodiscard]] ChunkQueue& input() noexcept { return input_; }
 
+  // Ready once every entry of this layer is applied (or holding the error
+  // that stopped it): the next layer's `apply_after` for a flattened rootfs.
+  // Set by the pipeline's own thread, so layers chain without a caller in
+  // the loop (the caller is busy fetching).
+  [[nodiscard]] std::shared_future<void> applied() const { return applied_; }
+
   // Waits for both stages and rethrows the root cause of a failure (a decode
   // error before the tar error it caused). Error(digest_mismatch) when the
   // diff ID differs, Error(bad_input) for a corrupt or truncated stream.
@@ -75,6 +81,8 @@ class LayerPipeline {
   LayerResult result_;
   std::exception_ptr decode_error_;
   std::exception_ptr apply_error_;
+  std::promise<void> applied_promise_;
+  std::shared_future<void> applied_;
   std::thread decoder_;
   std::thread reader_;
   bool joined_ = false;
