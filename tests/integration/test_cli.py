@@ -89,5 +89,12 @@ def test_bad_option_values(gantry_bin, scratch, args, fragment):
 
 def test_unreachable_registry_is_one_network_error(gantry_bin, scratch):
     # Port 1 on loopback: nothing listens, the connection is refused at once.
-    result = gantry(gantry_bin, "pull", "--plain-http", "--store", str(scratch / "store"), "127.0.0.1:1/x:y")
-    assert_one_error_line(result, "127.0.0.1:1")
+    args = ["pull", "--plain-http", "--store", str(scratch / "store"), "127.0.0.1:1/x:y"]
+    assert_one_error_line(gantry(gantry_bin, "pull", "--quiet", *args[1:]), "127.0.0.1:1")
+    # Without --quiet the retries are logged first; the error is still one line, the last.
+    result = gantry(gantry_bin, *args)
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("retry ") for line in lines[:-1])
+    assert lines[-1].startswith("gantry: error: ") and "127.0.0.1:1" in lines[-1]
+    assert sum(line.startswith("gantry: error: ") for line in lines) == 1
