@@ -25,7 +25,8 @@ def image(registry_plain, repo) -> images.Image:
     """One uncompressed layer of ~1 MiB of fresh random bytes, plus a small one."""
     big = layers.build_layer([Entry("data", data=RandomContent(LAYER_BYTES, secrets.randbits(64)))],
                              "none")
-    small = layers.build_layer([Entry("etc", "dir"), Entry("etc/small", data=secrets.token_bytes(64))])
+    small = layers.build_layer([Entry("etc", "dir"),
+                                Entry("etc/small", data=secrets.token_bytes(64))])
     image = images.build_image([big, small])
     registry_plain.client.push_image(repo, image, tag="v1")
     return image
@@ -112,19 +113,38 @@ def test_retry_after_is_waited(image, repo, gantry, fault_proxy, registry_plain,
     _assert_pulled(gantry, image, ref)
 
 
+@pytest.mark.parametrize("which", ["layer", "config"])
 def test_wrong_bytes_are_rejected_naming_the_digest(image, repo, gantry, fault_proxy,
-                                                   registry_plain):
+                                                   registry_plain, which):
+    digest = _big(image) if which == "layer" else image.config.digest
     proxy = fault_proxy(registry_plain)
-    proxy.add_rule(_big(image), Corrupt(), times=None)
+    proxy.add_rule(digest, Corrupt(), times=None)
 
     line = gantry.fails("pull", "--plain-http", proxy.ref(repo, "v1"))
 
-    assert _big(image) in line
+    assert digest in line
     store = OciStore(gantry.store)
-    assert not store.has(_big(image))
-    assert _big(image) not in store.partials()
+    assert not store.has(digest)
+    assert digest not in store.partials()
     assert store.misnamed() == {}
     assert store.refs() == {}
+
+
+@pytest.mark.parametrize("by", ["tag", "digest"])
+def test_manifest_that_does_not_match_its_digest_is_refused(image, repo, gantry, fault_proxy,
+                                                            registry_plain, by):
+    proxy = fault_proxy(registry_plain)
+    # One hex digit of the config digest inside the manifest changes: still
+    # valid JSON, so only the manifest's digest can tell.
+    at = image.manifest.data.index(image.config.digest.encode()) + len("sha256:") + 10
+    proxy.add_rule("/manifests/", Corrupt(at), times=None)
+    ref = proxy.ref(repo, "v1") if by == "tag" else proxy.ref(repo, digest=image.digest)
+
+    line = gantry.fails("pull", "--plain-http", ref)
+
+    assert image.digest in line  # by tag, the Docker-Content-Digest the registry announced
+    assert OciStore(gantry.store).digests() == set()
+    assert proxy.requests(path="/blobs/") == []
 
 
 def _has_flag(gantry, flag: str) -> bool:

@@ -15,7 +15,8 @@ from gantry_testbed import images, mediatypes
 from gantry_testbed.images import Platform
 from gantry_testbed.ocistore import OciStore
 
-FORMATS = [(fmt, compression) for fmt in mediatypes.FORMATS for compression in mediatypes.COMPRESSIONS]
+FORMATS = [(fmt, compression)
+           for fmt in mediatypes.FORMATS for compression in mediatypes.COMPRESSIONS]
 
 
 def image_blobs(image: images.Image) -> list:

@@ -27,15 +27,17 @@ IN_FLIGHT = 8 << 20
 
 @pytest.fixture(scope="module")
 def big_image(registry_plain, module_scratch):
-    layer = layers.build_layer([Entry("random", data=RandomContent(BLOB_BYTES, secrets.randbits(64)))],
-                               "none", path=module_scratch / "layer.tar")
+    data = RandomContent(BLOB_BYTES, secrets.randbits(64))
+    layer = layers.build_layer([Entry("random", data=data)], "none",
+                               path=module_scratch / "layer.tar")
     repo = f"it/resume-kill-{secrets.token_hex(4)}"
     image = images.build_image([layer])
     registry_plain.client.push_image(repo, image, tag="v1")
     return repo, image
 
 
-def _wait_for_partial(store: OciStore, digest: str, size: int, process, timeout: float = 60) -> None:
+def _wait_for_partial(store: OciStore, digest: str, size: int, process,
+                      timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while store.partials().get(digest, 0) < size:
         if process.poll() is not None:

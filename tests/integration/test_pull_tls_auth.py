@@ -126,3 +126,38 @@ def test_credentials_for_another_host_are_not_used(registry_auth, repo, gantry, 
     line = gantry.fails("pull", "--ca-file", registry_auth.ca_file, "--auth-file", str(config), ref)
 
     assert "401" in line
+
+
+def _credential_helper(directory: Path, username: str, password: str) -> Path:
+    """docker-credential-gantrytest in `directory`: answers `get` with the
+    credentials (docker-credential-helpers protocol) and logs the server it
+    was asked about to its .log file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    helper = directory / "docker-credential-gantrytest"
+    answer = json.dumps({"Username": username, "Secret": password})
+    helper.write_text(
+        "#!/usr/bin/python3\n"
+        "import sys\n"
+        f"assert sys.argv[1:] == ['get'], sys.argv\n"
+        f"open({str(helper) + '.log'!r}, 'a').write(sys.stdin.read())\n"
+        f"print({answer!r})\n")
+    helper.chmod(0o755)
+    return helper
+
+
+@pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
+def test_pull_with_a_credential_helper(registry_auth, repo, gantry, scratch, key):
+    image, ref = _push(registry_auth, repo)
+    helper = _credential_helper(scratch / "bin", registry_auth.username, registry_auth.password)
+    config = scratch / "auth.json"
+    entry = {"credHelpers": {registry_auth.host: "gantrytest"}} if key == "credHelpers" \
+        else {"credsStore": "gantrytest", "auths": {registry_auth.host: {}}}
+    config.write_text(json.dumps(entry))
+    path = f"{helper.parent}:{gantry.env['PATH']}"
+
+    gantry.ok("pull", "--ca-file", registry_auth.ca_file, "--auth-file", str(config), ref,
+              env={"PATH": path})
+
+    asked = Path(str(helper) + ".log").read_text().split()
+    assert asked and set(asked) == {registry_auth.host}
+    _assert_pulled(gantry.store, image, ref)

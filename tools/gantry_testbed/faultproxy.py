@@ -17,8 +17,9 @@ Actions: Status (any status, e.g. 503/429 with Retry-After), Cut (reset or
 close the connection after N body bytes), Stall (headers and N bytes, then
 silence), Corrupt (one body byte flipped, same length), Redirect (307 to
 another server, such as a second FaultProxy acting as a blob store), Throttle
-(a bandwidth cap), Delay (a slow first byte). require_bearer() makes the proxy demand tokens from a
-tokenserver.TokenServer for the repository's pull scope.
+(a bandwidth cap), Delay (a slow first byte). require_bearer() makes the
+proxy demand tokens from a tokenserver.TokenServer for the repository's pull
+scope.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:manifests|blobs|tags|referre
 class Recorded:
     """One request as the proxy received it, and what it answered."""
 
-    number: int
     method: str
     path: str                   # target as sent, query included
     headers: dict[str, str]     # lower-case names; repeated fields joined with ", "
@@ -104,19 +104,18 @@ class Cut(Action):
     """Forward the head and `after` body bytes, then drop the connection:
     a TCP reset (SO_LINGER 0) when `reset`, else an orderly close (FIN).
 
-    Before a reset the proxy waits until the client's kernel acknowledged
-    every byte and then `grace` seconds more: Linux discards unread data when
-    a reset arrives, and the test wants the break exactly at `after`."""
+    A reset is sent only once the client's kernel has acknowledged every
+    byte, so the break falls exactly at `after` (a reset overtaking bytes
+    still in flight would make the client lose them)."""
 
     after: int
     reset: bool = True
-    grace: float = 0.3
 
     def serve(self, exchange: _Exchange) -> None:
         with exchange.upstream() as response:
             exchange.send_head(response.status, response.headers)
             exchange.send_body(response, limit=self.after)
-        exchange.drop(reset=self.reset, grace=self.grace)
+        exchange.drop(reset=self.reset)
 
 
 @dataclass
@@ -132,7 +131,7 @@ class Stall(Action):
             exchange.send_head(response.status, response.headers)
             exchange.send_body(response, limit=self.after)
         exchange.proxy.stopping.wait(self.seconds)
-        exchange.drop(reset=False, grace=0)
+        exchange.drop(reset=False)
 
 
 @dataclass
@@ -148,7 +147,7 @@ class Corrupt(Action):
             body = response.read()
             if body:
                 at = len(body) // 2 if self.offset is None else min(self.offset, len(body) - 1)
-                body = body[:at] + bytes([body[at] ^ 0xFF]) + body[at + 1:]
+                body = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
             exchange.answer(response.status, response.headers, body)
 
 
@@ -161,7 +160,8 @@ class Redirect(Action):
     status: int = 307
 
     def serve(self, exchange: _Exchange) -> None:
-        exchange.answer(self.status, {"Location": self.base.rstrip("/") + exchange.handler.path}, b"")
+        location = self.base.rstrip("/") + exchange.handler.path
+        exchange.answer(self.status, {"Location": location}, b"")
 
 
 @dataclass
@@ -320,16 +320,15 @@ class _Exchange:
         with self.proxy.lock:
             self.record.body_bytes += len(data)
 
-    def drop(self, *, reset: bool, grace: float) -> None:
-        """Ends the client's connection now (after its bytes were acknowledged
-        when resetting)."""
+    def drop(self, *, reset: bool) -> None:
+        """Ends the client's connection now; a reset waits (up to 10 s) for
+        the client to acknowledge what was sent."""
         sock = self.handler.connection
         self.handler.close_connection = True
         if reset:
             deadline = time.monotonic() + 10
             while _unacknowledged(sock) > 0 and time.monotonic() < deadline:
                 time.sleep(0.005)
-            self.proxy.stopping.wait(grace)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()  # socketserver's own shutdown then fails quietly
 
@@ -399,7 +398,8 @@ class FaultProxy:
         if parts.hostname not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError(f"the fault proxy only talks to loopback, not {upstream}")
         self._upstream = parts
-        self._context = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
+        self._context = (ssl.create_default_context(cafile=ca_file)
+                         if parts.scheme == "https" else None)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.tokens: TokenServer | None = None
@@ -492,8 +492,8 @@ class FaultProxy:
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         with self.lock:
-            record = Recorded(len(self._log) + 1, handler.command, handler.path, headers,
-                              handler.client_address[1], time.monotonic())
+            record = Recorded(handler.command, handler.path, headers, handler.client_address[1],
+                              time.monotonic())
             self._log.append(record)
             action = self._auth_failure(handler) or self._action_for(handler)
         record.action = action.name

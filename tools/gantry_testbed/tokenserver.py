@@ -169,7 +169,8 @@ class TokenServer:
                 .decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return None
-        return user if user in self.users and secrets.compare_digest(self.users[user], password) else None
+        known = user in self.users and secrets.compare_digest(self.users[user], password)
+        return user if known else None
 
 
 def _error(code: str, message: str) -> dict:
