@@ -113,6 +113,28 @@ def test_retry_after_is_waited(image, repo, gantry, fault_proxy, registry_plain,
     _assert_pulled(gantry, image, ref)
 
 
+def test_retry_after_beyond_the_limit_fails_at_once(image, repo, gantry, fault_proxy,
+                                                    registry_plain):
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(_big(image), Status(503, {"Retry-After": "86400"}), times=None)
+
+    line = gantry.fails("pull", "--plain-http", proxy.ref(repo, "v1"))
+
+    assert "86400" in line and _big(image) in line
+    assert len(proxy.blob_gets(_big(image))) == 1
+
+
+def test_missing_blob_fails_naming_it(image, repo, gantry, fault_proxy, registry_plain):
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(_big(image), Status(404), times=None)
+
+    line = gantry.fails("pull", "--plain-http", proxy.ref(repo, "v1"))
+
+    assert "404" in line and _big(image) in line
+    assert len(proxy.blob_gets(_big(image))) == 1  # not worth a retry
+    assert OciStore(gantry.store).refs() == {}
+
+
 @pytest.mark.parametrize("which", ["layer", "config"])
 def test_wrong_bytes_are_rejected_naming_the_digest(image, repo, gantry, fault_proxy,
                                                    registry_plain, which):

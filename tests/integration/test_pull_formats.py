@@ -91,6 +91,22 @@ def test_pull_by_digest(registry_plain, repo, gantry):
     assert store.refs()[ref]["digest"] == image.digest
 
 
+def test_one_failing_reference_does_not_stop_the_others(registry_plain, repo, gantry):
+    image = images.rich_image()
+    registry_plain.client.push_image(repo, image, tag="v1")
+    good, bad = registry_plain.ref(repo, "v1"), registry_plain.ref(repo, "missing")
+
+    run = gantry.run("pull", "--plain-http", "--quiet", bad, good)
+
+    assert run.returncode != 0
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"gantry: error: {bad}: ")
+    assert run.stdout == f"{registry_plain.ref(repo, digest=image.digest)}\n"
+    store = OciStore(gantry.store)
+    assert_store_holds_exactly(store, image_blobs(image))
+    assert list(store.refs()) == [good]
+
+
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 needs_umoci = pytest.mark.skipif(shutil.which("umoci") is None, reason="umoci is not installed")
 

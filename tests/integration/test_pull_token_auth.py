@@ -52,7 +52,7 @@ def _assert_every_request_was_authorised(proxy, tokens: TokenServer, repos: list
         if record.path == "/v2/":
             continue
         assert record.action != "auth", f"{record.method} {record.path} was refused"
-        assert record.header("Authorization").startswith("Bearer ")
+        assert (record.header("Authorization") or "").startswith("Bearer ")
     scopes = sorted(scope for r in tokens.requests() for scope in r.scopes)
     assert scopes == sorted(f"repository:{repo}:pull" for repo in repos)
     assert all(r.service == tokens.service for r in tokens.requests())
