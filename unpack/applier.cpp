@@ -1,1 +1,553 @@
 #include "unpack/applier.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "unpack/detail/apply_attrs.hpp"
+#include "unpack/detail/apply_lower.hpp"
+#include "unpack/detail/fs_path.hpp"
+#include "unpack/detail/fs_remove.hpp"
+#include "unpack/detail/fs_resolve.hpp"
+
+// Policy for hostile names, in one place:
+//
+// CONFINED, like umoci and containerd: names are cleaned lexically ("/",
+// "./" and ".." that would climb above the root are dropped) and every
+// resolution goes through openat2(RESOLVE_IN_ROOT), so "../../x", "/etc/x",
+// a file below a symlink to "/" or "../..", chained symlinks, hardlink
+// targets through symlinks and whiteouts below a symlinked directory all land
+// inside the root (CVE-2014-9356, CVE-2018-15664, CVE-2021-32760,
+// CVE-2025-47290, umoci GHSA-9m95-8hx6-7p9v). The final component is never
+// followed: O_CREAT|O_EXCL|O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, linkat without
+// AT_SYMLINK_FOLLOW.
+//
+// REFUSED, with the entry named: a non-directory named "", "." or "/" (it
+// would replace the root, e.g. a symlink named "."), Error(unsafe_path); a
+// whiteout of "." or ".." (".wh..", ".wh..."), Error(unsafe_path); a
+// hardlink to a directory or to nothing, data that does not match the
+// header's size, a parent that is not a directory, Error(bad_input).
+
+namespace gantry::unpack {
+
+namespace {
+
+using detail::CleanPath;
+using detail::FileHandle;
+
+// image-spec layer.md, "Whiteouts": `.wh.NAME` deletes NAME of the lower
+// layers, `.wh..wh..opq` hides all lower content of its directory, and other
+// names behind `.wh..wh.` are reserved.
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+constexpr std::string_view kReservedPrefix = ".wh..wh.";
+
+// Parent handles kept between entries; a layer walks its directories mostly
+// in order, so a few hundred cover a tree's working set.
+constexpr std::size_t kMaxCachedDirs = 256;
+
+core::Error entry_error(core::ErrorKind kind, std::string_view message, const TarEntry& entry) {
+  return core::Error(kind, message, core::ErrorContext{.path = entry.path});
+}
+
+// openat2 answers for a parent that cannot be walked.
+core::Error parent_error(int err, const TarEntry& entry) {
+  switch (err) {
+    case ENOTDIR: return entry_error(core::ErrorKind::bad_input, "a parent of the entry is not a directory", entry);
+    case ENOENT: return entry_error(core::ErrorKind::bad_input, "a parent of the entry is a dangling symlink", entry);
+    case ELOOP: return entry_error(core::ErrorKind::bad_input, "too many symlinks in the entry's parents", entry);
+    case ENAMETOOLONG: return entry_error(core::ErrorKind::bad_input, "entry name too long", entry);
+    default: return core::errno_error(err, "cannot open parent directory", entry.path);
+  }
+}
+
+bool same_inode(const struct stat& a, const struct stat& b) noexcept {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// A directory's mode and mtime wait for finish(): content first, so that a
+// mode-000 directory still takes its files and later creations do not move
+// the mtime. The inode says which directory: a later entry may replace it.
+struct DirRecord {
+  std::uint32_t mode = 0;
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+}  // namespace
+
+struct Applier::Impl {
+  Impl(const std::filesystem::path& root, ApplyOptions options);
+
+  void apply(const TarEntry& entry, EntryData& data);
+  void finish();
+
+  // Creating one entry at `parent`/`path.base()`; false when skipped.
+  bool create(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
+  void write_file(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
+  std::int64_t write_data(int fd, const TarEntry& entry, EntryData& data);
+  void make_directory(int parent, const CleanPath& path, const TarEntry& entry);
+  void update_directory(int fd, const std::string& path, const TarEntry& entry);
+  void make_symlink(int parent, const CleanPath& path, const TarEntry& entry);
+  void make_node(int parent, const CleanPath& path, const TarEntry& entry);
+  void make_hardlink(int parent, const CleanPath& path, const TarEntry& entry);
+  detail::Found link_target(const CleanPath& target, const TarEntry& entry);
+  void node_attributes(int parent, const CleanPath& path, const TarEntry& entry, bool has_mode);
+  std::optional<std::string> plain_path(int parent, const CleanPath& path);
+  template <class Create>
+  int create_replacing(int parent, const CleanPath& path, const TarEntry& entry, std::string_view what,
+                       Create create);
+  void remove_existing(int parent, const char* name, const TarEntry& entry);
+
+  // Directory handles.
+  int dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
+  void make_implicit_dir(const std::string& dir, const TarEntry& entry);
+
+  // Whiteouts.
+  void apply_whiteout(const CleanPath& path, const TarEntry& entry);
+  void prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry);
+  void record_created(const std::string& path);
+
+  ApplyOptions options_;
+  std::filesystem::path root_path_;  // canonical: no symlink in it
+  FileHandle root_;
+  std::vector<FileHandle> lowers_;
+  std::vector<int> layers_;  // root_ then lowers_: the stack a hardlink target is looked up in
+  bool may_make_devices_ = false;
+
+  // Parent directory handles by cleaned path. Entries are only dropped at
+  // the start of apply(), so a handle borrowed during one entry stays open;
+  // `dirs_stale_` is set by any removal, which may have taken a cached
+  // directory or a symlink a cached path went through.
+  std::unordered_map<std::string, FileHandle> dirs_;
+  bool dirs_stale_ = false;
+
+  // Every path this layer's entries created, with its ancestors (like
+  // containerd's unpackedPaths): whiteouts apply to lower layers only.
+  std::unordered_set<std::string> created_;
+  std::unordered_map<std::string, DirRecord> dir_records_;
+  std::vector<std::byte> copy_buffer_;
+  ApplyStats stats_;
+};
+
+Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : options_(std::move(options)) {
+  auto open_dir = [](const std::filesystem::path& dir) {
+    FileHandle fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw core::errno_error(errno, "cannot open directory", dir.string());
+    return fd;
+  };
+  root_ = open_dir(root);
+  std::error_code ec;
+  root_path_ = std::filesystem::canonical(root, ec);
+  if (ec) throw core::errno_error(ec.value(), "cannot resolve root", root.string());
+  layers_.push_back(root_.get());
+  if (options_.mode == ApplyMode::snapshot) {
+    for (const auto& lower : options_.lower_dirs) {
+      lowers_.push_back(open_dir(lower));
+      layers_.push_back(lowers_.back().get());
+    }
+  }
+  may_make_devices_ = ::geteuid() == 0;
+}
+
+void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
+  ++stats_.entries;
+  if (dirs_stale_ || dirs_.size() > kMaxCachedDirs) {
+    dirs_.clear();
+    dirs_stale_ = false;
+  }
+  const CleanPath path = detail::clean_path(entry.path);
+  if (!path.is_root() && path.base_view().starts_with(kWhiteoutPrefix)) {
+    apply_whiteout(path, entry);
+    return;
+  }
+  detail::check_attributes(entry);
+  if (path.is_root()) {
+    // "./" replaces the root's attributes, as umoci does; anything else
+    // named like the root (a symlink named ".") would replace the root.
+    if (entry.type != EntryType::directory) {
+      throw entry_error(core::ErrorKind::unsafe_path, "entry would replace the root directory", entry);
+    }
+    auto [fd, err] = detail::open_in_root(root_.get(), "", O_RDONLY | O_DIRECTORY);
+    if (!fd) throw core::errno_error(err, "cannot open root", entry.path);
+    update_directory(fd.get(), path.full, entry);
+    return;
+  }
+  if (create(dir_for(path.parent, entry, true), path, entry, data)) record_created(path.full);
+}
+
+bool Applier::Impl::create(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
+  switch (entry.type) {
+    case EntryType::regular: write_file(parent, path, entry, data); break;
+    case EntryType::directory: make_directory(parent, path, entry); break;
+    case EntryType::symlink: make_symlink(parent, path, entry); break;
+    case EntryType::hardlink: make_hardlink(parent, path, entry); break;
+    case EntryType::char_device:
+    case EntryType::block_device:
+      // mknod(2) of a device needs CAP_MKNOD; unprivileged unpackers (umoci
+      // --rootless) skip devices too.
+      if (!may_make_devices_) return false;
+      make_node(parent, path, entry);
+      break;
+    case EntryType::fifo: make_node(parent, path, entry); break;
+  }
+  return true;
+}
+
+// Removes what stands at a name so that an entry can be created fresh: a
+// type change, and also file over file, never writes through the existing
+// inode, which may be shared by a hardlink with another path or a lower layer.
+void Applier::Impl::remove_existing(int parent, const char* name, const TarEntry& entry) {
+  if (detail::remove_all_at(parent, name, entry.path)) dirs_stale_ = true;
+}
+
+template <class Create>
+int Applier::Impl::create_replacing(int parent, const CleanPath& path, const TarEntry& entry, std::string_view what,
+                                    Create create) {
+  int rc = create();
+  if (rc < 0 && errno == EEXIST) {
+    remove_existing(parent, path.base(), entry);
+    rc = create();
+  }
+  if (rc < 0) throw core::errno_error(errno, what, entry.path);
+  return rc;
+}
+
+void Applier::Impl::write_file(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
+  FileHandle fd(create_replacing(parent, path, entry, "cannot create file", [&] {
+    return ::openat(parent, path.base(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  }));
+  const std::int64_t written = write_data(fd.get(), entry, data);
+  // Mode after content and owner (chown(2) clears setuid/setgid), xattrs
+  // after owner (it clears security.capability), times last.
+  if (options_.preserve_owners) detail::set_owner_fd(fd.get(), entry);
+  detail::set_mode_fd(fd.get(), entry.mode, entry.path);
+  detail::set_xattrs_fd(fd.get(), entry.xattrs, entry.path);
+  detail::set_times_fd(fd.get(), entry.mtime_sec, entry.mtime_nsec, entry.path);
+  ++stats_.files;
+  stats_.bytes += written;
+}
+
+// Blocks at increasing offsets within the size, the last one ending at the
+// size (tar_entry.hpp): anything else means the data does not match the
+// header, Error(bad_input). Holes are left unwritten and the size set last.
+std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData& data) {
+  std::int64_t end = 0;       // of the last block, empty ones included
+  std::int64_t data_end = 0;  // of the last byte written
+  std::int64_t written = 0;
+  std::int64_t offset = 0;
+  std::span<const std::byte> bytes;
+  while (data.next(offset, bytes)) {
+    const auto size = static_cast<std::int64_t>(bytes.size());
+    if (offset < end || offset > entry.size || size > entry.size - offset) {
+      throw entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
+    }
+    if (size > 0) {
+      core::detail::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
+      data_end = offset + size;
+    }
+    written += size;
+    end = offset + size;
+  }
+  if (end != entry.size) {
+    throw entry_error(core::ErrorKind::bad_input,
+                      "file data ends at " + std::to_string(end) + " bytes, the header says " +
+                          std::to_string(entry.size),
+                      entry);
+  }
+  if (data_end < entry.size && ::ftruncate(fd, entry.size) != 0) {
+    throw core::errno_error(errno, "cannot set file size", entry.path);
+  }
+  return written;
+}
+
+void Applier::Impl::make_directory(int parent, const CleanPath& path, const TarEntry& entry) {
+  bool over_whiteout = false;
+  // 0700 until finish(): the owner can fill it whatever its final mode.
+  if (::mkdirat(parent, path.base(), 0700) != 0) {
+    if (errno != EEXIST) throw core::errno_error(errno, "cannot create directory", entry.path);
+    struct stat st {};
+    if (::fstatat(parent, path.base(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw core::errno_error(errno, "cannot stat", entry.path);
+    }
+    // Directory over directory: keep it (and what is in it), replace its
+    // attributes. Anything else, a symlink to a directory included, goes.
+    if (!S_ISDIR(st.st_mode)) {
+      over_whiteout = options_.mode == ApplyMode::snapshot && detail::is_whiteout(st);
+      remove_existing(parent, path.base(), entry);
+      if (::mkdirat(parent, path.base(), 0700) != 0) {
+        throw core::errno_error(errno, "cannot create directory", entry.path);
+      }
+    }
+  }
+  FileHandle dir(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) throw core::errno_error(errno, "cannot open directory", entry.path);
+  update_directory(dir.get(), path.full, entry);
+  // A directory that replaces a whiteout of the same layer must not show
+  // the lower directory's content: overlayfs marks such a directory opaque
+  // itself when mkdir meets a whiteout, and so does this.
+  if (over_whiteout) detail::mark_opaque(dir.get(), entry.path);
+  dirs_.insert_or_assign(path.full, std::move(dir));
+}
+
+void Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
+  if (options_.preserve_owners) detail::set_owner_fd(fd, entry);
+  detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
+  const struct stat st = core::detail::stat_handle(fd, entry.path);
+  dir_records_.insert_or_assign(path, DirRecord{entry.mode, entry.mtime_sec, entry.mtime_nsec, st.st_dev, st.st_ino});
+}
+
+void Applier::Impl::make_symlink(int parent, const CleanPath& path, const TarEntry& entry) {
+  // The target is stored verbatim, absolute, relative or dangling: it is
+  // only ever resolved later, inside the root.
+  if (entry.link_target.find('\0') != std::string::npos) {
+    throw entry_error(core::ErrorKind::bad_input, "symlink target holds a NUL byte", entry);
+  }
+  create_replacing(parent, path, entry, "cannot create symlink",
+                   [&] { return ::symlinkat(entry.link_target.c_str(), parent, path.base()); });
+  node_attributes(parent, path, entry, false);
+}
+
+void Applier::Impl::make_node(int parent, const CleanPath& path, const TarEntry& entry) {
+  mode_t type = S_IFIFO;
+  dev_t dev = 0;
+  if (entry.type != EntryType::fifo) {
+    type = entry.type == EntryType::char_device ? S_IFCHR : S_IFBLK;
+    dev = makedev(entry.dev_major, entry.dev_minor);
+  }
+  create_replacing(parent, path, entry, "cannot create device or fifo",
+                   [&] { return ::mknodat(parent, path.base(), type | 0600, dev); });
+  node_attributes(parent, path, entry, true);
+}
+
+// Symlinks, devices and fifos: by name, never opened, never followed.
+void Applier::Impl::node_attributes(int parent, const CleanPath& path, const TarEntry& entry, bool has_mode) {
+  if (options_.preserve_owners) detail::set_owner_at(parent, path.base(), entry);
+  if (has_mode) detail::set_mode_at(parent, path.base(), entry.mode, entry.path);
+  if (!entry.xattrs.empty()) {
+    // Without a plain path there is no safe lsetxattr (the /proc/self/fd
+    // route is a magic link): the xattrs are skipped.
+    if (auto plain = plain_path(parent, path)) detail::set_xattrs_path(*plain, entry.xattrs, entry.path);
+  }
+  detail::set_times_at(parent, path.base(), entry.mtime_sec, entry.mtime_nsec, entry.path);
+}
+
+// A string path to the entry that the kernel resolves without any symlink:
+// the root's canonical path plus the cleaned name, valid only when the
+// parent resolves under RESOLVE_NO_SYMLINKS to the very directory `parent`.
+std::optional<std::string> Applier::Impl::plain_path(int parent, const CleanPath& path) {
+  auto [fd, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+  if (!fd) return std::nullopt;
+  if (!same_inode(core::detail::stat_handle(fd.get(), path.parent), core::detail::stat_handle(parent, path.parent))) {
+    return std::nullopt;
+  }
+  return (root_path_ / path.full).string();
+}
+
+void Applier::Impl::make_hardlink(int parent, const CleanPath& path, const TarEntry& entry) {
+  const CleanPath target = detail::clean_path(entry.link_target);
+  if (target.is_root()) throw entry_error(core::ErrorKind::bad_input, "hardlink to the root directory", entry);
+  const detail::Found found = link_target(target, entry);
+  // linkat without AT_SYMLINK_FOLLOW: a symlink target is linked itself,
+  // never the file it points to.
+  auto link = [&] { return ::linkat(found.parent.get(), found.base.c_str(), parent, path.base(), 0); };
+  if (link() == 0) return;
+  if (errno != EEXIST) throw core::errno_error(errno, "cannot create hardlink", entry.path);
+  struct stat st {};
+  if (::fstatat(parent, path.base(), &st, AT_SYMLINK_NOFOLLOW) == 0 && same_inode(st, found.st)) return;
+  remove_existing(parent, path.base(), entry);
+  if (link() != 0) {
+    if (errno == ENOENT) throw entry_error(core::ErrorKind::bad_input, "hardlink target removed by the entry itself", entry);
+    throw core::errno_error(errno, "cannot create hardlink", entry.path);
+  }
+}
+
+// The target, resolved in the root with the same confinement as any name.
+// In snapshot mode a target of a lower snapshot is first copied up into this
+// one (a hardlink cannot cross directories of different snapshots).
+detail::Found Applier::Impl::link_target(const CleanPath& target, const TarEntry& entry) {
+  const bool overlay = options_.mode == ApplyMode::snapshot;
+  auto found = detail::find_in_layers(layers_, target.full, overlay);
+  if (!found) throw entry_error(core::ErrorKind::bad_input, "hardlink target not found: " + entry.link_target, entry);
+  if (S_ISDIR(found->st.st_mode)) {
+    throw entry_error(core::ErrorKind::bad_input, "hardlink to a directory: " + entry.link_target, entry);
+  }
+  if (found->layer == 0) return std::move(*found);
+  detail::LowerFile lower = detail::describe_lower(*found, target.full);
+  detail::FileData data(lower.file.get(), lower.entry.size, copy_buffer_, target.full);
+  // Not recorded as created: the copy stands for the lower file, which a
+  // whiteout of this layer still deletes.
+  (void)create(dir_for(target.parent, entry, true), target, lower.entry, data);
+  found = detail::find_in_layers(std::span(layers_).first(1), target.full, overlay);
+  if (!found) throw entry_error(core::ErrorKind::io, "copied-up hardlink target vanished", entry);
+  return std::move(*found);
+}
+
+// The handle of a cleaned directory path, from the cache or openat2. With
+// `create`, missing directories are made (implicit parents, not in the
+// tar); without, -1 when it does not exist.
+int Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool make_missing) {
+  if (dir.empty()) return root_.get();
+  if (auto it = dirs_.find(dir); it != dirs_.end()) return it->second.get();
+  auto [fd, err] = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
+  if (!fd && err == ENOENT && make_missing) {
+    make_implicit_dir(dir, entry);
+    std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
+  }
+  if (!fd) {
+    if (!make_missing && (err == ENOENT || err == ENOTDIR)) return -1;
+    throw parent_error(err, entry);
+  }
+  return dirs_.emplace(dir, std::move(fd)).first->second.get();
+}
+
+// A parent directory the tar does not list. Flatten: 0755, owned by the
+// caller (root), as containerd and umoci make them. Snapshot: the same
+// directory of the lower snapshots if there is one, attributes and all, or
+// overlayfs would show this snapshot's 0755 root-owned stand-in over it.
+void Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
+  const CleanPath path = detail::clean_path(dir);
+  const int parent = dir_for(path.parent, entry, true);
+  if (options_.mode == ApplyMode::snapshot) {
+    auto lower = detail::find_in_layers(layers_, path.full, true);
+    if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
+      make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
+      return;
+    }
+  }
+  if (::mkdirat(parent, path.base(), 0755) != 0) {
+    if (errno == EEXIST) return;  // a dangling symlink: the caller's openat2 says so
+    throw core::errno_error(errno, "cannot create directory", entry.path);
+  }
+  FileHandle fd(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw core::errno_error(errno, "cannot open directory", entry.path);
+  detail::set_mode_fd(fd.get(), 0755, entry.path);  // not what the umask left
+}
+
+void Applier::Impl::record_created(const std::string& path) {
+  // Ancestors are in the set whenever a path is: stop at the first one there.
+  std::string_view p = path;
+  while (!p.empty() && created_.emplace(p).second) {
+    const std::size_t slash = p.rfind('/');
+    p = p.substr(0, slash == std::string_view::npos ? 0 : slash);
+  }
+}
+
+// image-spec layer.md, "Whiteouts". Whiteouts are resolved through the root
+// handle like any name, so one below a symlink to "/" or "../.." removes
+// inside the root, and never appear in the result themselves. A whiteout
+// of a name this layer itself creates (before or after it in the tar) keeps
+// the layer's own entry, as containerd does: layer.md says whiteouts apply
+// to lower layers only. What of the lower layer it still hides (the content
+// of a lower directory the layer's directory merged into) goes.
+void Applier::Impl::apply_whiteout(const CleanPath& path, const TarEntry& entry) {
+  const std::string_view base = path.base_view();
+  const bool snapshot = options_.mode == ApplyMode::snapshot;
+  if (base == kOpaqueMarker) {
+    ++stats_.whiteouts;
+    if (snapshot) {
+      // overlayfs form: the directory exists in this snapshot, marked opaque.
+      (void)dir_for(path.parent, entry, true);
+      auto [dir, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_RDONLY | O_DIRECTORY);
+      if (!dir) throw parent_error(err, entry);
+      detail::mark_opaque(dir.get(), entry.path);
+      return;
+    }
+    const int dir = dir_for(path.parent, entry, false);
+    if (dir >= 0) prune_lower(dir, path.parent, entry);
+    return;
+  }
+  if (base.starts_with(kReservedPrefix)) return;  // reserved by layer.md: nothing to apply
+  const std::string name(base.substr(kWhiteoutPrefix.size()));
+  if (name.empty() || name == "." || name == "..") {
+    throw entry_error(core::ErrorKind::unsafe_path, "whiteout names no sibling", entry);
+  }
+  ++stats_.whiteouts;
+  const std::string target = detail::join_path(path.parent, name);
+  const int parent = dir_for(path.parent, entry, snapshot);
+  if (parent < 0) return;  // nothing below a missing directory to delete
+  if (created_.contains(target)) {
+    FileHandle own(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!own) return;  // this layer's non-directory already replaced the lower one
+    if (snapshot) detail::mark_opaque(own.get(), entry.path);
+    else prune_lower(own.get(), target, entry);
+    return;
+  }
+  remove_existing(parent, name.c_str(), entry);
+  if (snapshot && ::mknodat(parent, name.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
+    throw core::errno_error(errno, "cannot create whiteout", entry.path);
+  }
+}
+
+// Flatten mode's opaque directory: everything in it that this layer did not
+// create goes, also inside directories this layer kept (their lower content
+// is hidden as well), so an opaque marker listed after its siblings spares
+// them. prune_lower never leaves `dir_fd`: names are removed with
+// unlinkat and descended into with O_NOFOLLOW.
+void Applier::Impl::prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry) {
+  for (const std::string& name : detail::list_dir(dir_fd, entry.path)) {
+    const std::string child = detail::join_path(dir, name);
+    if (!created_.contains(child)) {
+      remove_existing(dir_fd, name.c_str(), entry);
+      continue;
+    }
+    FileHandle sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub) {
+      prune_lower(sub.get(), child, entry);
+    } else if (errno != ENOTDIR && errno != ELOOP) {
+      throw core::errno_error(errno, "cannot open directory", child);
+    }
+  }
+}
+
+void Applier::Impl::finish() {
+  std::vector<std::pair<std::size_t, const std::pair<const std::string, DirRecord>*>> order;
+  order.reserve(dir_records_.size());
+  for (const auto& record : dir_records_) order.emplace_back(detail::path_depth(record.first), &record);
+  // Deepest first: a parent's mode 000 or its mtime is set after everything
+  // below it is done.
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [depth, record] : order) {
+    const auto& [dir, want] = *record;
+    const CleanPath path = detail::clean_path(dir);
+    FileHandle fd;
+    if (path.is_root()) {
+      fd = detail::open_in_root(root_.get(), "", O_RDONLY | O_DIRECTORY).first;
+    } else if (auto [parent, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_PATH | O_DIRECTORY); parent) {
+      fd = FileHandle(::openat(parent.get(), path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    }
+    // Gone, or another inode now: a later entry replaced the directory.
+    if (!fd) continue;
+    const struct stat st = core::detail::stat_handle(fd.get(), dir);
+    if (st.st_dev != want.dev || st.st_ino != want.ino) continue;
+    detail::set_mode_fd(fd.get(), want.mode, dir);
+    detail::set_times_fd(fd.get(), want.mtime_sec, want.mtime_nsec, dir);
+  }
+  dir_records_.clear();
+}
+
+Applier::Applier(const std::filesystem::path& root, ApplyOptions options)
+    : impl_(std::make_unique<Impl>(root, std::move(options))) {}
+
+Applier::~Applier() = default;
+
+void Applier::apply(const TarEntry& entry, EntryData& data) { impl_->apply(entry, data); }
+
+void Applier::finish() { impl_->finish(); }
+
+const ApplyStats& Applier::stats() const noexcept { return impl_->stats_; }
+
+}  // namespace gantry::unpack

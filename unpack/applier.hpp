@@ -5,7 +5,12 @@
 // Every path is resolved from the root's directory handle with
 // openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): "..", absolute names and
 // symlinks (of this or a lower layer) are confined to the root, as umoci's
-// and containerd's appliers confine them (CVE-2018-15664, CVE-2021-32760).
+// and containerd's appliers confine them (CVE-2018-15664, CVE-2021-32760):
+// such entries are applied inside the root, not refused. Refused, naming the
+// entry: a non-directory named like the root ("", ".", "/", e.g. a symlink
+// named "."), a whiteout of "." or ".." (Error(unsafe_path)); a hardlink to a
+// directory or to nothing, a parent that is not a directory or a dangling
+// symlink (Error(bad_input)). applier.cpp holds the whole policy.
 // Owner, mode, times and xattrs are never applied through a link; a type
 // change removes and recreates, never writes through an existing inode.
 
@@ -36,13 +41,17 @@ struct ApplyOptions {
   // the caller. Devices are only created when running as root.
   bool preserve_owners = true;
   // snapshot mode: the lower snapshots, top first, where a hardlink to a
-  // file of a lower layer finds its target (it is copied up, then linked).
+  // file of a lower layer finds its target (it is copied up, then linked)
+  // and a parent directory the tar does not list finds its attributes.
+  // Names are resolved inside each snapshot on its own: a symlink of a lower
+  // snapshot is not followed by names of this one (image builders list real
+  // paths; a hostile name stays confined either way).
   std::vector<std::filesystem::path> lower_dirs{};
 };
 
 struct ApplyStats {
   std::int64_t entries = 0;
-  std::int64_t files = 0;
+  std::int64_t files = 0;  // regular files written (copy-ups included)
   std::int64_t bytes = 0;  // file data written
   std::int64_t whiteouts = 0;
 };

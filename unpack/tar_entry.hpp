@@ -31,8 +31,13 @@ struct TarEntry {
   std::vector<Xattr> xattrs{};
 };
 
-// The data of a regular file, in blocks at increasing offsets (a sparse file
-// leaves holes between them). Only valid while its entry is being applied.
+// The data of a regular file, in blocks at increasing, non-overlapping
+// offsets within [0, size) (a sparse file leaves holes between them). The
+// last block ends exactly at the entry's size: a sparse file whose tail is a
+// hole ends with an empty block at offset `size` (libarchive's end-of-data
+// offset); the applier refuses data that ends anywhere else, as Error(bad_input).
+// Only valid while its entry is being applied; the applier leaves the data of
+// other entry types (and of whiteouts) unread, the reader skips it.
 class EntryData {
  public:
   virtual ~EntryData() = default;
