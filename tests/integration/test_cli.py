@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["pull", "inspect"]
+COMMANDS = ["pull", "unpack", "inspect"]
 
 
 def gantry(gantry_bin, *args, **kwargs):

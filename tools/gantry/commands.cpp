@@ -9,6 +9,7 @@ namespace gantry::tools {
 std::span<const Command> commands() {
   static const Command kCommands[] = {
       pull_command(),
+      unpack_command(),
       inspect_command(),
   };
   return kCommands;

@@ -63,6 +63,18 @@ registry::Options registry_options(const ParsedArgs& args) {
   return options;
 }
 
+std::int64_t parse_size(std::string_view flag, const std::string& text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+  if (ec != std::errc() || value <= 0 || shift < 0 || value > (std::int64_t{1} << (62 - shift))) {
+    throw Error(ErrorKind::bad_input,
+                "--" + std::string(flag) + ": expected a size such as 512M or 20G, got \"" + text + "\"");
+  }
+  return value << shift;
+}
+
 std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min, std::string_view command) {
   if (args.positionals().size() < min) {
     throw Error(ErrorKind::bad_input,

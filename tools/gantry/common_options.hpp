@@ -2,6 +2,7 @@
 // The options every image command shares (DESIGN.md, "Common options"), and
 // their translation into the store and the registry client's options.
 
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <vector>
@@ -18,6 +19,8 @@ namespace gantry::tools {
 [[nodiscard]] std::filesystem::path store_root(const ParsedArgs& args);
 // Throws Error(bad_input) for a malformed --platform, --jobs, host or file.
 [[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
+// "123", "64K", "512M", "20G", "1T" (binary units); Error(bad_input) naming the flag.
+[[nodiscard]] std::int64_t parse_size(std::string_view flag, const std::string& text);
 // Every positional argument as a reference; at least `min` of them.
 [[nodiscard]] std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min,
                                                       std::string_view command);

@@ -7,5 +7,6 @@ namespace gantry::tools {
 
 [[nodiscard]] Command pull_command();
 [[nodiscard]] Command inspect_command();
+[[nodiscard]] Command unpack_command();
 
 }  // namespace gantry::tools
