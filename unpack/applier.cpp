@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +74,30 @@ core::Error parent_error(int err, const TarEntry& entry) {
   }
 }
 
+// A directory handle an entry is created in. `setgid`: new files there take
+// the directory's group, not the creator's, so their owner must be set.
+struct Parent {
+  int fd = -1;
+  bool setgid = false;
+};
+
+struct CachedDir {
+  FileHandle fd;
+  bool setgid = false;
+};
+
+bool is_setgid(const struct stat& st) noexcept { return (st.st_mode & S_ISGID) != 0; }
+
+// The process umask, from /proc/self/status (reading it with umask(2) would
+// change it for every thread for a moment); nullopt when unknown.
+std::optional<mode_t> current_umask() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("Umask:")) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+  }
+  return std::nullopt;
+}
+
 bool same_inode(const struct stat& a, const struct stat& b) noexcept {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -96,16 +122,17 @@ struct Applier::Impl {
   void finish();
 
   // Creating one entry at `parent`/`path.base()`; false when skipped.
-  bool create(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
-  void write_file(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
+  bool create(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
+  void write_file(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
   std::int64_t write_data(int fd, const TarEntry& entry, EntryData& data);
   void make_directory(int parent, const CleanPath& path, const TarEntry& entry);
-  void update_directory(int fd, const std::string& path, const TarEntry& entry);
-  void make_symlink(int parent, const CleanPath& path, const TarEntry& entry);
-  void make_node(int parent, const CleanPath& path, const TarEntry& entry);
+  struct stat update_directory(int fd, const std::string& path, const TarEntry& entry);
+  void make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry);
+  void make_node(Parent parent, const CleanPath& path, const TarEntry& entry);
   void make_hardlink(int parent, const CleanPath& path, const TarEntry& entry);
   detail::Found link_target(const CleanPath& target, const TarEntry& entry);
-  void node_attributes(int parent, const CleanPath& path, const TarEntry& entry, bool has_mode);
+  void node_attributes(Parent parent, const CleanPath& path, const TarEntry& entry, bool has_mode);
+  bool needs_owner(const TarEntry& entry, Parent parent) const noexcept;
   std::optional<std::string> plain_path(int parent, const CleanPath& path);
   template <class Create>
   int create_replacing(int parent, const CleanPath& path, const TarEntry& entry, std::string_view what,
@@ -113,7 +140,7 @@ struct Applier::Impl {
   void remove_existing(int parent, const char* name, const TarEntry& entry);
 
   // Directory handles.
-  int dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
+  Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
   void make_implicit_dir(const std::string& dir, const TarEntry& entry);
 
   // Whiteouts.
@@ -127,12 +154,16 @@ struct Applier::Impl {
   std::vector<FileHandle> lowers_;
   std::vector<int> layers_;  // root_ then lowers_: the stack a hardlink target is looked up in
   bool may_make_devices_ = false;
+  bool root_setgid_ = false;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  std::optional<mode_t> umask_;
 
   // Parent directory handles by cleaned path. Entries are only dropped at
   // the start of apply(), so a handle borrowed during one entry stays open;
   // `dirs_stale_` is set by any removal, which may have taken a cached
   // directory or a symlink a cached path went through.
-  std::unordered_map<std::string, FileHandle> dirs_;
+  std::unordered_map<std::string, CachedDir> dirs_;
   bool dirs_stale_ = false;
 
   // Every path this layer's entries created, with its ancestors (like
@@ -160,7 +191,11 @@ Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : o
       layers_.push_back(lowers_.back().get());
     }
   }
-  may_make_devices_ = ::geteuid() == 0;
+  root_setgid_ = is_setgid(core::detail::stat_handle(root_.get(), root.string()));
+  euid_ = ::geteuid();
+  egid_ = ::getegid();
+  may_make_devices_ = euid_ == 0;
+  umask_ = current_umask();
 }
 
 void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
@@ -189,12 +224,12 @@ void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
   if (create(dir_for(path.parent, entry, true), path, entry, data)) record_created(path.full);
 }
 
-bool Applier::Impl::create(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
+bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
   switch (entry.type) {
     case EntryType::regular: write_file(parent, path, entry, data); break;
-    case EntryType::directory: make_directory(parent, path, entry); break;
+    case EntryType::directory: make_directory(parent.fd, path, entry); break;
     case EntryType::symlink: make_symlink(parent, path, entry); break;
-    case EntryType::hardlink: make_hardlink(parent, path, entry); break;
+    case EntryType::hardlink: make_hardlink(parent.fd, path, entry); break;
     case EntryType::char_device:
     case EntryType::block_device:
       // mknod(2) of a device needs CAP_MKNOD; unprivileged unpackers (umoci
@@ -226,15 +261,30 @@ int Applier::Impl::create_replacing(int parent, const CleanPath& path, const Tar
   return rc;
 }
 
-void Applier::Impl::write_file(int parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
-  FileHandle fd(create_replacing(parent, path, entry, "cannot create file", [&] {
-    return ::openat(parent, path.base(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+// Whether the owner must be set: files are born with the caller's uid and
+// gid (the directory's gid below a setgid directory). Most image files
+// belong to root, so a root caller saves a chown(2) per file.
+bool Applier::Impl::needs_owner(const TarEntry& entry, Parent parent) const noexcept {
+  return options_.preserve_owners &&
+         (entry.uid != static_cast<std::int64_t>(euid_) || entry.gid != static_cast<std::int64_t>(egid_) || parent.setgid);
+}
+
+void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
+  // Born with its final permissions when the umask keeps them all and there
+  // is no setuid, setgid or sticky bit (which a later chown(2) would clear),
+  // else created private and fchmod-ed below: either way no link is involved
+  // (O_CREAT|O_EXCL|O_NOFOLLOW), and most files need one syscall less.
+  const mode_t perms = entry.mode & 07777;
+  const bool mode_at_create = umask_ && (perms & 07000) == 0 && (perms & *umask_) == 0;
+  FileHandle fd(create_replacing(parent.fd, path, entry, "cannot create file", [&] {
+    return ::openat(parent.fd, path.base(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode_at_create ? perms : 0600);
   }));
   const std::int64_t written = write_data(fd.get(), entry, data);
   // Mode after content and owner (chown(2) clears setuid/setgid), xattrs
   // after owner (it clears security.capability), times last.
-  if (options_.preserve_owners) detail::set_owner_fd(fd.get(), entry);
-  detail::set_mode_fd(fd.get(), entry.mode, entry.path);
+  if (needs_owner(entry, parent)) detail::set_owner_fd(fd.get(), entry);
+  if (!mode_at_create) detail::set_mode_fd(fd.get(), entry.mode, entry.path);
   detail::set_xattrs_fd(fd.get(), entry.xattrs, entry.path);
   detail::set_times_fd(fd.get(), entry.mtime_sec, entry.mtime_nsec, entry.path);
   ++stats_.files;
@@ -295,54 +345,55 @@ void Applier::Impl::make_directory(int parent, const CleanPath& path, const TarE
   }
   FileHandle dir(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) throw core::errno_error(errno, "cannot open directory", entry.path);
-  update_directory(dir.get(), path.full, entry);
+  const struct stat st = update_directory(dir.get(), path.full, entry);
   // A directory that replaces a whiteout of the same layer must not show
   // the lower directory's content: overlayfs marks such a directory opaque
   // itself when mkdir meets a whiteout, and so does this.
   if (over_whiteout) detail::mark_opaque(dir.get(), entry.path);
-  dirs_.insert_or_assign(path.full, std::move(dir));
+  dirs_.insert_or_assign(path.full, CachedDir{std::move(dir), is_setgid(st)});
 }
 
-void Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
+struct stat Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
   if (options_.preserve_owners) detail::set_owner_fd(fd, entry);
   detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
   const struct stat st = core::detail::stat_handle(fd, entry.path);
   dir_records_.insert_or_assign(path, DirRecord{entry.mode, entry.mtime_sec, entry.mtime_nsec, st.st_dev, st.st_ino});
+  return st;
 }
 
-void Applier::Impl::make_symlink(int parent, const CleanPath& path, const TarEntry& entry) {
+void Applier::Impl::make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry) {
   // The target is stored verbatim, absolute, relative or dangling: it is
   // only ever resolved later, inside the root.
   if (entry.link_target.find('\0') != std::string::npos) {
     throw entry_error(core::ErrorKind::bad_input, "symlink target holds a NUL byte", entry);
   }
-  create_replacing(parent, path, entry, "cannot create symlink",
-                   [&] { return ::symlinkat(entry.link_target.c_str(), parent, path.base()); });
+  create_replacing(parent.fd, path, entry, "cannot create symlink",
+                   [&] { return ::symlinkat(entry.link_target.c_str(), parent.fd, path.base()); });
   node_attributes(parent, path, entry, false);
 }
 
-void Applier::Impl::make_node(int parent, const CleanPath& path, const TarEntry& entry) {
+void Applier::Impl::make_node(Parent parent, const CleanPath& path, const TarEntry& entry) {
   mode_t type = S_IFIFO;
   dev_t dev = 0;
   if (entry.type != EntryType::fifo) {
     type = entry.type == EntryType::char_device ? S_IFCHR : S_IFBLK;
     dev = makedev(entry.dev_major, entry.dev_minor);
   }
-  create_replacing(parent, path, entry, "cannot create device or fifo",
-                   [&] { return ::mknodat(parent, path.base(), type | 0600, dev); });
+  create_replacing(parent.fd, path, entry, "cannot create device or fifo",
+                   [&] { return ::mknodat(parent.fd, path.base(), type | 0600, dev); });
   node_attributes(parent, path, entry, true);
 }
 
 // Symlinks, devices and fifos: by name, never opened, never followed.
-void Applier::Impl::node_attributes(int parent, const CleanPath& path, const TarEntry& entry, bool has_mode) {
-  if (options_.preserve_owners) detail::set_owner_at(parent, path.base(), entry);
-  if (has_mode) detail::set_mode_at(parent, path.base(), entry.mode, entry.path);
+void Applier::Impl::node_attributes(Parent parent, const CleanPath& path, const TarEntry& entry, bool has_mode) {
+  if (needs_owner(entry, parent)) detail::set_owner_at(parent.fd, path.base(), entry);
+  if (has_mode) detail::set_mode_at(parent.fd, path.base(), entry.mode, entry.path);
   if (!entry.xattrs.empty()) {
     // Without a plain path there is no safe lsetxattr (the /proc/self/fd
     // route is a magic link): the xattrs are skipped.
-    if (auto plain = plain_path(parent, path)) detail::set_xattrs_path(*plain, entry.xattrs, entry.path);
+    if (auto plain = plain_path(parent.fd, path)) detail::set_xattrs_path(*plain, entry.xattrs, entry.path);
   }
-  detail::set_times_at(parent, path.base(), entry.mtime_sec, entry.mtime_nsec, entry.path);
+  detail::set_times_at(parent.fd, path.base(), entry.mtime_sec, entry.mtime_nsec, entry.path);
 }
 
 // A string path to the entry that the kernel resolves without any symlink:
@@ -399,19 +450,20 @@ detail::Found Applier::Impl::link_target(const CleanPath& target, const TarEntry
 // The handle of a cleaned directory path, from the cache or openat2. With
 // `create`, missing directories are made (implicit parents, not in the
 // tar); without, -1 when it does not exist.
-int Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool make_missing) {
-  if (dir.empty()) return root_.get();
-  if (auto it = dirs_.find(dir); it != dirs_.end()) return it->second.get();
+Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool make_missing) {
+  if (dir.empty()) return Parent{root_.get(), root_setgid_};
+  if (auto it = dirs_.find(dir); it != dirs_.end()) return Parent{it->second.fd.get(), it->second.setgid};
   auto [fd, err] = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
   if (!fd && err == ENOENT && make_missing) {
     make_implicit_dir(dir, entry);
     std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
   }
   if (!fd) {
-    if (!make_missing && (err == ENOENT || err == ENOTDIR)) return -1;
+    if (!make_missing && (err == ENOENT || err == ENOTDIR)) return Parent{};
     throw parent_error(err, entry);
   }
-  return dirs_.emplace(dir, std::move(fd)).first->second.get();
+  const bool setgid = is_setgid(core::detail::stat_handle(fd.get(), entry.path));
+  return Parent{dirs_.insert_or_assign(dir, CachedDir{std::move(fd), setgid}).first->second.fd.get(), setgid};
 }
 
 // A parent directory the tar does not list. Flatten: 0755, owned by the
@@ -420,7 +472,7 @@ int Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool m
 // overlayfs would show this snapshot's 0755 root-owned stand-in over it.
 void Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
   const CleanPath path = detail::clean_path(dir);
-  const int parent = dir_for(path.parent, entry, true);
+  const int parent = dir_for(path.parent, entry, true).fd;
   if (options_.mode == ApplyMode::snapshot) {
     auto lower = detail::find_in_layers(layers_, path.full, true);
     if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
@@ -466,7 +518,7 @@ void Applier::Impl::apply_whiteout(const CleanPath& path, const TarEntry& entry)
       detail::mark_opaque(dir.get(), entry.path);
       return;
     }
-    const int dir = dir_for(path.parent, entry, false);
+    const int dir = dir_for(path.parent, entry, false).fd;
     if (dir >= 0) prune_lower(dir, path.parent, entry);
     return;
   }
@@ -477,7 +529,7 @@ void Applier::Impl::apply_whiteout(const CleanPath& path, const TarEntry& entry)
   }
   ++stats_.whiteouts;
   const std::string target = detail::join_path(path.parent, name);
-  const int parent = dir_for(path.parent, entry, snapshot);
+  const int parent = dir_for(path.parent, entry, snapshot).fd;
   if (parent < 0) return;  // nothing below a missing directory to delete
   if (created_.contains(target)) {
     FileHandle own(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -276,6 +276,28 @@ TEST_F(ApplierTest, SetuidSetgidAndStickySurviveTheChown) {
   EXPECT_EQ(lstat_of(root_ / "tmp").st_mode & 07777, 01777u);
 }
 
+TEST_F(ApplierTest, ModesTheUmaskWouldStripAndReadOnlyFiles) {
+  const mode_t old = ::umask(022);
+  apply_layer(root_, {file("shared", "w", 0666), file("group", "g", 0775), file("readonly", "data", 0444)});
+  ::umask(old);
+  EXPECT_EQ(lstat_of(root_ / "shared").st_mode & 07777, 0666u);
+  EXPECT_EQ(lstat_of(root_ / "group").st_mode & 07777, 0775u);
+  EXPECT_EQ(lstat_of(root_ / "readonly").st_mode & 07777, 0444u);
+  EXPECT_EQ(slurp(root_ / "readonly"), "data");
+}
+
+TEST_F(ApplierTest, OwnersBelowASetgidDirectoryAreTheEntries) {
+  E sg = dir("sg", 02775);
+  sg.entry.gid = 50;
+  apply_layer(root_, {sg});
+  // Created below a setgid directory, a file would take its group 50.
+  apply_layer(root_, {file("sg/f", "f"), symlink("sg/l", "f"), dir("sg/d")});
+  EXPECT_EQ(lstat_of(root_ / "sg").st_mode & 07777, 02775u);
+  EXPECT_EQ(lstat_of(root_ / "sg/f").st_gid, 0u);
+  EXPECT_EQ(lstat_of(root_ / "sg/l").st_gid, 0u);
+  EXPECT_EQ(lstat_of(root_ / "sg/d").st_gid, 0u);
+}
+
 TEST_F(ApplierTest, SparseFileKeepsHolesAndSize) {
   constexpr std::int64_t kSize = 8 << 20;
   E f = file("sparse", "");
