@@ -44,7 +44,7 @@ def test_command_help_describes_usage_and_options(gantry_bin, command):
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"Usage: gantry {command} ")
         for option in ("--store DIR", "--platform", "--plain-http", "--ca-file", "--auth-file", "--mirror",
-                       "--jobs N", "--json", "--quiet"):
+                       "--jobs N", "--stall-timeout SECONDS", "--json", "--quiet"):
             assert option in result.stdout, option
     assert gantry(gantry_bin, "help", command).stdout == gantry(gantry_bin, command, "--help").stdout
 
@@ -79,6 +79,8 @@ def test_bad_reference(gantry_bin, scratch, ref, why):
 @pytest.mark.parametrize("args,fragment", [
     (["--jobs", "0"], "--jobs"),
     (["--jobs", "many"], "--jobs"),
+    (["--stall-timeout", "0"], "--stall-timeout"),
+    (["--stall-timeout", "1s"], "--stall-timeout"),
     (["--platform", "linux"], "linux"),
     (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
 ])

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -23,6 +25,7 @@ constexpr std::array kCommon = {
     OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials (default $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json)"},
     OptionSpec{.name = "mirror", .value_name = "HOST[:PORT]", .help = "pull-through mirror tried before the origin", .repeatable = true},
     OptionSpec{.name = "jobs", .value_name = "N", .help = "blob downloads at once (default 4)"},
+    OptionSpec{.name = "stall-timeout", .value_name = "SECONDS", .help = "retry a download that received nothing for this long (default 30)"},
     OptionSpec{.name = "json", .value_name = "", .help = "one JSON event per line on stdout"},
     OptionSpec{.name = "quiet", .value_name = "", .help = "no progress output", .short_name = 'q'},
 };
@@ -59,6 +62,14 @@ registry::Options registry_options(const ParsedArgs& args) {
       throw Error(ErrorKind::bad_input, "--jobs: expected a number from 1 to 64, got \"" + *j + "\"");
     }
     options.jobs = jobs;
+  }
+  if (auto t = args.value("stall-timeout")) {
+    char* end = nullptr;
+    double seconds = std::strtod(t->c_str(), &end);
+    if (t->empty() || *end != '\0' || !(seconds > 0 && seconds <= 3600)) {
+      throw Error(ErrorKind::bad_input, "--stall-timeout: expected seconds from 0 to 3600, got \"" + *t + "\"");
+    }
+    options.stall_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
   return options;
 }
