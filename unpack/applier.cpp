@@ -6,18 +6,16 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "core/error.hpp"
 #include "unpack/detail/apply_attrs.hpp"
+#include "unpack/detail/apply_impl.hpp"
 #include "unpack/detail/apply_lower.hpp"
 #include "unpack/detail/fs_path.hpp"
 #include "unpack/detail/fs_remove.hpp"
@@ -43,50 +41,19 @@
 
 namespace gantry::unpack {
 
-namespace {
-
-using detail::CleanPath;
-using detail::FileHandle;
-
-// image-spec layer.md, "Whiteouts": `.wh.NAME` deletes NAME of the lower
-// layers, `.wh..wh..opq` hides all lower content of its directory, and other
-// names behind `.wh..wh.` are reserved.
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
-constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-constexpr std::string_view kReservedPrefix = ".wh..wh.";
-
-// Parent handles kept between entries; a layer walks its directories mostly
-// in order, so a few hundred cover a tree's working set.
-constexpr std::size_t kMaxCachedDirs = 256;
+namespace detail {
 
 core::Error entry_error(core::ErrorKind kind, std::string_view message, const TarEntry& entry) {
   return core::Error(kind, message, core::ErrorContext{.path = entry.path});
 }
 
-// openat2 answers for a parent that cannot be walked.
-core::Error parent_error(int err, const TarEntry& entry) {
-  switch (err) {
-    case ENOTDIR: return entry_error(core::ErrorKind::bad_input, "a parent of the entry is not a directory", entry);
-    case ENOENT: return entry_error(core::ErrorKind::bad_input, "a parent of the entry is a dangling symlink", entry);
-    case ELOOP: return entry_error(core::ErrorKind::bad_input, "too many symlinks in the entry's parents", entry);
-    case ENAMETOOLONG: return entry_error(core::ErrorKind::bad_input, "entry name too long", entry);
-    default: return core::errno_error(err, "cannot open parent directory", entry.path);
-  }
-}
+}  // namespace detail
 
-// A directory handle an entry is created in. `setgid`: new files there take
-// the directory's group, not the creator's, so their owner must be set.
-struct Parent {
-  int fd = -1;
-  bool setgid = false;
-};
+namespace {
 
-struct CachedDir {
-  FileHandle fd;
-  bool setgid = false;
-};
-
-bool is_setgid(const struct stat& st) noexcept { return (st.st_mode & S_ISGID) != 0; }
+using detail::CleanPath;
+using detail::FileHandle;
+using detail::Parent;
 
 // The process umask, from /proc/self/status (reading it with umask(2) would
 // change it for every thread for a moment); nullopt when unknown.
@@ -102,77 +69,7 @@ bool same_inode(const struct stat& a, const struct stat& b) noexcept {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// A directory's mode and mtime wait for finish(): content first, so that a
-// mode-000 directory still takes its files and later creations do not move
-// the mtime. The inode says which directory: a later entry may replace it.
-struct DirRecord {
-  std::uint32_t mode = 0;
-  std::int64_t mtime_sec = 0;
-  std::int64_t mtime_nsec = 0;
-  dev_t dev = 0;
-  ino_t ino = 0;
-};
-
 }  // namespace
-
-struct Applier::Impl {
-  Impl(const std::filesystem::path& root, ApplyOptions options);
-
-  void apply(const TarEntry& entry, EntryData& data);
-  void finish();
-
-  // Creating one entry at `parent`/`path.base()`; false when skipped.
-  bool create(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
-  void write_file(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data);
-  std::int64_t write_data(int fd, const TarEntry& entry, EntryData& data);
-  void make_directory(int parent, const CleanPath& path, const TarEntry& entry);
-  struct stat update_directory(int fd, const std::string& path, const TarEntry& entry);
-  void make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry);
-  void make_node(Parent parent, const CleanPath& path, const TarEntry& entry);
-  void make_hardlink(int parent, const CleanPath& path, const TarEntry& entry);
-  detail::Found link_target(const CleanPath& target, const TarEntry& entry);
-  void node_attributes(Parent parent, const CleanPath& path, const TarEntry& entry, bool has_mode);
-  bool needs_owner(const TarEntry& entry, Parent parent) const noexcept;
-  std::optional<std::string> plain_path(int parent, const CleanPath& path);
-  template <class Create>
-  int create_replacing(int parent, const CleanPath& path, const TarEntry& entry, std::string_view what,
-                       Create create);
-  void remove_existing(int parent, const char* name, const TarEntry& entry);
-
-  // Directory handles.
-  Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
-  void make_implicit_dir(const std::string& dir, const TarEntry& entry);
-
-  // Whiteouts.
-  void apply_whiteout(const CleanPath& path, const TarEntry& entry);
-  void prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry);
-  void record_created(const std::string& path);
-
-  ApplyOptions options_;
-  std::filesystem::path root_path_;  // canonical: no symlink in it
-  FileHandle root_;
-  std::vector<FileHandle> lowers_;
-  std::vector<int> layers_;  // root_ then lowers_: the stack a hardlink target is looked up in
-  bool may_make_devices_ = false;
-  bool root_setgid_ = false;
-  uid_t euid_ = 0;
-  gid_t egid_ = 0;
-  std::optional<mode_t> umask_;
-
-  // Parent directory handles by cleaned path. Entries are only dropped at
-  // the start of apply(), so a handle borrowed during one entry stays open;
-  // `dirs_stale_` is set by any removal, which may have taken a cached
-  // directory or a symlink a cached path went through.
-  std::unordered_map<std::string, CachedDir> dirs_;
-  bool dirs_stale_ = false;
-
-  // Every path this layer's entries created, with its ancestors (like
-  // containerd's unpackedPaths): whiteouts apply to lower layers only.
-  std::unordered_set<std::string> created_;
-  std::unordered_map<std::string, DirRecord> dir_records_;
-  std::vector<std::byte> copy_buffer_;
-  ApplyStats stats_;
-};
 
 Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : options_(std::move(options)) {
   auto open_dir = [](const std::filesystem::path& dir) {
@@ -191,7 +88,7 @@ Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : o
       layers_.push_back(lowers_.back().get());
     }
   }
-  root_setgid_ = is_setgid(core::detail::stat_handle(root_.get(), root.string()));
+  root_setgid_ = detail::is_setgid(core::detail::stat_handle(root_.get(), root.string()));
   euid_ = ::geteuid();
   egid_ = ::getegid();
   may_make_devices_ = euid_ == 0;
@@ -200,12 +97,12 @@ Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : o
 
 void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
   ++stats_.entries;
-  if (dirs_stale_ || dirs_.size() > kMaxCachedDirs) {
+  if (dirs_stale_ || dirs_.size() > detail::kMaxCachedDirs) {
     dirs_.clear();
     dirs_stale_ = false;
   }
   const CleanPath path = detail::clean_path(entry.path);
-  if (!path.is_root() && path.base_view().starts_with(kWhiteoutPrefix)) {
+  if (!path.is_root() && detail::is_whiteout_name(path.base_view())) {
     apply_whiteout(path, entry);
     return;
   }
@@ -214,7 +111,7 @@ void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
     // "./" replaces the root's attributes, as umoci does; anything else
     // named like the root (a symlink named ".") would replace the root.
     if (entry.type != EntryType::directory) {
-      throw entry_error(core::ErrorKind::unsafe_path, "entry would replace the root directory", entry);
+      throw detail::entry_error(core::ErrorKind::unsafe_path, "entry would replace the root directory", entry);
     }
     auto [fd, err] = detail::open_in_root(root_.get(), "", O_RDONLY | O_DIRECTORY);
     if (!fd) throw core::errno_error(err, "cannot open root", entry.path);
@@ -303,7 +200,7 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
   while (data.next(offset, bytes)) {
     const auto size = static_cast<std::int64_t>(bytes.size());
     if (offset < end || offset > entry.size || size > entry.size - offset) {
-      throw entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
+      throw detail::entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
     }
     if (size > 0) {
       core::detail::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
@@ -313,7 +210,7 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
     end = offset + size;
   }
   if (end != entry.size) {
-    throw entry_error(core::ErrorKind::bad_input,
+    throw detail::entry_error(core::ErrorKind::bad_input,
                       "file data ends at " + std::to_string(end) + " bytes, the header says " +
                           std::to_string(entry.size),
                       entry);
@@ -324,48 +221,11 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
   return written;
 }
 
-void Applier::Impl::make_directory(int parent, const CleanPath& path, const TarEntry& entry) {
-  bool over_whiteout = false;
-  // 0700 until finish(): the owner can fill it whatever its final mode.
-  if (::mkdirat(parent, path.base(), 0700) != 0) {
-    if (errno != EEXIST) throw core::errno_error(errno, "cannot create directory", entry.path);
-    struct stat st {};
-    if (::fstatat(parent, path.base(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      throw core::errno_error(errno, "cannot stat", entry.path);
-    }
-    // Directory over directory: keep it (and what is in it), replace its
-    // attributes. Anything else, a symlink to a directory included, goes.
-    if (!S_ISDIR(st.st_mode)) {
-      over_whiteout = options_.mode == ApplyMode::snapshot && detail::is_whiteout(st);
-      remove_existing(parent, path.base(), entry);
-      if (::mkdirat(parent, path.base(), 0700) != 0) {
-        throw core::errno_error(errno, "cannot create directory", entry.path);
-      }
-    }
-  }
-  FileHandle dir(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir) throw core::errno_error(errno, "cannot open directory", entry.path);
-  const struct stat st = update_directory(dir.get(), path.full, entry);
-  // A directory that replaces a whiteout of the same layer must not show
-  // the lower directory's content: overlayfs marks such a directory opaque
-  // itself when mkdir meets a whiteout, and so does this.
-  if (over_whiteout) detail::mark_opaque(dir.get(), entry.path);
-  dirs_.insert_or_assign(path.full, CachedDir{std::move(dir), is_setgid(st)});
-}
-
-struct stat Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
-  if (options_.preserve_owners) detail::set_owner_fd(fd, entry);
-  detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
-  const struct stat st = core::detail::stat_handle(fd, entry.path);
-  dir_records_.insert_or_assign(path, DirRecord{entry.mode, entry.mtime_sec, entry.mtime_nsec, st.st_dev, st.st_ino});
-  return st;
-}
-
 void Applier::Impl::make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry) {
   // The target is stored verbatim, absolute, relative or dangling: it is
   // only ever resolved later, inside the root.
   if (entry.link_target.find('\0') != std::string::npos) {
-    throw entry_error(core::ErrorKind::bad_input, "symlink target holds a NUL byte", entry);
+    throw detail::entry_error(core::ErrorKind::bad_input, "symlink target holds a NUL byte", entry);
   }
   create_replacing(parent.fd, path, entry, "cannot create symlink",
                    [&] { return ::symlinkat(entry.link_target.c_str(), parent.fd, path.base()); });
@@ -410,7 +270,7 @@ std::optional<std::string> Applier::Impl::plain_path(int parent, const CleanPath
 
 void Applier::Impl::make_hardlink(int parent, const CleanPath& path, const TarEntry& entry) {
   const CleanPath target = detail::clean_path(entry.link_target);
-  if (target.is_root()) throw entry_error(core::ErrorKind::bad_input, "hardlink to the root directory", entry);
+  if (target.is_root()) throw detail::entry_error(core::ErrorKind::bad_input, "hardlink to the root directory", entry);
   const detail::Found found = link_target(target, entry);
   // linkat without AT_SYMLINK_FOLLOW: a symlink target is linked itself,
   // never the file it points to.
@@ -421,7 +281,7 @@ void Applier::Impl::make_hardlink(int parent, const CleanPath& path, const TarEn
   if (::fstatat(parent, path.base(), &st, AT_SYMLINK_NOFOLLOW) == 0 && same_inode(st, found.st)) return;
   remove_existing(parent, path.base(), entry);
   if (link() != 0) {
-    if (errno == ENOENT) throw entry_error(core::ErrorKind::bad_input, "hardlink target removed by the entry itself", entry);
+    if (errno == ENOENT) throw detail::entry_error(core::ErrorKind::bad_input, "hardlink target removed by the entry itself", entry);
     throw core::errno_error(errno, "cannot create hardlink", entry.path);
   }
 }
@@ -432,9 +292,9 @@ void Applier::Impl::make_hardlink(int parent, const CleanPath& path, const TarEn
 detail::Found Applier::Impl::link_target(const CleanPath& target, const TarEntry& entry) {
   const bool overlay = options_.mode == ApplyMode::snapshot;
   auto found = detail::find_in_layers(layers_, target.full, overlay);
-  if (!found) throw entry_error(core::ErrorKind::bad_input, "hardlink target not found: " + entry.link_target, entry);
+  if (!found) throw detail::entry_error(core::ErrorKind::bad_input, "hardlink target not found: " + entry.link_target, entry);
   if (S_ISDIR(found->st.st_mode)) {
-    throw entry_error(core::ErrorKind::bad_input, "hardlink to a directory: " + entry.link_target, entry);
+    throw detail::entry_error(core::ErrorKind::bad_input, "hardlink to a directory: " + entry.link_target, entry);
   }
   if (found->layer == 0) return std::move(*found);
   detail::LowerFile lower = detail::describe_lower(*found, target.full);
@@ -443,152 +303,8 @@ detail::Found Applier::Impl::link_target(const CleanPath& target, const TarEntry
   // whiteout of this layer still deletes.
   (void)create(dir_for(target.parent, entry, true), target, lower.entry, data);
   found = detail::find_in_layers(std::span(layers_).first(1), target.full, overlay);
-  if (!found) throw entry_error(core::ErrorKind::io, "copied-up hardlink target vanished", entry);
+  if (!found) throw detail::entry_error(core::ErrorKind::io, "copied-up hardlink target vanished", entry);
   return std::move(*found);
-}
-
-// The handle of a cleaned directory path, from the cache or openat2. With
-// `create`, missing directories are made (implicit parents, not in the
-// tar); without, -1 when it does not exist.
-Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool make_missing) {
-  if (dir.empty()) return Parent{root_.get(), root_setgid_};
-  if (auto it = dirs_.find(dir); it != dirs_.end()) return Parent{it->second.fd.get(), it->second.setgid};
-  auto [fd, err] = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
-  if (!fd && err == ENOENT && make_missing) {
-    make_implicit_dir(dir, entry);
-    std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
-  }
-  if (!fd) {
-    if (!make_missing && (err == ENOENT || err == ENOTDIR)) return Parent{};
-    throw parent_error(err, entry);
-  }
-  const bool setgid = is_setgid(core::detail::stat_handle(fd.get(), entry.path));
-  return Parent{dirs_.insert_or_assign(dir, CachedDir{std::move(fd), setgid}).first->second.fd.get(), setgid};
-}
-
-// A parent directory the tar does not list. Flatten: 0755, owned by the
-// caller (root), as containerd and umoci make them. Snapshot: the same
-// directory of the lower snapshots if there is one, attributes and all, or
-// overlayfs would show this snapshot's 0755 root-owned stand-in over it.
-void Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
-  const CleanPath path = detail::clean_path(dir);
-  const int parent = dir_for(path.parent, entry, true).fd;
-  if (options_.mode == ApplyMode::snapshot) {
-    auto lower = detail::find_in_layers(layers_, path.full, true);
-    if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
-      make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
-      return;
-    }
-  }
-  if (::mkdirat(parent, path.base(), 0755) != 0) {
-    if (errno == EEXIST) return;  // a dangling symlink: the caller's openat2 says so
-    throw core::errno_error(errno, "cannot create directory", entry.path);
-  }
-  FileHandle fd(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) throw core::errno_error(errno, "cannot open directory", entry.path);
-  detail::set_mode_fd(fd.get(), 0755, entry.path);  // not what the umask left
-}
-
-void Applier::Impl::record_created(const std::string& path) {
-  // Ancestors are in the set whenever a path is: stop at the first one there.
-  std::string_view p = path;
-  while (!p.empty() && created_.emplace(p).second) {
-    const std::size_t slash = p.rfind('/');
-    p = p.substr(0, slash == std::string_view::npos ? 0 : slash);
-  }
-}
-
-// image-spec layer.md, "Whiteouts". Whiteouts are resolved through the root
-// handle like any name, so one below a symlink to "/" or "../.." removes
-// inside the root, and never appear in the result themselves. A whiteout
-// of a name this layer itself creates (before or after it in the tar) keeps
-// the layer's own entry, as containerd does: layer.md says whiteouts apply
-// to lower layers only. What of the lower layer it still hides (the content
-// of a lower directory the layer's directory merged into) goes.
-void Applier::Impl::apply_whiteout(const CleanPath& path, const TarEntry& entry) {
-  const std::string_view base = path.base_view();
-  const bool snapshot = options_.mode == ApplyMode::snapshot;
-  if (base == kOpaqueMarker) {
-    ++stats_.whiteouts;
-    if (snapshot) {
-      // overlayfs form: the directory exists in this snapshot, marked opaque.
-      (void)dir_for(path.parent, entry, true);
-      auto [dir, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_RDONLY | O_DIRECTORY);
-      if (!dir) throw parent_error(err, entry);
-      detail::mark_opaque(dir.get(), entry.path);
-      return;
-    }
-    const int dir = dir_for(path.parent, entry, false).fd;
-    if (dir >= 0) prune_lower(dir, path.parent, entry);
-    return;
-  }
-  if (base.starts_with(kReservedPrefix)) return;  // reserved by layer.md: nothing to apply
-  const std::string name(base.substr(kWhiteoutPrefix.size()));
-  if (name.empty() || name == "." || name == "..") {
-    throw entry_error(core::ErrorKind::unsafe_path, "whiteout names no sibling", entry);
-  }
-  ++stats_.whiteouts;
-  const std::string target = detail::join_path(path.parent, name);
-  const int parent = dir_for(path.parent, entry, snapshot).fd;
-  if (parent < 0) return;  // nothing below a missing directory to delete
-  if (created_.contains(target)) {
-    FileHandle own(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!own) return;  // this layer's non-directory already replaced the lower one
-    if (snapshot) detail::mark_opaque(own.get(), entry.path);
-    else prune_lower(own.get(), target, entry);
-    return;
-  }
-  remove_existing(parent, name.c_str(), entry);
-  if (snapshot && ::mknodat(parent, name.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
-    throw core::errno_error(errno, "cannot create whiteout", entry.path);
-  }
-}
-
-// Flatten mode's opaque directory: everything in it that this layer did not
-// create goes, also inside directories this layer kept (their lower content
-// is hidden as well), so an opaque marker listed after its siblings spares
-// them. prune_lower never leaves `dir_fd`: names are removed with
-// unlinkat and descended into with O_NOFOLLOW.
-void Applier::Impl::prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry) {
-  for (const std::string& name : detail::list_dir(dir_fd, entry.path)) {
-    const std::string child = detail::join_path(dir, name);
-    if (!created_.contains(child)) {
-      remove_existing(dir_fd, name.c_str(), entry);
-      continue;
-    }
-    FileHandle sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (sub) {
-      prune_lower(sub.get(), child, entry);
-    } else if (errno != ENOTDIR && errno != ELOOP) {
-      throw core::errno_error(errno, "cannot open directory", child);
-    }
-  }
-}
-
-void Applier::Impl::finish() {
-  std::vector<std::pair<std::size_t, const std::pair<const std::string, DirRecord>*>> order;
-  order.reserve(dir_records_.size());
-  for (const auto& record : dir_records_) order.emplace_back(detail::path_depth(record.first), &record);
-  // Deepest first: a parent's mode 000 or its mtime is set after everything
-  // below it is done.
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (const auto& [depth, record] : order) {
-    const auto& [dir, want] = *record;
-    const CleanPath path = detail::clean_path(dir);
-    FileHandle fd;
-    if (path.is_root()) {
-      fd = detail::open_in_root(root_.get(), "", O_RDONLY | O_DIRECTORY).first;
-    } else if (auto [parent, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_PATH | O_DIRECTORY); parent) {
-      fd = FileHandle(::openat(parent.get(), path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    }
-    // Gone, or another inode now: a later entry replaced the directory.
-    if (!fd) continue;
-    const struct stat st = core::detail::stat_handle(fd.get(), dir);
-    if (st.st_dev != want.dev || st.st_ino != want.ino) continue;
-    detail::set_mode_fd(fd.get(), want.mode, dir);
-    detail::set_times_fd(fd.get(), want.mtime_sec, want.mtime_nsec, dir);
-  }
-  dir_records_.clear();
 }
 
 Applier::Applier(const std::filesystem::path& root, ApplyOptions options)

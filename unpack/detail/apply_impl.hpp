@@ -1,0 +1,128 @@
+#pragma once
+// The applier's state, shared by its files: applier.cpp (entries),
+// apply_dirs.cpp (directory handles, implicit parents, directory attributes
+// at the end) and apply_whiteout.cpp (whiteouts and opaque directories).
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/error.hpp"
+#include "unpack/applier.hpp"
+#include "unpack/detail/apply_lower.hpp"
+#include "unpack/detail/fs_path.hpp"
+#include "unpack/detail/fs_resolve.hpp"
+
+namespace gantry::unpack::detail {
+
+// Parent handles kept between entries; a layer walks its directories mostly
+// in order, so a few hundred cover a tree's working set.
+constexpr std::size_t kMaxCachedDirs = 256;
+
+// A directory handle an entry is created in. `setgid`: new files there take
+// the directory's group, not the creator's, so their owner must be set.
+struct Parent {
+  int fd = -1;
+  bool setgid = false;
+};
+
+struct CachedDir {
+  FileHandle fd;
+  bool setgid = false;
+};
+
+[[nodiscard]] inline bool is_setgid(const struct stat& st) noexcept { return (st.st_mode & S_ISGID) != 0; }
+
+// A directory's mode and mtime wait for finish(): content first, so that a
+// mode-000 directory still takes its files and later creations do not move
+// the mtime. The inode says which directory: a later entry may replace it.
+struct DirRecord {
+  std::uint32_t mode = 0;
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+// Error(kind) with the entry's name as the path.
+[[nodiscard]] core::Error entry_error(core::ErrorKind kind, std::string_view message, const TarEntry& entry);
+
+// Error for a parent directory openat2 could not walk (errno `err`).
+[[nodiscard]] core::Error parent_error(int err, const TarEntry& entry);
+
+// image-spec layer.md, "Whiteouts": true for every name behind `.wh.`.
+[[nodiscard]] bool is_whiteout_name(std::string_view base) noexcept;
+
+}  // namespace gantry::unpack::detail
+
+namespace gantry::unpack {
+
+struct Applier::Impl {
+  Impl(const std::filesystem::path& root, ApplyOptions options);
+
+  void apply(const TarEntry& entry, EntryData& data);
+  void finish();
+
+  // Creating one entry at `parent`/`path.base()`; false when skipped.
+  bool create(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry, EntryData& data);
+  void write_file(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry, EntryData& data);
+  std::int64_t write_data(int fd, const TarEntry& entry, EntryData& data);
+  void make_directory(int parent, const detail::CleanPath& path, const TarEntry& entry);
+  struct stat update_directory(int fd, const std::string& path, const TarEntry& entry);
+  void make_symlink(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry);
+  void make_node(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry);
+  void make_hardlink(int parent, const detail::CleanPath& path, const TarEntry& entry);
+  detail::Found link_target(const detail::CleanPath& target, const TarEntry& entry);
+  void node_attributes(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry, bool has_mode);
+  bool needs_owner(const TarEntry& entry, detail::Parent parent) const noexcept;
+  std::optional<std::string> plain_path(int parent, const detail::CleanPath& path);
+  template <class Create>
+  int create_replacing(int parent, const detail::CleanPath& path, const TarEntry& entry, std::string_view what,
+                       Create create);
+  void remove_existing(int parent, const char* name, const TarEntry& entry);
+
+  // Directory handles.
+  detail::Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
+  void make_implicit_dir(const std::string& dir, const TarEntry& entry);
+
+  // Whiteouts.
+  void apply_whiteout(const detail::CleanPath& path, const TarEntry& entry);
+  void prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry);
+  void record_created(const std::string& path);
+
+  ApplyOptions options_;
+  std::filesystem::path root_path_;  // canonical: no symlink in it
+  detail::FileHandle root_;
+  std::vector<detail::FileHandle> lowers_;
+  std::vector<int> layers_;  // root_ then lowers_: the stack a hardlink target is looked up in
+  bool may_make_devices_ = false;
+  bool root_setgid_ = false;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  std::optional<mode_t> umask_;
+
+  // Parent directory handles by cleaned path. Entries are only dropped at the
+  // start of apply(), so a handle borrowed during one entry stays open;
+  // `dirs_stale_` is set by any removal, which may have taken a cached
+  // directory or a symlink a cached path went through.
+  std::unordered_map<std::string, detail::CachedDir> dirs_;
+  bool dirs_stale_ = false;
+
+  // Every path this layer's entries created, with its ancestors (like
+  // containerd's unpackedPaths): whiteouts apply to lower layers only.
+  std::unordered_set<std::string> created_;
+  std::unordered_map<std::string, detail::DirRecord> dir_records_;
+  std::vector<std::byte> copy_buffer_;
+  ApplyStats stats_;
+};
+
+}  // namespace gantry::unpack
