@@ -168,9 +168,10 @@ bool Applier::Impl::needs_owner(const TarEntry& entry, Parent parent) const noex
 
 void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
   // Born with its final permissions when the umask keeps them all and there
-  // is no setuid, setgid or sticky bit (which a later chown(2) would clear),
-  // else created private and fchmod-ed below: either way no link is involved
-  // (O_CREAT|O_EXCL|O_NOFOLLOW), and most files need one syscall less.
+  // is no setuid, setgid or sticky bit (which the write or chown(2) below
+  // could clear), else created private and fchmod-ed after content and
+  // owner: either way no link is involved (O_CREAT|O_EXCL|O_NOFOLLOW), and
+  // most files need one syscall less.
   const mode_t perms = entry.mode & 07777;
   const bool mode_at_create = umask_ && (perms & 07000) == 0 && (perms & *umask_) == 0;
   FileHandle fd(create_replacing(parent.fd, path, entry, "cannot create file", [&] {
