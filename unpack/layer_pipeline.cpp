@@ -2,6 +2,7 @@
 
 #include <tbb/parallel_pipeline.h>
 
+#include <array>
 #include <chrono>
 
 #include "core/error.hpp"
@@ -90,6 +91,12 @@ void LayerPipeline::decode_stage() {
     };
 
     // Stage 1: fill one output chunk from as much input as it takes.
+    // Tokens live in a ring the stage owns: oneTBB 2021 does not destroy
+    // the objects in flight when a stage throws. At most kPipelineTokens are
+    // alive and both stages finish them in order, so a slot is free again by
+    // the time the ring comes round to it.
+    std::array<Token, kPipelineTokens> ring;
+    std::size_t next_slot = 0;
     auto decode = [&](tbb::flow_control& fc) -> Token* {
       if (input_done) {
         fc.stop();
@@ -128,20 +135,21 @@ void LayerPipeline::decode_stage() {
         fc.stop();
         return nullptr;
       }
-      return new Token{std::move(out), produced};
+      Token& slot = ring[next_slot++ % ring.size()];
+      slot = Token{std::move(out), produced};
+      return &slot;
     };
 
     // Stage 2: hash the uncompressed bytes in order and hand them on.
     auto hash = [&](Token* token) {
-      std::unique_ptr<Token> owned(token);
-      diff_hasher.update(owned->buffer.data(), owned->size);
-      result_.uncompressed_bytes += static_cast<std::int64_t>(owned->size);
+      diff_hasher.update(token->buffer.data(), token->size);
+      result_.uncompressed_bytes += static_cast<std::int64_t>(token->size);
       if (spec_.max_uncompressed > 0 && result_.uncompressed_bytes > spec_.max_uncompressed) {
         throw Error(ErrorKind::bad_input,
                     "layer expands beyond the limit of " + std::to_string(spec_.max_uncompressed) + " bytes",
                     {.digest = spec_.name});
       }
-      tar_.commit(std::move(owned->buffer), owned->size);
+      tar_.commit(std::move(token->buffer), token->size);
     };
 
     tbb::parallel_pipeline(kPipelineTokens,
@@ -171,7 +179,8 @@ void LayerPipeline::apply_stage() {
   bool announced = false;
   try {
     if (apply_after_.valid()) apply_after_.get();
-    read_tar(source, applier_, spec_.name);
+    read_tar(
+        source, [this](const TarEntry& entry, EntryData& data) { applier_.apply(entry, data); }, spec_.name);
     applier_.finish();
     result_.applied = applier_.stats();
     applied_promise_.set_value();

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <locale.h>
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 
@@ -143,13 +144,21 @@ void to_entry(archive_entry* e, TarEntry& out, const std::string& layer) {
   const void* value = nullptr;
   std::size_t size = 0;
   while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-    out.xattrs.push_back(Xattr{name, std::string(static_cast<const char*>(value), size)});
+    // One name may come twice (libarchive's own writer records both
+    // SCHILY.xattr and LIBARCHIVE.xattr); the later record wins.
+    std::string v(static_cast<const char*>(value), size);
+    auto same = std::find_if(out.xattrs.begin(), out.xattrs.end(), [&](const Xattr& x) { return x.name == name; });
+    if (same != out.xattrs.end()) {
+      same->value = std::move(v);
+    } else {
+      out.xattrs.push_back(Xattr{name, std::move(v)});
+    }
   }
 }
 
 }  // namespace
 
-void read_tar(ByteSource& source, Applier& applier, const std::string& layer) {
+void read_tar(ByteSource& source, const EntryHandler& on_entry, const std::string& layer) {
   Utf8Locale utf8;
   Reader reader(source, layer);
   ArchiveEntryData data(reader);
@@ -160,7 +169,7 @@ void read_tar(ByteSource& source, Applier& applier, const std::string& layer) {
     if (r == ARCHIVE_EOF) return;
     if (r < ARCHIVE_WARN) reader.fail("header");
     to_entry(e, entry, layer);
-    applier.apply(entry, data);
+    on_entry(entry, data);
   }
 }
 

@@ -4,10 +4,11 @@
 // thread and pulls decoded bytes from a source; decoding happens outside it
 // (its own gzip filter runs at zlib speed).
 
+#include <functional>
 #include <span>
 #include <string>
 
-#include "unpack/applier.hpp"
+#include "unpack/tar_entry.hpp"
 
 namespace gantry::unpack {
 
@@ -19,11 +20,14 @@ class ByteSource {
   virtual std::span<const std::byte> read() = 0;
 };
 
-// Applies every entry of the tar read from `source` until the end-of-archive
-// marker (or the end of the stream). Bytes after the end-of-archive marker
+// Receives each entry with its data (the Applier, in the pipeline).
+using EntryHandler = std::function<void(const TarEntry& entry, EntryData& data)>;
+
+// Hands every entry of the tar read from `source` to `on_entry`, until the
+// end-of-archive marker (or the end of the stream). Bytes after the marker
 // are left in the source for the caller to drain. `layer` names the layer in
-// errors. Error(bad_input) for a malformed or truncated tar; the applier's
+// errors. Error(bad_input) for a malformed or truncated tar; the handler's
 // errors pass through.
-void read_tar(ByteSource& source, Applier& applier, const std::string& layer);
+void read_tar(ByteSource& source, const EntryHandler& on_entry, const std::string& layer);
 
 }  // namespace gantry::unpack

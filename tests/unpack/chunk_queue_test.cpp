@@ -1,0 +1,110 @@
+#include "unpack/chunk_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace gantry::unpack {
+namespace {
+
+std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::string text_of(const ChunkQueue::Chunk& c) {
+  return std::string(reinterpret_cast<const char*>(c.buffer.data()), c.size);
+}
+
+TEST(ChunkQueue, PushCopySaysWhenFullAndWakesWhenDrained) {
+  ChunkQueue q(2, 16);
+  EXPECT_TRUE(q.push_copy(bytes_of("one")));
+  EXPECT_FALSE(q.push_copy(bytes_of("two")));  // full: the producer pauses
+  std::atomic<int> woken = 0;
+  q.on_space([&] { ++woken; });
+  EXPECT_EQ(woken, 0);
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(text_of(c), "one");
+  EXPECT_EQ(woken, 1);  // room again
+  q.recycle(std::move(c.buffer));
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(text_of(c), "two");
+}
+
+TEST(ChunkQueue, OnSpaceWakesAtOnceWhenThereIsRoom) {
+  ChunkQueue q(2, 16);
+  bool woken = false;
+  q.on_space([&] { woken = true; });
+  EXPECT_TRUE(woken);
+}
+
+TEST(ChunkQueue, PushCopyTakesChunksLargerThanTheChunkSize) {
+  ChunkQueue q(2, 4);
+  std::string big(100, 'x');
+  q.push_copy(bytes_of(big));
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(text_of(c), big);
+}
+
+TEST(ChunkQueue, CloseEndsThePopsAfterTheLastChunk) {
+  ChunkQueue q(4, 16);
+  q.push_copy(bytes_of("a"));
+  q.close();
+  ChunkQueue::Chunk c;
+  EXPECT_TRUE(q.pop(c));
+  EXPECT_FALSE(q.pop(c));
+}
+
+TEST(ChunkQueue, AcquireBlocksWhileFull) {
+  ChunkQueue q(1, 8);
+  auto b = q.acquire();
+  EXPECT_EQ(b.size(), 8u);
+  q.commit(std::move(b), 3);
+  auto second = std::async(std::launch::async, [&] { return q.acquire().size(); });
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(c.size, 3u);
+  EXPECT_EQ(second.get(), 8u);
+}
+
+TEST(ChunkQueue, RecycledBuffersAreReused) {
+  ChunkQueue q(2, 1024);
+  auto b = q.acquire();
+  const std::byte* storage = b.data();
+  q.commit(std::move(b), 10);
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  q.recycle(std::move(c.buffer));
+  EXPECT_EQ(q.acquire().data(), storage);
+}
+
+TEST(ChunkQueue, FailureWakesAPausedProducer) {
+  ChunkQueue q(1, 8);
+  EXPECT_FALSE(q.push_copy(bytes_of("x")));
+  bool woken = false;
+  q.on_space([&] { woken = true; });
+  q.fail(std::make_exception_ptr(std::runtime_error("boom")));
+  EXPECT_TRUE(woken);
+  EXPECT_THROW(q.push_copy(bytes_of("y")), std::runtime_error);
+  EXPECT_THROW((void)q.acquire(), std::runtime_error);
+}
+
+TEST(ChunkQueue, FailureReachesABlockedConsumerAndTheFirstErrorWins) {
+  ChunkQueue q(1, 8);
+  auto consumer = std::async(std::launch::async, [&] {
+    ChunkQueue::Chunk c;
+    q.pop(c);  // blocks: nothing queued
+  });
+  EXPECT_EQ(consumer.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
+  q.fail(std::make_exception_ptr(std::runtime_error("boom")));
+  EXPECT_THROW(consumer.get(), std::runtime_error);
+  q.fail(std::make_exception_ptr(std::logic_error("later")));
+  ChunkQueue::Chunk c;
+  EXPECT_THROW(q.pop(c), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace gantry::unpack

@@ -1,0 +1,191 @@
+#include "unpack/layer_pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "core/error.hpp"
+#include "tar_fixture.hpp"
+
+namespace gantry::unpack {
+namespace {
+
+using core::media_type::Compression;
+using testing::make_tar;
+
+class LayerPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("gantry-pipeline-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  std::string read(const std::string& rel) {
+    std::ifstream in(root_ / rel);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // Feeds `blob` in `step`-byte chunks from another thread, as a download would.
+  static std::thread feed(ChunkQueue& input, std::string blob, std::size_t step) {
+    return std::thread([&input, blob = std::move(blob), step] {
+      for (std::size_t pos = 0; pos < blob.size(); pos += step) {
+        auto piece = std::as_bytes(std::span(blob.data() + pos, std::min(step, blob.size() - pos)));
+        while (!input.push_copy(piece)) {
+          // Paused: wait for room like the fetcher does, without spinning hard.
+          std::promise<void> room;
+          input.on_space([&] { room.set_value(); });
+          room.get_future().wait();
+          break;
+        }
+      }
+      input.close();
+    });
+  }
+
+  static LayerSpec spec(Compression c, const std::string& tar) {
+    return LayerSpec{.compression = c, .diff_id = core::digest_of(tar), .name = "sha256:test"};
+  }
+
+  std::filesystem::path root_;
+};
+
+TEST_F(LayerPipelineTest, UncompressedLayerIsAppliedAndItsDiffIdChecked) {
+  std::string tar = make_tar({{.path = "etc/", .type = AE_IFDIR}, {.path = "etc/motd", .content = "hi"}});
+  Applier applier(root_, {});
+  LayerPipeline pipeline(spec(Compression::none, tar), applier);
+  auto feeder = feed(pipeline.input(), tar, 100);
+  LayerResult result = pipeline.wait();
+  feeder.join();
+  EXPECT_EQ(read("etc/motd"), "hi");
+  EXPECT_EQ(result.compressed_bytes, static_cast<std::int64_t>(tar.size()));
+  EXPECT_EQ(result.uncompressed_bytes, static_cast<std::int64_t>(tar.size()));
+  EXPECT_EQ(result.applied.entries, 2);
+}
+
+TEST_F(LayerPipelineTest, GzipLayerLargerThanSeveralChunksStreams) {
+  // 3 MiB of file data: several chunks through both queues.
+  std::string big(3 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 8);
+  std::string tar = make_tar({{.path = "big", .content = big}, {.path = "small", .content = "s"}});
+  Applier applier(root_, {});
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
+  auto feeder = feed(pipeline.input(), testing::gzip(tar), 4096);
+  LayerResult result = pipeline.wait();
+  feeder.join();
+  EXPECT_EQ(read("big"), big);
+  EXPECT_EQ(read("small"), "s");
+  EXPECT_EQ(result.uncompressed_bytes, static_cast<std::int64_t>(tar.size()));
+}
+
+TEST_F(LayerPipelineTest, WrongDiffIdIsADigestMismatch) {
+  std::string tar = make_tar({{.path = "a", .content = "x"}});
+  Applier applier(root_, {});
+  LayerSpec s = spec(Compression::none, tar);
+  s.diff_id = core::digest_of("something else");
+  LayerPipeline pipeline(s, applier);
+  auto feeder = feed(pipeline.input(), tar, 1 << 20);
+  try {
+    pipeline.wait();
+    FAIL() << "expected a diff ID mismatch";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::digest_mismatch);
+    EXPECT_NE(std::string(e.what()).find(s.diff_id.string()), std::string::npos);
+  }
+  feeder.join();
+}
+
+TEST_F(LayerPipelineTest, TruncatedGzipIsBadInput) {
+  std::string tar = make_tar({{.path = "a", .content = std::string(100000, 'q')}});
+  std::string gz = testing::gzip(tar);
+  Applier applier(root_, {});
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
+  auto feeder = feed(pipeline.input(), gz.substr(0, gz.size() - 10), 512);
+  try {
+    pipeline.wait();
+    FAIL() << "expected a truncation error";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+  }
+  feeder.join();
+}
+
+TEST_F(LayerPipelineTest, DeclaredGzipButPlainTarIsRefused) {
+  std::string tar = make_tar({{.path = "a", .content = "x"}});
+  Applier applier(root_, {});
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
+  auto feeder = feed(pipeline.input(), tar, 1 << 20);
+  EXPECT_THROW(pipeline.wait(), core::Error);
+  feeder.join();
+}
+
+TEST_F(LayerPipelineTest, TheDownloadsFailureIsWhatWaitReports) {
+  std::string tar = make_tar({{.path = "a", .content = "x"}});
+  Applier applier(root_, {});
+  LayerPipeline pipeline(spec(Compression::none, tar), applier);
+  pipeline.input().push_copy(std::as_bytes(std::span(tar.data(), 100)));
+  pipeline.input().fail(std::make_exception_ptr(std::runtime_error("connection reset")));
+  EXPECT_THROW(pipeline.wait(), std::runtime_error);
+}
+
+TEST_F(LayerPipelineTest, ExpansionBeyondTheCapIsRefused) {
+  std::string tar = make_tar({{.path = "zeros", .content = std::string(4 << 20, '\0')}});
+  Applier applier(root_, {});
+  LayerSpec s = spec(Compression::gzip, tar);
+  s.max_uncompressed = 1 << 20;
+  LayerPipeline pipeline(s, applier);
+  auto feeder = feed(pipeline.input(), testing::gzip(tar), 1 << 20);
+  try {
+    pipeline.wait();
+    FAIL() << "expected the cap to stop the layer";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("limit"), std::string::npos) << e.what();
+  }
+  feeder.join();
+}
+
+TEST_F(LayerPipelineTest, ALayerAppliesOnlyAfterTheOneBelowIt) {
+  std::string lower = make_tar({{.path = "f", .content = "lower"}});
+  std::string upper = make_tar({{.path = "f", .content = "upper"}});
+  Applier lower_applier(root_, {});
+  Applier upper_applier(root_, {});
+  LayerPipeline first(spec(Compression::none, lower), lower_applier);
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, first.applied());
+  // The upper layer's bytes arrive first; it must still apply last.
+  auto upper_feeder = feed(second.input(), upper, 1 << 20);
+  upper_feeder.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "f"));
+  auto lower_feeder = feed(first.input(), lower, 1 << 20);
+  first.wait();
+  second.wait();
+  lower_feeder.join();
+  EXPECT_EQ(read("f"), "upper");
+}
+
+TEST_F(LayerPipelineTest, ALowerLayersFailureStopsTheUpperOne) {
+  std::string lower = make_tar({{.path = "f", .content = "lower"}});
+  std::string upper = make_tar({{.path = "g", .content = "upper"}});
+  Applier lower_applier(root_, {});
+  Applier upper_applier(root_, {});
+  LayerPipeline first(spec(Compression::none, lower), lower_applier);
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, first.applied());
+  auto upper_feeder = feed(second.input(), upper, 1 << 20);
+  first.input().fail(std::make_exception_ptr(std::runtime_error("lower failed")));
+  EXPECT_THROW(first.wait(), std::runtime_error);
+  EXPECT_THROW(second.wait(), std::runtime_error);
+  upper_feeder.join();
+  EXPECT_FALSE(std::filesystem::exists(root_ / "g"));
+}
+
+}  // namespace
+}  // namespace gantry::unpack

@@ -1,0 +1,63 @@
+#pragma once
+// Test helpers: tar streams written by libarchive (an independent writer), and
+// gzip by zlib, for the reader and pipeline tests.
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gantry::unpack::testing {
+
+struct FileSpec {
+  std::string path;
+  std::string content{};
+  unsigned type = AE_IFREG;  // AE_IFDIR, AE_IFLNK, ...
+  std::string link{};        // symlink target, or hardlink target with `hardlink`
+  bool hardlink = false;
+  std::vector<std::pair<std::string, std::string>> xattrs{};
+};
+
+inline std::string make_tar(const std::vector<FileSpec>& files) {
+  archive* a = archive_write_new();
+  archive_write_set_format_pax(a);
+  std::vector<char> buffer(1 << 22);
+  std::size_t used = 0;
+  if (archive_write_open_memory(a, buffer.data(), buffer.size(), &used) != ARCHIVE_OK) throw std::runtime_error("open");
+  for (const FileSpec& f : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, f.path.c_str());
+    archive_entry_set_filetype(e, f.type);
+    archive_entry_set_perm(e, f.type == AE_IFDIR ? 0755 : 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    if (f.hardlink) archive_entry_set_hardlink(e, f.link.c_str());
+    if (f.type == AE_IFLNK) archive_entry_set_symlink(e, f.link.c_str());
+    for (const auto& [name, value] : f.xattrs) archive_entry_xattr_add_entry(e, name.c_str(), value.data(), value.size());
+    archive_entry_set_size(e, f.type == AE_IFREG && !f.hardlink ? static_cast<la_int64_t>(f.content.size()) : 0);
+    archive_write_header(a, e);
+    if (f.type == AE_IFREG && !f.hardlink) archive_write_data(a, f.content.data(), f.content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buffer.data(), used);
+}
+
+inline std::string gzip(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(compressBound(static_cast<uLong>(data.size())) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+}  // namespace gantry::unpack::testing
