@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/detail/file_handle.hpp"
+#include "core/file_handle.hpp"
 #include "core/detail/file_lock.hpp"
 #include "core/detail/file_publish.hpp"
 #include "core/detail/json_quote.hpp"
@@ -26,7 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using detail::FileHandle;
 using detail::FileLock;
 using detail::Publish;
 
@@ -62,7 +61,7 @@ Error mismatch_error(const Digest& expected, const Digest& actual, const fs::pat
 // False when there is no oci-layout file; throws for one gantry cannot use.
 bool check_layout(const fs::path& root) {
   fs::path path = layout_path(root);
-  std::optional<std::string> text = detail::read_file(path, kMaxLayoutSize);
+  std::optional<std::string> text = read_file(path, kMaxLayoutSize);
   if (!text) return false;
   json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   auto version = doc.is_object() ? doc.find("imageLayoutVersion") : doc.end();
@@ -142,7 +141,7 @@ std::string empty_index() {
 // index.json's text; a missing file reads as an empty index. It is bounded
 // like an index a registry serves, so that parse_index reads it.
 std::string read_index(const fs::path& root) {
-  std::optional<std::string> text = detail::read_file(index_path(root), kMaxManifestSize);
+  std::optional<std::string> text = read_file(index_path(root), kMaxManifestSize);
   return text ? std::move(*text) : empty_index();
 }
 
@@ -167,7 +166,7 @@ class FileBlobWriter final : public BlobWriter {
         partial_(std::move(partial)),
         blob_(std::move(blob)),
         hasher_(digest_.algorithm()),
-        fd_(detail::open_file(partial_, O_RDWR | O_CREAT)) {
+        fd_(open_file(partial_, O_RDWR | O_CREAT)) {
     resume();
   }
 
@@ -180,7 +179,7 @@ class FileBlobWriter final : public BlobWriter {
                   context());
     }
     try {
-      detail::write_all_at(fd_.get(), data, size, offset_, partial_);
+      write_all_at(fd_.get(), data, size, offset_, partial_);
     } catch (const Error&) {
       // Drop whatever part of the chunk reached the file, so the partial
       // stays exactly the bytes that were hashed and can still be resumed.
@@ -208,7 +207,7 @@ class FileBlobWriter final : public BlobWriter {
       lock_.remove_and_release();
       throw mismatch_error(digest_, actual, partial_);
     }
-    detail::sync_data(fd.get(), partial_);
+    sync_data(fd.get(), partial_);
     fd.reset();
     detail::rename_durably(partial_, blob_);
     lock_.remove_and_release();
@@ -226,13 +225,13 @@ class FileBlobWriter final : public BlobWriter {
   // them. A partial longer than the descriptor says cannot be a prefix of
   // this blob: start over.
   void resume() {
-    struct stat st = detail::stat_handle(fd_.get(), partial_);
+    struct stat st = stat_handle(fd_.get(), partial_);
     if (st.st_size > expected_size_) {
       if (::ftruncate(fd_.get(), 0) != 0) throw errno_error(errno, "cannot truncate", partial_.string());
       return;
     }
     std::vector<char> buffer(kResumeChunk);
-    while (std::size_t n = detail::read_full(fd_.get(), buffer.data(), buffer.size(), partial_)) {
+    while (std::size_t n = read_full(fd_.get(), buffer.data(), buffer.size(), partial_)) {
       hasher_.update(buffer.data(), n);
       offset_ += static_cast<std::int64_t>(n);
     }
@@ -312,7 +311,7 @@ std::string ContentStore::read_blob(const Digest& digest, std::size_t max_size) 
   fs::path path = blob_path(digest);
   std::optional<std::string> bytes;
   try {
-    bytes = detail::read_file(path, max_size);
+    bytes = read_file(path, max_size);
   } catch (const Error& e) {
     throw with_digest(e, digest);
   }

@@ -88,7 +88,7 @@ Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : o
       layers_.push_back(lowers_.back().get());
     }
   }
-  root_setgid_ = detail::is_setgid(core::detail::stat_handle(root_.get(), root.string()));
+  root_setgid_ = detail::is_setgid(core::stat_handle(root_.get(), root.string()));
   euid_ = ::geteuid();
   egid_ = ::getegid();
   may_make_devices_ = euid_ == 0;
@@ -204,7 +204,7 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
       throw detail::entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
     }
     if (size > 0) {
-      core::detail::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
+      core::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
       data_end = offset + size;
     }
     written += size;
@@ -263,7 +263,7 @@ void Applier::Impl::node_attributes(Parent parent, const CleanPath& path, const 
 std::optional<std::string> Applier::Impl::plain_path(int parent, const CleanPath& path) {
   auto [fd, err] = detail::open_in_root(root_.get(), path.parent.c_str(), O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
   if (!fd) return std::nullopt;
-  if (!same_inode(core::detail::stat_handle(fd.get(), path.parent), core::detail::stat_handle(parent, path.parent))) {
+  if (!same_inode(core::stat_handle(fd.get(), path.parent), core::stat_handle(parent, path.parent))) {
     return std::nullopt;
   }
   return (root_path_ / path.full).string();

@@ -75,6 +75,11 @@ LayerPipeline::~LayerPipeline() {
   reader_.join();
 }
 
+core::ErrorContext LayerPipeline::with_layer(core::ErrorContext context) const {
+  context.digest = spec_.name;
+  return context;
+}
+
 void LayerPipeline::decode_stage() {
   try {
     DecoderPtr decoder = make_decoder(spec_.compression);
@@ -105,29 +110,32 @@ void LayerPipeline::decode_stage() {
       ChunkQueue::Buffer out = tar_.acquire();
       std::size_t produced = 0;
       while (produced < out.size()) {
-        if (!have_input || in_pos == in.size) {
-          if (have_input) input_.recycle(std::move(in.buffer));
-          have_input = input_.pop(in);
-          in_pos = 0;
-          if (!have_input) {
-            input_done = true;
-            break;
-          }
-          result_.compressed_bytes += static_cast<std::int64_t>(in.size);
-          if (first && in.size > 0) {
-            check_magic(spec_.compression, in.bytes());
-            first = false;
-          }
-          continue;
-        }
-        DecodeStep step = decoder->decode(in.bytes().subspan(in_pos), std::span(out).subspan(produced));
+        // The decoder may still hold output when its input is used up (the
+        // last output chunk was full), so it is asked first, with whatever
+        // input is left (possibly none), before more input is fetched.
+        std::span<const std::byte> rest;
+        if (have_input) rest = in.bytes().subspan(in_pos);
+        DecodeStep step = decoder->decode(rest, std::span(out).subspan(produced));
         in_pos += step.consumed;
         produced += step.produced;
-        if (step.consumed == 0 && step.produced == 0) {
+        if (step.consumed != 0 || step.produced != 0) continue;
+        if (!rest.empty()) {
           // The decoder's contract: no progress with input left means the
           // stream ended and it threw for trailing bytes; never spin.
           throw Error(ErrorKind::bad_input, "layer " + compression_name(spec_.compression) + " stream stalled",
                       {.digest = spec_.name});
+        }
+        if (have_input) input_.recycle(std::move(in.buffer));
+        have_input = input_.pop(in);
+        in_pos = 0;
+        if (!have_input) {
+          input_done = true;
+          break;
+        }
+        result_.compressed_bytes += static_cast<std::int64_t>(in.size);
+        if (first && in.size > 0) {
+          check_magic(spec_.compression, in.bytes());
+          first = false;
         }
       }
       if (produced == 0) {
@@ -167,6 +175,13 @@ void LayerPipeline::decode_stage() {
                   {.digest = spec_.name});
     }
     tar_.close();
+  } catch (const Error& e) {
+    // Decoders do not know which layer they decode: name it.
+    decode_error_ = e.context().digest.empty()
+                        ? std::make_exception_ptr(Error(e.kind(), e.message(), with_layer(e.context())))
+                        : std::current_exception();
+    tar_.fail(decode_error_);
+    input_.fail(decode_error_);
   } catch (...) {
     decode_error_ = std::current_exception();
     tar_.fail(decode_error_);

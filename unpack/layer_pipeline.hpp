@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "core/digest.hpp"
+#include "core/error.hpp"
 #include "core/media_types.hpp"
 #include "unpack/applier.hpp"
 #include "unpack/chunk_queue.hpp"
@@ -72,6 +73,7 @@ class LayerPipeline {
  private:
   void decode_stage();
   void apply_stage();
+  [[nodiscard]] core::ErrorContext with_layer(core::ErrorContext context) const;
 
   LayerSpec spec_;
   Applier& applier_;

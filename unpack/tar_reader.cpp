@@ -87,23 +87,33 @@ class Reader {
   std::unique_ptr<archive, ArchiveDeleter> archive_;
 };
 
+// EntryData's contract: the last block ends exactly at the entry's size, so
+// a sparse file ending in a hole gets a final empty block at that size
+// (libarchive reports it as the offset of its end-of-data).
 class ArchiveEntryData final : public EntryData {
  public:
   explicit ArchiveEntryData(Reader& reader) : reader_(reader) {}
+  void start_entry() { ended_ = false; }
   bool next(std::int64_t& offset, std::span<const std::byte>& bytes) override {
+    if (ended_) return false;
     const void* block = nullptr;
     std::size_t size = 0;
     la_int64_t at = 0;
     int r = archive_read_data_block(reader_.get(), &block, &size, &at);
-    if (r == ARCHIVE_EOF) return false;
     if (r < ARCHIVE_WARN) reader_.fail("file data");
     offset = at;
-    bytes = {static_cast<const std::byte*>(block), size};
+    if (r == ARCHIVE_EOF) {
+      ended_ = true;
+      bytes = {};
+    } else {
+      bytes = {static_cast<const std::byte*>(block), size};
+    }
     return true;
   }
 
  private:
   Reader& reader_;
+  bool ended_ = false;
 };
 
 EntryType entry_type(archive_entry* e, const std::string& path, const std::string& layer) {
@@ -169,6 +179,7 @@ void read_tar(ByteSource& source, const EntryHandler& on_entry, const std::strin
     if (r == ARCHIVE_EOF) return;
     if (r < ARCHIVE_WARN) reader.fail("header");
     to_entry(e, entry, layer);
+    data.start_entry();
     on_entry(entry, data);
   }
 }

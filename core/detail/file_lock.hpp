@@ -15,7 +15,7 @@
 #include <optional>
 #include <utility>
 
-#include "core/detail/file_handle.hpp"
+#include "core/file_handle.hpp"
 #include "core/error.hpp"
 
 namespace gantry::core::detail {

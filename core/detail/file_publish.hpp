@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/detail/file_handle.hpp"
+#include "core/file_handle.hpp"
 #include "core/error.hpp"
 
 namespace gantry::core::detail {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <zstd.h>
 
 #include "core/error.hpp"
 #include "tar_fixture.hpp"
@@ -36,8 +37,8 @@ class LayerPipelineTest : public ::testing::Test {
   }
 
   // Feeds `blob` in `step`-byte chunks from another thread, as a download would.
-  static std::thread feed(ChunkQueue& input, std::string blob, std::size_t step) {
-    return std::thread([&input, blob = std::move(blob), step] {
+  static std::jthread feed(ChunkQueue& input, std::string blob, std::size_t step) {
+    return std::jthread([&input, blob = std::move(blob), step] {
       for (std::size_t pos = 0; pos < blob.size(); pos += step) {
         auto piece = std::as_bytes(std::span(blob.data() + pos, std::min(step, blob.size() - pos)));
         while (!input.push_copy(piece)) {
@@ -87,6 +88,24 @@ TEST_F(LayerPipelineTest, GzipLayerLargerThanSeveralChunksStreams) {
   EXPECT_EQ(result.uncompressed_bytes, static_cast<std::int64_t>(tar.size()));
 }
 
+// A small compressed input that expands to many output chunks: the decoder
+// consumes all of it early and must still be drained to the end.
+TEST_F(LayerPipelineTest, OutputHeldByTheDecoderAfterTheLastInputIsDrained) {
+  std::string tar = make_tar({{.path = "zeros", .content = std::string(8 << 20, '\0')}});
+  std::string zst(ZSTD_compressBound(tar.size()), '\0');
+  zst.resize(ZSTD_compress(zst.data(), zst.size(), tar.data(), tar.size(), 3));
+  for (auto [compression, blob] : {std::pair{Compression::zstd, zst}, std::pair{Compression::gzip, testing::gzip(tar)}}) {
+    std::filesystem::remove_all(root_ / "zeros");
+    Applier applier(root_, {});
+    LayerPipeline pipeline(spec(compression, tar), applier);
+    auto feeder = feed(pipeline.input(), blob, blob.size());
+    LayerResult result = pipeline.wait();
+    feeder.join();
+    EXPECT_EQ(result.uncompressed_bytes, static_cast<std::int64_t>(tar.size()));
+    EXPECT_EQ(std::filesystem::file_size(root_ / "zeros"), 8u << 20);
+  }
+}
+
 TEST_F(LayerPipelineTest, WrongDiffIdIsADigestMismatch) {
   std::string tar = make_tar({{.path = "a", .content = "x"}});
   Applier applier(root_, {});
@@ -115,6 +134,7 @@ TEST_F(LayerPipelineTest, TruncatedGzipIsBadInput) {
     FAIL() << "expected a truncation error";
   } catch (const core::Error& e) {
     EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+    EXPECT_EQ(e.context().digest, "sha256:test");  // the layer is named
   }
   feeder.join();
 }

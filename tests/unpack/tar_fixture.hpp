@@ -21,12 +21,17 @@ struct FileSpec {
   std::vector<std::pair<std::string, std::string>> xattrs{};
 };
 
+inline la_ssize_t append_to_string(archive*, void* out, const void* data, std::size_t size) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
+  return static_cast<la_ssize_t>(size);
+}
+
 inline std::string make_tar(const std::vector<FileSpec>& files) {
   archive* a = archive_write_new();
   archive_write_set_format_pax(a);
-  std::vector<char> buffer(1 << 22);
-  std::size_t used = 0;
-  if (archive_write_open_memory(a, buffer.data(), buffer.size(), &used) != ARCHIVE_OK) throw std::runtime_error("open");
+  archive_write_set_bytes_in_last_block(a, 1);
+  std::string tar;
+  if (archive_write_open(a, &tar, nullptr, append_to_string, nullptr) != ARCHIVE_OK) throw std::runtime_error("open");
   for (const FileSpec& f : files) {
     archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, f.path.c_str());
@@ -43,7 +48,7 @@ inline std::string make_tar(const std::vector<FileSpec>& files) {
   }
   archive_write_close(a);
   archive_write_free(a);
-  return std::string(buffer.data(), used);
+  return tar;
 }
 
 inline std::string gzip(const std::string& data) {

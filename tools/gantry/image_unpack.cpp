@@ -11,7 +11,7 @@
 #include <optional>
 #include <thread>
 
-#include "core/detail/file_handle.hpp"
+#include "core/file_handle.hpp"
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
@@ -110,7 +110,7 @@ void feed_from_store(std::shared_future<void> ready, std::filesystem::path blob,
     if (ready.valid()) ready.get();
     int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw core::errno_error(errno, "open blob", blob.string());
-    core::detail::FileHandle file(fd);
+    core::FileHandle file(fd);
     for (;;) {
       unpack::ChunkQueue::Buffer buffer = pipeline.acquire();
       ssize_t n;

@@ -77,7 +77,7 @@ void Applier::Impl::make_directory(int parent, const CleanPath& path, const TarE
 struct stat Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
   if (options_.preserve_owners) detail::set_owner_fd(fd, entry);
   detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
-  const struct stat st = core::detail::stat_handle(fd, entry.path);
+  const struct stat st = core::stat_handle(fd, entry.path);
   dir_records_.insert_or_assign(path, DirRecord{entry.mode, entry.mtime_sec, entry.mtime_nsec, st.st_dev, st.st_ino});
   return st;
 }
@@ -97,7 +97,7 @@ Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, boo
     if (!make_missing && (err == ENOENT || err == ENOTDIR)) return Parent{};
     throw detail::parent_error(err, entry);
   }
-  const bool setgid = detail::is_setgid(core::detail::stat_handle(fd.get(), entry.path));
+  const bool setgid = detail::is_setgid(core::stat_handle(fd.get(), entry.path));
   return Parent{dirs_.insert_or_assign(dir, CachedDir{std::move(fd), setgid}).first->second.fd.get(), setgid};
 }
 
@@ -142,7 +142,7 @@ void Applier::Impl::finish() {
     }
     // Gone, or another inode now: a later entry replaced the directory.
     if (!fd) continue;
-    const struct stat st = core::detail::stat_handle(fd.get(), dir);
+    const struct stat st = core::stat_handle(fd.get(), dir);
     if (st.st_dev != want.dev || st.st_ino != want.ino) continue;
     detail::set_mode_fd(fd.get(), want.mode, dir);
     detail::set_times_fd(fd.get(), want.mtime_sec, want.mtime_nsec, dir);

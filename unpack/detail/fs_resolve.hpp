@@ -11,11 +11,11 @@
 #include <cstdint>
 #include <utility>
 
-#include "core/detail/file_handle.hpp"
+#include "core/file_handle.hpp"
 
 namespace gantry::unpack::detail {
 
-using core::detail::FileHandle;
+using core::FileHandle;
 
 // openat2(root_fd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT |
 // RESOLVE_NO_MAGICLINKS | extra_resolve), retried on EINTR and EAGAIN (the

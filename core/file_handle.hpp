@@ -18,7 +18,7 @@
 
 #include "core/error.hpp"
 
-namespace gantry::core::detail {
+namespace gantry::core {
 
 class FileHandle {
  public:
@@ -143,4 +143,4 @@ inline void sync_directory(const std::filesystem::path& dir) {
   if (::fsync(fd.get()) != 0) throw errno_error(errno, "cannot sync directory", dir.string());
 }
 
-}  // namespace gantry::core::detail
+}  // namespace gantry::core
