@@ -1,0 +1,245 @@
+"""Hostile layers through `gantry unpack`: nothing outside DIR ever changes.
+
+Each case unpacks an image into BED/root beside BED/sentinel, a
+directory of files with known contents, owners, modes, times, inodes and
+link counts. The hostile names aim at the sentinel the way an escape would
+reach it: relative names climbing to "/" and down its absolute path, the
+absolute path itself, symlinks to it (absolute, relative, chained, set up in
+a lower layer), hardlinks to its files, whiteouts and opaque markers below
+links to it, and type flips that would write through a link. Afterwards
+every path of BED but root/ has the same lstat (mode, owner, size,
+mtime, ctime, inode, link count) and the sentinel the same tree text
+(contents, xattrs).
+
+The applier's policy (unpack/applier.hpp) is what each case expects:
+CONFINED like umoci and containerd (names cleaned lexically, every lookup
+through openat2(RESOLVE_IN_ROOT), so a climb or a link to "/" lands inside
+DIR), and REFUSED, with one `gantry: error:` line naming the entry and DIR
+left empty, for a non-directory that would replace the root (a symlink named
+"."), a whiteout of "." or "..", a hardlink to nothing or to a directory, and
+a parent that is a dangling symlink or a loop.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from gantry_testbed import images
+from gantry_testbed.layers import OPAQUE_MARKER, build_layer, whiteout
+from gantry_testbed.tarwriter import Entry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import tree_print  # noqa: E402
+
+UP = "../" * 40  # more than any scratch dir is deep: climbs to "/" if not confined
+# An absolute name no test machine has: an escape would create it in "/".
+HOST_ABS = f"/gantry-hostile-{secrets.token_hex(6)}"
+
+
+@dataclass
+class Case:
+    """`layers(S)` builds the layers given the sentinel's absolute path S
+    (no trailing slash). Exactly one of `inside` (DIR-relative path ->
+    what it must be: bytes for a file's content, "dir", "-> TARGET" for a
+    symlink, "absent") and `error` (the entry the error line must name)."""
+
+    layers: object
+    inside: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+
+
+def f(path: str, data: bytes = b"pwned\n", **kw) -> Entry:
+    return Entry(path, data=data, **kw)
+
+
+def d(path: str, **kw) -> Entry:
+    return Entry(path, "dir", **kw)
+
+
+def sym(path: str, target: str) -> Entry:
+    return Entry(path, "symlink", linkname=target)
+
+
+def hard(path: str, target: str) -> Entry:
+    return Entry(path, "hardlink", linkname=target)
+
+
+def rel(s: str) -> str:
+    """The sentinel's path as a name inside DIR."""
+    return s.lstrip("/")
+
+
+CASES: dict[str, Case] = {
+    # --- traversal names -------------------------------------------------
+    "climb-to-root": Case(lambda s: [[f(UP + rel(s) + "/secret")]],
+                          {"{S}/secret": b"pwned\n"}),
+    "climb-one-level": Case(lambda s: [[f("../sentinel/secret")]],
+                            {"sentinel/secret": b"pwned\n"}),
+    "climb-after-descent": Case(lambda s: [[f("a/b/../../../sentinel/secret")]],
+                                {"sentinel/secret": b"pwned\n"}),
+    "absolute-name": Case(lambda s: [[f(s + "/secret")]], {"{S}/secret": b"pwned\n"}),
+    "absolute-host-name": Case(lambda s: [[f(HOST_ABS + "/pwned")]],
+                               {HOST_ABS.lstrip("/") + "/pwned": b"pwned\n"}),
+    "climbing-dir-entry": Case(lambda s: [[d(UP + rel(s), mode=0o777)]],
+                               {"{S}": "dir"}),
+    # --- symlink escapes ---------------------------------------------------
+    "symlink-absolute-dangling": Case(lambda s: [[sym("esc", s), f("esc/secret")]],
+                                      error="esc/secret"),
+    "symlink-absolute": Case(lambda s: [[d(rel(s)), sym("esc", s), f("esc/secret")]],
+                             {"{S}/secret": b"pwned\n", "esc": "-> {s}"}),
+    "symlink-relative": Case(lambda s: [[d(rel(s)), sym("esc", UP + rel(s)), f("esc/secret")]],
+                             {"{S}/secret": b"pwned\n"}),
+    "symlink-to-root": Case(lambda s: [[sym("r", "/"), f("r/pwned")]], {"pwned": b"pwned\n"}),
+    "symlink-to-dotdot": Case(lambda s: [[d("x"), sym("x/up", "../.."), f("x/up/pwned")]],
+                              {"pwned": b"pwned\n"}),
+    "symlink-chain": Case(lambda s: [[d("c"), sym("b", "c/../../.."), sym("a", "b/" + UP),
+                                      f("a/pwned")]],
+                          {"pwned": b"pwned\n"}),
+    "symlink-chain-absolute": Case(lambda s: [[d(rel(s)), sym("one", "/two"), sym("two", s),
+                                               f("one/secret")]],
+                                   {"{S}/secret": b"pwned\n"}),
+    "symlink-loop": Case(lambda s: [[sym("loop", "loop"), f("loop/x")]], error="loop/x"),
+    "cross-layer-symlink-to-root": Case(lambda s: [[sym("up", "/")], [f("up/pwned")]],
+                                        {"pwned": b"pwned\n"}),
+    "cross-layer-symlink-to-dotdot": Case(lambda s: [[sym("back", "..")],
+                                                     [f("back/" + rel(s) + "/x")]],
+                                          {"{S}/x": b"pwned\n"}),
+    "cross-layer-symlink-to-sentinel": Case(lambda s: [[d(rel(s)), sym("s", s)],
+                                                       [f("s/secret")]],
+                                            {"{S}/secret": b"pwned\n"}),
+    "cross-layer-dangling-symlink": Case(lambda s: [[sym("s", "../sentinel")], [f("s/secret")]],
+                                         error="s/secret"),
+    # --- hardlink escapes ----------------------------------------------------
+    "hardlink-climbing": Case(lambda s: [[hard("hl", "../sentinel/secret")]], error="hl"),
+    "hardlink-absolute": Case(lambda s: [[hard("hl", s + "/secret")]], error="hl"),
+    "hardlink-climbing-lands-inside": Case(
+        lambda s: [[d("sentinel"), f("sentinel/secret", b"inside\n"),
+                    hard("hl", UP + "sentinel/secret")]],
+        {"hl": b"inside\n", "sentinel/secret": b"inside\n"}),
+    "hardlink-through-symlink": Case(lambda s: [[sym("s", s)], [hard("hl", "s/secret")]],
+                                     error="hl"),
+    "hardlink-to-root": Case(lambda s: [[hard("hl", "/")]], error="hl"),
+    "hardlink-to-dir": Case(lambda s: [[d("dir"), hard("hl", "dir")]], error="hl"),
+    "hardlink-named-outside": Case(lambda s: [[f("x", b"x\n"), hard(UP + rel(s) + "/hl", "x")]],
+                                   {"{S}/hl": b"x\n"}),
+    "hardlink-to-escaping-symlink-then-written": Case(
+        lambda s: [[sym("l", s + "/secret"), hard("hl", "l")], [f("hl")]],
+        {"hl": b"pwned\n", "l": "-> {s}/secret"}),
+    # --- whiteout and opaque escapes -----------------------------------------
+    "whiteout-climbing": Case(lambda s: [[whiteout(UP + rel(s) + "/secret")]], {"{S}": "absent"}),
+    "whiteout-one-level": Case(lambda s: [[d("keep")], [whiteout("../sentinel")]],
+                               {"keep": "dir"}),
+    "whiteout-absolute": Case(lambda s: [[whiteout(s + "/secret")]], {"{S}": "absent"}),
+    "whiteout-of-dotdot": Case(lambda s: [[d("a")], [Entry("a/.wh..."), f("a/x")]],
+                               error="a/.wh..."),
+    "whiteout-of-dot": Case(lambda s: [[d("a")], [Entry("a/.wh.."), f("a/x")]], error="a/.wh.."),
+    "whiteout-under-symlink": Case(lambda s: [[d(rel(s)), f(rel(s) + "/secret"), sym("s", s)],
+                                              [whiteout("s/secret")]],
+                                   {"{S}/secret": "absent", "s": "-> {s}"}),
+    # Nothing to remove inside DIR: a no-op, as for any whiteout of a missing name.
+    "whiteout-under-dangling-symlink": Case(lambda s: [[sym("s", s)], [whiteout("s/secret")]],
+                                            {"s": "-> {s}"}),
+    "opaque-under-symlink": Case(lambda s: [[d(rel(s)), f(rel(s) + "/keep"), sym("s", s)],
+                                            [Entry("s/" + OPAQUE_MARKER)]],
+                                 {"{S}/keep": "absent", "s": "-> {s}"}),
+    "opaque-climbing": Case(lambda s: [[d("a")], [Entry(UP + rel(s) + "/" + OPAQUE_MARKER)]],
+                            {"a": "dir"}),
+    "opaque-absolute": Case(lambda s: [[d("a")], [Entry(s + "/" + OPAQUE_MARKER)]],
+                            {"a": "dir"}),
+    # --- the root itself -----------------------------------------------------
+    "symlink-named-dot": Case(lambda s: [[sym(".", s)]], error="."),
+    "symlink-named-dot-slash": Case(lambda s: [[d("a")], [sym("./", s)]], error="./"),
+    "symlink-named-dotdot": Case(lambda s: [[sym("..", s)]], error=".."),
+    "symlink-named-slash": Case(lambda s: [[sym("/", s)]], error="/"),
+    "file-named-dot": Case(lambda s: [[f(".")]], error="."),
+    # --- type flips ------------------------------------------------------------
+    "dir-flips-to-escaping-symlink": Case(
+        lambda s: [[d(rel(s)), d("d"), f("d/f", b"old\n")], [sym("d", s)], [f("d/f")]],
+        {"d": "-> {s}", "{S}/f": b"pwned\n"}),
+    "symlink-flips-to-file": Case(lambda s: [[sym("t", s + "/secret")], [f("t")]],
+                                  {"t": b"pwned\n"}),
+    "symlink-flips-to-dir": Case(lambda s: [[sym("t", s + "/sub")],
+                                            [d("t", mode=0o700, uid=1234, gid=1234)]],
+                                 {"t": "dir"}),
+    "symlink-flips-to-file-same-layer": Case(lambda s: [[sym("t", s + "/secret"), f("t")]],
+                                             {"t": b"pwned\n"}),
+    "symlink-relisted-with-attributes": Case(
+        lambda s: [[sym("t", s + "/secret")],
+                   [Entry("t", "symlink", linkname=s + "/secret", uid=1234, gid=1234,
+                          xattrs={"trusted.pwned": b"1"})]],
+        {"t": "-> {s}/secret"}),
+    "file-flips-to-symlink-then-written": Case(
+        lambda s: [[f("t", b"old\n")], [sym("t", s + "/secret")], [f("t")]],
+        {"t": b"pwned\n"}),
+}
+
+
+def make_sentinel(directory: Path) -> None:
+    directory.mkdir()
+    (directory / "secret").write_bytes(b"secret\n")
+    (directory / "sub").mkdir()
+    (directory / "sub/inner").write_bytes(b"inner\n")
+    (directory / "x").write_bytes(b"x\n")
+    os.setxattr(directory / "secret", "user.kept", b"yes")
+    # Known, old times: an escape writing here would move them.
+    for path in (directory / "sub/inner", directory / "secret", directory / "x",
+                 directory / "sub", directory):
+        os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+
+
+def outside_state(bed: Path) -> tuple[list, str]:
+    """lstat of every path in `bed` except root/ and below, and the
+    sentinel's tree text."""
+    paths = [(p, st) for p, st in tree_print.walk(bed)
+             if p != b"root" and not p.startswith(b"root/")]
+    stats = [(p, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+              st.st_ino, st.st_nlink) for p, st in paths]
+    return stats, tree_print.tree_text(bed / "sentinel")
+
+
+def describe(path: Path) -> object:
+    if not os.path.lexists(path):
+        return "absent"
+    if path.is_symlink():
+        return f"-> {os.readlink(path)}"
+    if path.is_dir():
+        return "dir"
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_layer_changes_nothing_outside(registry_plain, repo, gantry, scratch, name):
+    case = CASES[name]
+    bed = scratch / "bed"  # beside gantry's store and home, which do change
+    sentinel, root = bed / "sentinel", bed / "root"
+    bed.mkdir()
+    make_sentinel(sentinel)
+    root.mkdir()
+    s = str(sentinel)
+    image = images.build_image([build_layer(entries) for entries in case.layers(s)])
+    registry_plain.client.push_image(repo, image, tag="hostile")
+    before = outside_state(bed)
+
+    if case.error is None:
+        gantry.ok("unpack", "--plain-http", "--quiet", registry_plain.ref(repo, "hostile"),
+                  str(root))
+    else:
+        line = gantry.fails("unpack", "--plain-http", registry_plain.ref(repo, "hostile"),
+                            str(root))
+
+    assert outside_state(bed) == before
+    assert not os.path.lexists(HOST_ABS)
+    if case.error is None:
+        for where, what in case.inside.items():
+            path = root / where.replace("{S}", s.lstrip("/"))
+            expected = what.replace("{s}", s) if isinstance(what, str) else what
+            assert describe(path) == expected, where
+    else:
+        assert line.endswith(f"(path {case.error})"), line
+        assert os.listdir(root) == []
