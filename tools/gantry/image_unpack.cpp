@@ -1,6 +1,7 @@
 #include "tools/gantry/image_unpack.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -155,22 +156,6 @@ class TeeSinkFactory final : public registry::BlobSinkFactory {
   std::vector<std::thread>& feeders_;
 };
 
-// DIR must be new or empty: unpacking over an existing tree would mix two images.
-void prepare_rootfs(const std::filesystem::path& rootfs) {
-  std::error_code ec;
-  if (std::filesystem::exists(rootfs, ec)) {
-    if (!std::filesystem::is_directory(rootfs, ec)) {
-      throw Error(ErrorKind::bad_input, "target exists and is not a directory", {.path = rootfs.string()});
-    }
-    if (!std::filesystem::is_empty(rootfs, ec)) {
-      throw Error(ErrorKind::bad_input, "target directory is not empty", {.path = rootfs.string()});
-    }
-    return;
-  }
-  std::filesystem::create_directories(rootfs, ec);
-  if (ec) throw Error(ErrorKind::io, "cannot create target directory: " + ec.message(), {.path = rootfs.string()});
-}
-
 // Leaves the directory empty. Directories the image made unwritable (mode
 // 000) are opened up first so their contents can go.
 void empty_directory(const std::filesystem::path& dir) {
@@ -185,12 +170,78 @@ void empty_directory(const std::filesystem::path& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(entry.path(), ec);
 }
 
+// Where the layers are applied. DIR must be new or empty: unpacking over an
+// existing tree would mix two images. A new DIR is built as a hidden sibling
+// and renamed into place at the end, so even a killed gantry never leaves a
+// half-applied DIR behind; an existing empty DIR (perhaps a mount point,
+// which cannot be renamed over) is filled in place and emptied on failure.
+class RootfsTarget {
+ public:
+  explicit RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir_, ec)) {
+      if (!std::filesystem::is_directory(dir_, ec)) {
+        throw Error(ErrorKind::bad_input, "target exists and is not a directory", {.path = dir_.string()});
+      }
+      if (!std::filesystem::is_empty(dir_, ec)) {
+        throw Error(ErrorKind::bad_input, "target directory is not empty", {.path = dir_.string()});
+      }
+      work_ = dir_;
+      return;
+    }
+    std::filesystem::path parent = std::filesystem::absolute(dir_).parent_path();
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw Error(ErrorKind::io, "cannot create the target's parent: " + ec.message(), {.path = parent.string()});
+    const std::string prefix = "." + dir_.filename().string() + ".gantry-partial-";
+    remove_stale_staging(parent, prefix);
+    work_ = parent / (prefix + std::to_string(::getpid()));
+    if (!std::filesystem::create_directory(work_, ec)) {
+      throw Error(ErrorKind::io, "cannot create the target directory: " + ec.message(), {.path = work_.string()});
+    }
+  }
+
+  [[nodiscard]] const std::filesystem::path& work() const { return work_; }
+
+  // Staging directories of gantry processes that died (SIGKILL, power loss)
+  // before they could clean up; a live process's stays.
+  static void remove_stale_staging(const std::filesystem::path& parent, const std::string& prefix) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!name.starts_with(prefix)) continue;
+      int pid = std::atoi(name.c_str() + prefix.size());
+      if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+      empty_directory(entry.path());
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+
+  void commit() {
+    if (work_ == dir_) return;
+    if (::rename(work_.c_str(), dir_.c_str()) != 0) throw core::errno_error(errno, "rename into place", dir_.string());
+  }
+
+  // Nothing half-applied stays: the staging directory goes, an existing DIR
+  // is left empty as it was found.
+  void discard() {
+    empty_directory(work_);
+    if (work_ != dir_) {
+      std::error_code ec;
+      std::filesystem::remove(work_, ec);
+    }
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path work_;
+};
+
 }  // namespace
 
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                            const std::filesystem::path& rootfs, const UnpackOptions& options) {
   auto started = std::chrono::steady_clock::now();
-  prepare_rootfs(rootfs);
+  RootfsTarget target(rootfs);
   UnpackReport report{.image = client.resolve(reference)};
   const auto& image = report.image;
   const auto& layers = image.manifest.layers;
@@ -220,7 +271,7 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
                              .diff_id = image.config.diff_ids[i],
                              .name = layer.digest.string(),
                              .max_uncompressed = options.max_layer_size};
-      appliers.push_back(std::make_unique<unpack::Applier>(rootfs, unpack::ApplyOptions{}));
+      appliers.push_back(std::make_unique<unpack::Applier>(target.work(), unpack::ApplyOptions{}));
       std::shared_future<void> after = pipelines.empty() ? std::shared_future<void>{} : pipelines.back()->applied();
       pipelines.push_back(std::make_unique<unpack::LayerPipeline>(std::move(spec), *appliers.back(), after));
       unpack::ChunkQueue& input = pipelines.back()->input();
@@ -256,9 +307,10 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
     }
   }
   if (failure) {
-    empty_directory(rootfs);
+    target.discard();
     std::rethrow_exception(failure);
   }
+  target.commit();
   store.set_ref(reference.string(), image.manifest_descriptor);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -30,7 +30,8 @@ struct UnpackReport {
 };
 
 // A flattened rootfs of `reference` in `rootfs` (created, or an existing empty
-// directory). On any failure the directory's contents are removed, so nothing
+// directory). A new directory appears only when complete (built beside it and
+// renamed); an existing one is emptied again on failure; either way nothing
 // half-applied is left looking complete, and the error is rethrown. On
 // success every blob is verified in the store and the reference recorded in
 // its index.json, as `gantry pull` would.

@@ -75,7 +75,8 @@ Command unpack_command() {
           "its files in order into DIR (created, or an existing empty directory). Layers\n"
           "already in the store are read from it. Whiteouts and opaque directories remove\n"
           "lower content; no entry can write outside DIR (names with .., absolute names and\n"
-          "symlinks are resolved inside it). On any failure DIR is emptied again.",
+          "symlinks are resolved inside it). A new DIR appears only once complete (it is\n"
+          "built beside DIR and renamed); an existing empty DIR is emptied again on failure.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,

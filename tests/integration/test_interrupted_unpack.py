@@ -1,0 +1,76 @@
+"""`gantry unpack` into a new DIR builds it beside DIR and renames it into
+place only when every layer is verified and applied: a gantry killed half way
+leaves no DIR at all (nothing half-applied looking complete), and a second run
+produces the whole tree."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from gantry_testbed import images, layers
+from gantry_testbed.content import RandomContent
+from gantry_testbed.faultproxy import Throttle
+from gantry_testbed.gantry_cli import kill
+from gantry_testbed.tarwriter import Entry
+
+RATE = 8 << 20  # through the proxy: the second layer takes about 4 s
+
+
+@pytest.fixture(scope="module")
+def two_layer_image(registry_plain, module_scratch):
+    base = layers.build_layer([Entry("etc/", kind="dir"), Entry("etc/base", data=b"first layer\n")], "gzip")
+    big = layers.build_layer([Entry("data/", kind="dir"),
+                              Entry("data/random", data=RandomContent(32 << 20, secrets.randbits(64)))],
+                             "gzip", path=module_scratch / "big.tar.gz")
+    repo = f"it/interrupted-unpack-{secrets.token_hex(4)}"
+    image = images.build_image([base, big])
+    registry_plain.client.push_image(repo, image, tag="v1")
+    return repo, image
+
+
+def _staging_dirs(parent):
+    return [p for p in parent.iterdir() if ".gantry-partial-" in p.name]
+
+
+def test_killed_unpack_leaves_no_target_and_a_rerun_completes(two_layer_image, gantry, fault_proxy,
+                                                              registry_plain, scratch):
+    repo, image = two_layer_image
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(image.layers[1].blob.digest, Throttle(RATE))
+    ref = proxy.ref(repo, "v1")
+    target = scratch / "rootfs"
+
+    first = gantry.spawn("unpack", "--plain-http", "--quiet", ref, str(target))
+    # Wait until the base layer is applied in the staging directory.
+    deadline = time.monotonic() + 60
+    while not any((d / "etc" / "base").exists() for d in _staging_dirs(scratch)):
+        if first.poll() is not None:
+            pytest.fail(f"gantry exited early with {first.returncode}: {first.communicate()}")
+        if time.monotonic() > deadline:
+            pytest.fail("the base layer never appeared in a staging directory")
+        time.sleep(0.02)
+    kill(first)
+    assert not target.exists()
+
+    proxy.clear_rules()
+    gantry.ok("unpack", "--plain-http", "--quiet", ref, str(target))
+    assert (target / "etc" / "base").read_bytes() == b"first layer\n"
+    assert (target / "data" / "random").stat().st_size == 32 << 20
+    # The rerun also removed the dead process's staging directory.
+    assert _staging_dirs(scratch) == []
+
+
+def test_failed_unpack_into_an_existing_empty_dir_leaves_it_empty(two_layer_image, gantry, fault_proxy,
+                                                                  registry_plain, scratch):
+    repo, image = two_layer_image
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(image.layers[1].blob.digest, Throttle(RATE))
+    ref = proxy.ref(repo, "v1")
+    target = scratch / "existing"
+    target.mkdir()
+    gantry.fails("unpack", "--plain-http", "--quiet", "--max-layer-size", "1M", ref, str(target))
+    assert list(target.iterdir()) == []
+    assert _staging_dirs(scratch) == []
