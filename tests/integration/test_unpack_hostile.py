@@ -132,10 +132,16 @@ CASES: dict[str, Case] = {
         lambda s: [[sym("l", s + "/secret"), hard("hl", "l")], [f("hl")]],
         {"hl": b"pwned\n", "l": "-> {s}/secret"}),
     # --- whiteout and opaque escapes -----------------------------------------
-    "whiteout-climbing": Case(lambda s: [[whiteout(UP + rel(s) + "/secret")]], {"{S}": "absent"}),
-    "whiteout-one-level": Case(lambda s: [[d("keep")], [whiteout("../sentinel")]],
-                               {"keep": "dir"}),
-    "whiteout-absolute": Case(lambda s: [[whiteout(s + "/secret")]], {"{S}": "absent"}),
+    # A whiteout or opaque marker aimed outside acts on the same name inside.
+    "whiteout-climbing": Case(lambda s: [[d(rel(s)), f(rel(s) + "/secret")],
+                                         [whiteout(UP + rel(s) + "/secret")]],
+                              {"{S}/secret": "absent", "{S}": "dir"}),
+    "whiteout-one-level": Case(lambda s: [[d("sentinel"), f("sentinel/secret")],
+                                          [whiteout("../sentinel")]],
+                               {"sentinel": "absent"}),
+    "whiteout-absolute": Case(lambda s: [[d(rel(s)), f(rel(s) + "/secret")],
+                                         [whiteout(s + "/secret")]],
+                              {"{S}/secret": "absent", "{S}": "dir"}),
     "whiteout-of-dotdot": Case(lambda s: [[d("a")], [Entry("a/.wh..."), f("a/x")]],
                                error="a/.wh..."),
     "whiteout-of-dot": Case(lambda s: [[d("a")], [Entry("a/.wh.."), f("a/x")]], error="a/.wh.."),
@@ -148,16 +154,26 @@ CASES: dict[str, Case] = {
     "opaque-under-symlink": Case(lambda s: [[d(rel(s)), f(rel(s) + "/keep"), sym("s", s)],
                                             [Entry("s/" + OPAQUE_MARKER)]],
                                  {"{S}/keep": "absent", "s": "-> {s}"}),
-    "opaque-climbing": Case(lambda s: [[d("a")], [Entry(UP + rel(s) + "/" + OPAQUE_MARKER)]],
-                            {"a": "dir"}),
-    "opaque-absolute": Case(lambda s: [[d("a")], [Entry(s + "/" + OPAQUE_MARKER)]],
-                            {"a": "dir"}),
+    "opaque-climbing": Case(lambda s: [[d(rel(s)), f(rel(s) + "/keep")],
+                                       [Entry(UP + rel(s) + "/" + OPAQUE_MARKER)]],
+                            {"{S}/keep": "absent", "{S}": "dir"}),
+    "opaque-absolute": Case(lambda s: [[d(rel(s)), f(rel(s) + "/keep")],
+                                       [Entry(s + "/" + OPAQUE_MARKER)]],
+                            {"{S}/keep": "absent", "{S}": "dir"}),
     # --- the root itself -----------------------------------------------------
     "symlink-named-dot": Case(lambda s: [[sym(".", s)]], error="."),
     "symlink-named-dot-slash": Case(lambda s: [[d("a")], [sym("./", s)]], error="./"),
     "symlink-named-dotdot": Case(lambda s: [[sym("..", s)]], error=".."),
     "symlink-named-slash": Case(lambda s: [[sym("/", s)]], error="/"),
     "file-named-dot": Case(lambda s: [[f(".")]], error="."),
+    # --- the cleanup after a failure ----------------------------------------
+    # DIR is emptied after the error: links out of it, absolute and relative
+    # (they point outside when a host path follows them), must not be followed.
+    "emptied-after-failure-past-escaping-links": Case(
+        lambda s: [[sym("abs", s), sym("rel", "../sentinel"), sym("sub", s + "/sub"),
+                    d("locked", mode=0o000), f("locked/x")],
+                   [f(".")]],
+        error="."),
     # --- type flips ------------------------------------------------------------
     "dir-flips-to-escaping-symlink": Case(
         lambda s: [[d(rel(s)), d("d"), f("d/f", b"old\n")], [sym("d", s)], [f("d/f")]],
@@ -187,6 +203,7 @@ def make_sentinel(directory: Path) -> None:
     (directory / "sub/inner").write_bytes(b"inner\n")
     (directory / "x").write_bytes(b"x\n")
     os.setxattr(directory / "secret", "user.kept", b"yes")
+    os.chmod(directory / "sub", 0o500)  # a chmod through a link would show
     # Known, old times: an escape writing here would move them.
     for path in (directory / "sub/inner", directory / "secret", directory / "x",
                  directory / "sub", directory):
