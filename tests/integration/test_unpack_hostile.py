@@ -8,8 +8,11 @@ absolute path itself, symlinks to it (absolute, relative, chained, set up in
 a lower layer), hardlinks to its files, whiteouts and opaque markers below
 links to it, and type flips that would write through a link. Afterwards
 every path of BED but root/ has the same lstat (mode, owner, size,
-mtime, ctime, inode, link count) and the sentinel the same tree text
-(contents, xattrs).
+mtime, ctime, inode, link count), the sentinel the same tree text
+(contents, xattrs), and BED holds nothing but root/ and the sentinel. Every
+case runs into an existing empty DIR (filled in place); those aiming at a
+sibling of DIR also into a new DIR (staged as a hidden sibling, renamed
+into place).
 
 The applier's policy (unpack/applier.hpp) is what each case expects:
 CONFINED like umoci and containerd (names cleaned lexically, every lookup
@@ -210,11 +213,11 @@ def make_sentinel(directory: Path) -> None:
         os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
 
 
-def outside_state(bed: Path) -> tuple[list, str]:
+def outside_state(bed: Path, new_dir: bool) -> tuple[list, str]:
     """lstat of every path in `bed` except root/ and below, and the
-    sentinel's tree text."""
+    sentinel's tree text. Creating a new DIR changes `bed` itself."""
     paths = [(p, st) for p, st in tree_print.walk(bed)
-             if p != b"root" and not p.startswith(b"root/")]
+             if p != b"root" and not p.startswith(b"root/") and not (new_dir and p == b".")]
     stats = [(p, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
               st.st_ino, st.st_nlink) for p, st in paths]
     return stats, tree_print.tree_text(bed / "sentinel")
@@ -230,33 +233,52 @@ def describe(path: Path) -> object:
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_layer_changes_nothing_outside(registry_plain, repo, gantry, scratch, name):
+def run_case(registry, repo, gantry, scratch, name: str, new_dir: bool) -> None:
     case = CASES[name]
     bed = scratch / "bed"  # beside gantry's store and home, which do change
     sentinel, root = bed / "sentinel", bed / "root"
     bed.mkdir()
     make_sentinel(sentinel)
-    root.mkdir()
+    if not new_dir:
+        root.mkdir()
     s = str(sentinel)
     image = images.build_image([build_layer(entries) for entries in case.layers(s)])
-    registry_plain.client.push_image(repo, image, tag="hostile")
-    before = outside_state(bed)
+    registry.client.push_image(repo, image, tag="hostile")
+    before = outside_state(bed, new_dir)
 
     if case.error is None:
-        gantry.ok("unpack", "--plain-http", "--quiet", registry_plain.ref(repo, "hostile"),
-                  str(root))
+        gantry.ok("unpack", "--plain-http", "--quiet", registry.ref(repo, "hostile"), str(root))
     else:
-        line = gantry.fails("unpack", "--plain-http", registry_plain.ref(repo, "hostile"),
-                            str(root))
+        line = gantry.fails("unpack", "--plain-http", registry.ref(repo, "hostile"), str(root))
 
-    assert outside_state(bed) == before
+    assert outside_state(bed, new_dir) == before
     assert not os.path.lexists(HOST_ABS)
     if case.error is None:
+        assert sorted(os.listdir(bed)) == ["root", "sentinel"]
         for where, what in case.inside.items():
             path = root / where.replace("{S}", s.lstrip("/"))
             expected = what.replace("{s}", s) if isinstance(what, str) else what
             assert describe(path) == expected, where
     else:
         assert line.endswith(f"(path {case.error})"), line
-        assert os.listdir(root) == []
+        assert not root.exists() or os.listdir(root) == []
+        assert set(os.listdir(bed)) <= {"root", "sentinel"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_layer_changes_nothing_outside(registry_plain, repo, gantry, scratch, name):
+    """Into an existing empty DIR, filled in place."""
+    run_case(registry_plain, repo, gantry, scratch, name, new_dir=False)
+
+
+# A new DIR is staged as a hidden sibling and renamed into place: the cases
+# whose names or links lead to a sibling of DIR, run that way too.
+NEW_DIR_CASES = ["climb-one-level", "whiteout-one-level", "hardlink-climbing",
+                 "cross-layer-dangling-symlink", "symlink-relative",
+                 "dir-flips-to-escaping-symlink", "emptied-after-failure-past-escaping-links"]
+
+
+@pytest.mark.parametrize("name", NEW_DIR_CASES)
+def test_hostile_layer_into_a_new_dir_changes_nothing_outside(registry_plain, repo, gantry,
+                                                              scratch, name):
+    run_case(registry_plain, repo, gantry, scratch, name, new_dir=True)
