@@ -48,7 +48,9 @@ class BlobSink {
   // Every byte has been delivered (exactly the descriptor's size): verify
   // the digest and keep the blob. Runs on a helper thread, not the I/O
   // thread, as it may sync to disk. Error(digest_mismatch) when the bytes
-  // are wrong; the sink must then have dropped them.
+  // are wrong; the sink must then have dropped them. When they came from a
+  // mirror, the fetcher then opens a new sink for the blob and asks the
+  // next host.
   virtual void finish() = 0;
 
   // A sink destroyed without finish() belongs to a download that failed or
@@ -70,7 +72,10 @@ class BlobSinkFactory {
   };
 
   virtual ~BlobSinkFactory() = default;
-  // Called on the fetcher's thread; must not block.
+  // Called on a helper thread of the fetcher, so that it may take a while
+  // (the store re-hashes a partial file to resume it, ~0.5 s per GB) while
+  // the downloads already open keep flowing. Calls come one at a time, in
+  // the order the downloads start: an open must not wait for a later one.
   [[nodiscard]] virtual Opened open(const core::Descriptor& blob) = 0;
 };
 

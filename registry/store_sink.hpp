@@ -12,7 +12,8 @@ class StoreSinkFactory final : public BlobSinkFactory {
  public:
   explicit StoreSinkFactory(core::ContentStore& store) : store_(store) {}
   // present when the store has the blob, busy while another process holds
-  // its lock, else a sink resuming from the partial file.
+  // its lock, else a sink resuming from the partial file (which the store
+  // re-hashes first: see BlobSinkFactory::open for where that runs).
   [[nodiscard]] Opened open(const core::Descriptor& blob) override;
 
  private:

@@ -1,7 +1,7 @@
 #pragma once
 // Coordination between the coroutines of the client's one I/O thread (so
 // no locks): single flight per key, a counting semaphore, a wait another
-// thread can end, and a sleep.
+// thread can end, blocking work handed to a helper thread, and a sleep.
 //
 // A pitfall for every coroutine in registry/: g++ 12 miscompiles a braced
 // aggregate temporary inside a co_await expression (`co_await f(Url{...})`
@@ -14,12 +14,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 namespace gantry::registry::detail {
 
@@ -122,6 +128,33 @@ class Notifier : public std::enable_shared_from_this<Notifier> {
   asio::steady_timer timer_;
   bool woken_ = false;
 };
+
+// Runs `work` on `pool` and resumes the caller on its own executor with the
+// result, or the exception `work` threw: blocking work (disk reads, fsync,
+// hashing) never stops the I/O thread, so other downloads keep flowing.
+template <class Work>
+auto off_thread(asio::thread_pool& pool, Work work) -> asio::awaitable<std::invoke_result_t<Work&>> {
+  using Result = std::invoke_result_t<Work&>;
+  auto notifier = std::make_shared<Notifier>(co_await asio::this_coro::executor);
+  std::conditional_t<std::is_void_v<Result>, std::monostate, std::optional<Result>> result;
+  std::exception_ptr error;
+  // The frame outlives the helper's use of it: the caller waits for the wake.
+  asio::post(pool, [&work, &result, &error, wake = notifier->waker()] {
+    try {
+      if constexpr (std::is_void_v<Result>) {
+        work();
+      } else {
+        result.emplace(work());
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    wake();
+  });
+  co_await notifier->wait();
+  if (error) std::rethrow_exception(error);
+  if constexpr (!std::is_void_v<Result>) co_return std::move(*result);
+}
 
 // Sleeps on the calling coroutine's executor.
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration);

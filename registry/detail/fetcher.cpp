@@ -6,7 +6,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -82,7 +81,8 @@ asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference,
   auto join = std::make_shared<Join>(session_.executor());
   join->pending = blobs.size();
   for (const core::Descriptor& blob : blobs) {
-    asio::co_spawn(session_.executor(), fetch_one(reference, blob, sinks, join->stop),
+    Job job{reference, blob, join->stop, /*announce=*/true};
+    asio::co_spawn(session_.executor(), fetch_one(job, sinks),
                    [join](std::exception_ptr error, Outcome outcome) {
                      if (error) {
                        if (!join->error) join->error = error;
@@ -101,23 +101,35 @@ asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference,
   co_return join->stats;
 }
 
-asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(const core::Reference& reference, const core::Descriptor& blob,
-                                                     BlobSinkFactory& sinks, const bool& stop) {
+asio::awaitable<void> Fetcher::fetch_document(const core::Reference& reference, const core::Descriptor& blob,
+                                              BlobSinkFactory& sinks) {
+  const bool never = false;
+  Job job{reference, blob, never, /*announce=*/false};
+  (void)co_await fetch_one(job, sinks);
+}
+
+void Fetcher::announce(const Job& job, const progress::Event& event) const {
+  if (job.announce) session_.emit(event);
+}
+
+// `job` by value: fetch_all spawns this coroutine and lets it run on.
+asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(Job job, BlobSinkFactory& sinks) {
   // One download per digest in this process: a second one waits for the
   // first and then asks its factory again (which then usually answers
   // present). Whether the first failed does not matter: this one tries.
-  const std::string key = blob.digest.string();
+  const std::string key = job.blob.digest.string();
   while (flights_.active(key)) (void)co_await flights_.wait(key);
   SingleFlight::Guard flight = flights_.begin(key);
 
+  std::set<std::string> distrusted;  // mirrors that sent wrong bytes for this blob
   std::chrono::milliseconds busy_wait = kBusyFirstWait;
   while (true) {
     Slots::Permit permit = co_await slots_.acquire();
-    if (stop) throw Cancelled();
-    BlobSinkFactory::Opened opened = sinks.open(blob);
+    if (job.stop) throw Cancelled();
+    BlobSinkFactory::Opened opened = co_await off_thread(opener_, [&sinks, &job] { return sinks.open(job.blob); });
     switch (opened.state) {
       case BlobSinkFactory::State::present:
-        session_.emit(progress::BlobDone{.digest = blob.digest, .fetched = 0, .cached = true});
+        announce(job, progress::BlobDone{.digest = job.blob.digest, .fetched = 0, .cached = true});
         co_return Outcome{.fetched = 0, .cached = true};
       case BlobSinkFactory::State::busy:
         // Another process holds the blob's lock: wait without holding a slot.
@@ -125,39 +137,60 @@ asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(const core::Reference& refe
         co_await sleep_for(busy_wait);
         busy_wait = std::min(busy_wait * 2, kBusyMaxWait);
         continue;
-      case BlobSinkFactory::State::ready:
-        co_return co_await fetch_into(reference, blob, *opened.sink, permit, stop);
+      case BlobSinkFactory::State::ready: {
+        std::optional<Outcome> outcome = co_await fetch_into(job, *opened.sink, permit, distrusted);
+        if (outcome) co_return *outcome;
+        continue;  // the sink dropped a mirror's wrong bytes: a new one, for the next host
+      }
     }
   }
 }
 
-asio::awaitable<Fetcher::Outcome> Fetcher::fetch_into(const core::Reference& reference, const core::Descriptor& blob,
-                                                      BlobSink& sink, Slots::Permit& permit, const bool& stop) {
+asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& job, BlobSink& sink,
+                                                                     Slots::Permit& permit,
+                                                                     std::set<std::string>& distrusted) {
   BufferLease buffer(free_buffers_);
   std::int64_t fetched = 0;
-  session_.emit(progress::BlobStarted{.digest = blob.digest, .size = blob.size, .resumed_from = sink.offset()});
-  std::string target = blob_target(reference, blob);
-  core::ErrorContext context{.registry = reference.registry, .repository = reference.repository,
-                             .digest = blob.digest.string()};
-  co_await session_.each_endpoint(reference, context, [&](const Endpoint& endpoint) -> asio::awaitable<void> {
-    co_await session_.retrying("GET " + endpoint.url(target).string(), session_.attempts(endpoint),
-                               [&](int) { return download(endpoint, reference, blob, sink, buffer.span(), fetched, stop); });
+  announce(job, progress::BlobStarted{.digest = job.blob.digest, .size = job.blob.size, .resumed_from = sink.offset()});
+  std::string target = blob_target(job.reference, job.blob);
+  core::ErrorContext context{.registry = job.reference.registry, .repository = job.reference.repository,
+                             .digest = job.blob.digest.string()};
+  bool dropped = false;
+  co_await session_.each_endpoint(job.reference, context, [&](const Endpoint& endpoint) -> asio::awaitable<void> {
+    if (distrusted.contains(endpoint.host)) {
+      throw Error(ErrorKind::digest_mismatch, "it sent wrong bytes for this blob");
+    }
+    std::string what = "GET " + endpoint.url(target).string();
+    int attempt = 0;
+    co_await session_.retrying(what, session_.attempts(endpoint), [&](int n) {
+      attempt = n;
+      return download(endpoint, job, sink, buffer.span(), fetched);
+    });
+    // The network part is over: let the next download start while this one
+    // is verified and synced.
+    permit.release();
+    try {
+      co_await off_thread(finisher_, [&sink] { sink.finish(); });
+    } catch (const Error& error) {
+      // A mirror is trusted less than the origin: its wrong bytes are a
+      // reason to ask the next host, not to fail the pull. The sink has
+      // dropped them (BlobSink::finish).
+      if (!endpoint.mirror || error.kind() != ErrorKind::digest_mismatch) throw;
+      distrusted.insert(endpoint.host);
+      dropped = true;
+      session_.emit(progress::Retry{.what = what, .attempt = attempt, .delay = std::chrono::milliseconds(0),
+                                    .reason = "mirror " + endpoint.host + " sent wrong bytes for " + context.digest +
+                                              ", asking the next host: " + error.what()});
+    }
   });
-  // The network part is over: let the next download start while this one
-  // is verified and synced.
-  permit.release();
-  try {
-    co_await finish(sink);
-  } catch (const Error& error) {
-    throw Error(error.kind(), error.message(), context);
-  }
-  session_.emit(progress::BlobDone{.digest = blob.digest, .fetched = fetched, .cached = false});
+  if (dropped) co_return std::nullopt;
+  announce(job, progress::BlobDone{.digest = job.blob.digest, .fetched = fetched, .cached = false});
   co_return Outcome{.fetched = fetched, .cached = false};
 }
 
-asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Reference& reference,
-                                        const core::Descriptor& blob, BlobSink& sink, std::span<std::byte> buffer,
-                                        std::int64_t& fetched, const bool& stop) {
+asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
+                                        std::span<std::byte> buffer, std::int64_t& fetched) {
+  const core::Descriptor& blob = job.blob;
   const std::int64_t size = blob.size;
   std::int64_t offset = sink.offset();
   if (offset > size) {
@@ -169,7 +202,7 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Re
   Headers headers;
   if (offset > 0) headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
   Response response =
-      co_await session_.request(endpoint, reference.repository, "GET", blob_target(reference, blob), headers);
+      co_await session_.request(endpoint, job.reference.repository, "GET", blob_target(job.reference, blob), headers);
   std::string what = "blob " + blob.digest.string();
   auto start_over = [&](const std::string& why) {
     sink.restart();
@@ -204,14 +237,20 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Re
   }
 
   std::int64_t have = offset;
-  if (std::optional<std::int64_t> length = response.content_length(); length && have + *length > size) {
-    throw Error(ErrorKind::bad_input, "the registry announces " + std::to_string(have + *length) +
-                                          " bytes for a blob of " + std::to_string(size));
+  // An answer that announces another length than the descriptor's will not
+  // get better on a retry (one cut before its end fails in read(), and is
+  // resumed): too many bytes is an error, never a truncation, and too few
+  // are not the blob.
+  if (std::optional<std::int64_t> length = response.content_length(); length && have + *length != size) {
+    std::string from = have > 0 ? " from byte " + std::to_string(have) : std::string();
+    throw Error(ErrorKind::bad_input, what + " is " + std::to_string(size) + " bytes, the registry sends " +
+                                          std::to_string(have + *length) + " (Content-Length " +
+                                          std::to_string(*length) + from + ")");
   }
   const auto interval = session_.options().progress_interval;
   auto last_progress = std::chrono::steady_clock::now();
   while (true) {
-    if (stop) throw Cancelled();
+    if (job.stop) throw Cancelled();
     std::size_t n = co_await response.read(buffer);
     if (n == 0) break;
     // More bytes than the descriptor says is an error, never a truncation.
@@ -228,7 +267,7 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Re
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_progress >= interval) {
-      session_.emit(progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});
+      announce(job, progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});
       last_progress = now;
     }
   }
@@ -236,21 +275,6 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const core::Re
     throw TransientError(Error(ErrorKind::network, "the body ended after " + std::to_string(have) + " of " +
                                                        std::to_string(size) + " bytes"));
   }
-}
-
-asio::awaitable<void> Fetcher::finish(BlobSink& sink) {
-  auto notifier = std::make_shared<Notifier>(session_.executor());
-  std::exception_ptr error;
-  asio::post(finisher_, [&sink, &error, wake = notifier->waker()] {
-    try {
-      sink.finish();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    wake();
-  });
-  co_await notifier->wait();
-  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace gantry::registry::detail

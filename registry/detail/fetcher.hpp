@@ -6,7 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <set>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
@@ -29,27 +32,44 @@ class Fetcher {
   asio::awaitable<FetchStats> fetch_all(const core::Reference& reference, const std::vector<core::Descriptor>& blobs,
                                         BlobSinkFactory& sinks);
 
+  // One document blob (an image config) for the resolver: the same single
+  // flight, store lock, retries and mirror fallback as a layer, without the
+  // blob events, which describe a pull's layer downloads (the Resolved
+  // event that announces them comes after the config).
+  asio::awaitable<void> fetch_document(const core::Reference& reference, const core::Descriptor& blob,
+                                       BlobSinkFactory& sinks);
+
  private:
   struct Outcome {
     std::int64_t fetched = 0;
     bool cached = false;
   };
+  // What one download is about.
+  struct Job {
+    const core::Reference& reference;
+    const core::Descriptor& blob;
+    const bool& stop;  // another download of the same call failed
+    bool announce;     // emit blob events
+  };
   class BufferLease;
 
-  asio::awaitable<Outcome> fetch_one(const core::Reference& reference, const core::Descriptor& blob,
-                                     BlobSinkFactory& sinks, const bool& stop);
-  asio::awaitable<Outcome> fetch_into(const core::Reference& reference, const core::Descriptor& blob, BlobSink& sink,
-                                      Slots::Permit& permit, const bool& stop);
-  asio::awaitable<void> download(const Endpoint& endpoint, const core::Reference& reference,
-                                 const core::Descriptor& blob, BlobSink& sink, std::span<std::byte> buffer,
-                                 std::int64_t& fetched, const bool& stop);
-  // BlobSink::finish() on the helper thread: it may fsync.
-  asio::awaitable<void> finish(BlobSink& sink);
+  asio::awaitable<Outcome> fetch_one(Job job, BlobSinkFactory& sinks);
+  // nullopt: a mirror sent wrong bytes (now in `distrusted`), which the
+  // sink dropped; the blob needs a new sink and the next host.
+  asio::awaitable<std::optional<Outcome>> fetch_into(const Job& job, BlobSink& sink, Slots::Permit& permit,
+                                                     std::set<std::string>& distrusted);
+  asio::awaitable<void> download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
+                                 std::span<std::byte> buffer, std::int64_t& fetched);
+  void announce(const Job& job, const core::progress::Event& event) const;
 
   Session& session_;
   Slots slots_;
   SingleFlight flights_;
   std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
+  // BlobSinkFactory::open (may re-hash a partial) and BlobSink::finish (may
+  // fsync) off the I/O thread, each on its own thread so that neither
+  // waits for the other; one opener keeps opens in order, one at a time.
+  asio::thread_pool opener_{1};
   asio::thread_pool finisher_{1};
 };
 

@@ -45,3 +45,16 @@ def test_broken_image_is_refused(registry_plain, repo, gantry, name):
         assert not store.has(b.culprit)
     if name == "served_blob_mismatch":
         assert b.culprit not in store.partials()  # a mismatch deletes what was written
+
+
+@pytest.mark.parametrize("name", ["size_too_big", "size_too_small"])
+def test_blob_of_another_size_than_declared_fails_without_retries(registry_plain, repo, gantry,
+                                                                  fault_proxy, name):
+    b = broken.GENERATORS[name](registry_plain, repo)
+    proxy = fault_proxy(registry_plain)
+
+    line = gantry.fails("pull", "--plain-http", proxy.ref(b.repo, b.tag))
+
+    served = str(b.image.layers[0].blob.size)
+    assert b.culprit in line and _declared_size(b) in line and served in line
+    assert len(proxy.blob_gets(b.culprit)) == 1  # a complete answer of the wrong length stays wrong

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 
 #include "client_fixture.hpp"
 #include "core/reference.hpp"
@@ -306,6 +307,29 @@ TEST(Fetcher, MoreBytesThanTheDescriptorSaysIsAnError) {
   }
 }
 
+TEST(Fetcher, ACompleteAnswerOfAnotherLengthFailsAtOnceNamingBothSizes) {
+  std::string blob = random_bytes(5000, 24);
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  for (const std::string& served : {blob.substr(0, 4321), blob + "extra"}) {
+    ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+      return ex.send(http_response(200, {}, served));  // every announced byte arrives
+    }));
+    Client client(test_options());
+    MemorySinkFactory sinks;
+    try {
+      client.fetch_blobs(repo_at(server), layers, sinks);
+      ADD_FAILURE() << "no error";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+      std::string what = e.what();
+      EXPECT_NE(what.find("5000"), std::string::npos) << what;
+      EXPECT_NE(what.find(std::to_string(served.size())), std::string::npos) << what;
+      EXPECT_NE(what.find(core::digest_of(blob).string()), std::string::npos) << what;
+    }
+    EXPECT_EQ(server.requests_to("/v2/app/blobs/").size(), 1u);  // it cannot get better: not retried
+  }
+}
+
 TEST(Fetcher, WrongBytesAreADigestMismatchNamingTheBlob) {
   std::string blob = random_bytes(5000, 14);
   std::string wrong = random_bytes(5000, 15);
@@ -391,6 +415,58 @@ TEST(Fetcher, AMirrorServingTheBlobSparesTheOrigin) {
   EXPECT_EQ(origin.requests().size(), 0u);
 }
 
+TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
+  std::string blob = random_bytes(5000, 25);
+  std::string wrong = random_bytes(5000, 26);
+  std::map<std::string, std::string> lies{{core::digest_of(blob).string(), wrong}};
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Options options = test_options();
+  options.mirrors = {mirror.host()};
+  EventLog events;
+  Client client(options, &events);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+
+  FetchStats stats = client.fetch_blobs(repo_at(origin), layers, sinks);
+
+  auto record = sinks.record(core::digest_of(blob));
+  EXPECT_EQ(record->bytes, blob);
+  EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 1u);
+  auto from_origin = origin.requests_to("/v2/app/blobs/");
+  ASSERT_EQ(from_origin.size(), 1u);
+  EXPECT_FALSE(from_origin[0].has("range"));  // nothing the mirror sent is kept
+  EXPECT_EQ(stats.blobs_fetched, 1u);
+  auto retries = events.all<progress::Retry>();
+  ASSERT_EQ(retries.size(), 1u);
+  EXPECT_NE(retries[0].what.find(mirror.host()), std::string::npos) << retries[0].what;
+  EXPECT_NE(retries[0].reason.find("mirror " + mirror.host()), std::string::npos) << retries[0].reason;
+  EXPECT_NE(retries[0].reason.find(core::digest_of(blob).string()), std::string::npos) << retries[0].reason;
+}
+
+TEST(Fetcher, WrongBytesFromTheOriginStayAnErrorAfterAMirrorsWrongBytes) {
+  std::string blob = random_bytes(5000, 27);
+  std::map<std::string, std::string> lies{{core::digest_of(blob).string(), random_bytes(5000, 28)}};
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
+  Options options = test_options();
+  options.mirrors = {mirror.host()};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(repo_at(origin), layers, sinks);
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::digest_mismatch);
+    EXPECT_EQ(e.context().digest, core::digest_of(blob).string());
+    EXPECT_NE(std::string(e.what()).find("mirror " + mirror.host()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 1u);  // asked once, then passed over
+  EXPECT_EQ(origin.requests_to("/v2/app/blobs/").size(), 1u);
+  EXPECT_FALSE(sinks.record(core::digest_of(blob))->finished);
+}
+
 TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
   std::string blob = random_bytes(1000, 21);
   std::map<std::string, std::string> none;
@@ -413,6 +489,67 @@ TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
     EXPECT_NE(what.find("mirror " + mirror.host() + ": 500"), std::string::npos) << what;
   }
   EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 2u);  // mirrors get two attempts
+}
+
+// Opens `slow` only after `first` has been downloaded and verified, as a
+// store re-hashing a large partial file takes its time while another
+// download is under way.
+class SlowOpeningFactory final : public BlobSinkFactory {
+ public:
+  SlowOpeningFactory(core::Digest first, core::Digest slow) : first_(std::move(first)), slow_(std::move(slow)) {}
+
+  Opened open(const core::Descriptor& blob) override {
+    if (blob.digest == slow_) {
+      // Bounded, so that a fetcher that waits for this open fails the test
+      // instead of hanging it.
+      other_flowed_ = first_finished_.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    }
+    Opened opened = memory_.open(blob);
+    if (blob.digest == first_) opened.sink = std::make_unique<Telling>(std::move(opened.sink), first_finished_);
+    return opened;
+  }
+  [[nodiscard]] bool other_flowed() const { return other_flowed_; }
+  MemorySinkFactory& memory() { return memory_; }
+
+ private:
+  // Tells when its blob is complete.
+  class Telling final : public BlobSink {
+   public:
+    Telling(BlobSinkPtr inner, std::promise<void>& finished) : inner_(std::move(inner)), finished_(finished) {}
+    [[nodiscard]] std::int64_t offset() const override { return inner_->offset(); }
+    SinkFlow write(std::span<const std::byte> bytes) override { return inner_->write(bytes); }
+    void on_ready(std::function<void()> wake) override { inner_->on_ready(std::move(wake)); }
+    void restart() override { inner_->restart(); }
+    void finish() override {
+      inner_->finish();
+      finished_.set_value();
+    }
+
+   private:
+    BlobSinkPtr inner_;
+    std::promise<void>& finished_;
+  };
+
+  core::Digest first_, slow_;
+  MemorySinkFactory memory_;
+  std::promise<void> first_finished_;
+  std::atomic<bool> other_flowed_{false};
+};
+
+TEST(Fetcher, ASinkSlowToOpenDoesNotHoldUpTheOtherDownloads) {
+  std::vector<std::string> blobs = {random_bytes(kMiB, 29), random_bytes(1000, 30)};
+  auto served = by_digest(blobs);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, served); }));
+  Options options = test_options();
+  options.jobs = 2;
+  Client client(options);
+  SlowOpeningFactory sinks(core::digest_of(blobs[0]), core::digest_of(blobs[1]));
+  std::vector<core::Descriptor> layers = {layer_of(blobs[0]), layer_of(blobs[1])};
+
+  client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_TRUE(sinks.other_flowed());
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.memory().record(core::digest_of(b))->bytes, b);
 }
 
 TEST(Fetcher, ProgressIsThrottledNotPerChunk) {
