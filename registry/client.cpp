@@ -21,8 +21,8 @@ struct Client::Impl {
   Impl(Options opts, progress::EventSink* sink)
       : options(std::move(opts)),
         session(io.get_executor(), options, sink),
-        resolver(session),
-        fetcher(session) {}
+        fetcher(session),
+        resolver(session, fetcher) {}
 
   // Runs one piece of work on the calling thread until it is done.
   template <class T>
@@ -43,8 +43,8 @@ struct Client::Impl {
   Options options;
   asio::io_context io{1};
   detail::Session session;
-  detail::Resolver resolver;
   detail::Fetcher fetcher;
+  detail::Resolver resolver;
 };
 
 asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& reference, core::ContentStore& store) {
@@ -64,14 +64,14 @@ asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& refere
                                   .layers = image.manifest.layers.size(),
                                   .total_bytes = total});
 
-  // Documents first (each verified again by put_blob), layers next, and the
-  // name last: a ref in index.json always points at a complete image.
+  // Documents first (each verified again by put_blob; the config is in the
+  // store already), layers next, and the name last: a ref in index.json
+  // always points at a complete image.
   auto keep = [&](const core::Descriptor& descriptor, const std::string& bytes) {
     if (!store.has_blob(descriptor.digest)) store.put_blob(descriptor.digest, bytes);
   };
   if (image.index_descriptor) keep(*image.index_descriptor, image.index_bytes);
   keep(image.manifest_descriptor, image.manifest_bytes);
-  keep(image.manifest.config, image.config_bytes);
 
   StoreSinkFactory sinks(store);
   FetchStats stats = co_await fetcher.fetch_all(reference, image.manifest.layers, sinks);

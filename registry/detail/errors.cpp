@@ -55,6 +55,14 @@ std::optional<ErrorBody> parse_error_body(std::string_view body) {
   return out;
 }
 
+core::ErrorContext merged(core::ErrorContext base, const core::ErrorContext& over) {
+  for (auto field : {&core::ErrorContext::registry, &core::ErrorContext::repository, &core::ErrorContext::digest,
+                     &core::ErrorContext::path}) {
+    if (!(over.*field).empty()) base.*field = over.*field;
+  }
+  return base;
+}
+
 core::Error status_error(unsigned status, std::string_view what, std::string_view body, bool sent_credentials,
                          core::ErrorContext context) {
   std::string says = server_says(body);

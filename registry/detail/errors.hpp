@@ -26,6 +26,10 @@ struct ErrorBody {
 [[nodiscard]] core::Error status_error(unsigned status, std::string_view what, std::string_view body,
                                        bool sent_credentials, core::ErrorContext context);
 
+// `base` with every non-empty field of `over` put in: what a caller knows
+// (registry, repository, digest) added to an error raised below it.
+[[nodiscard]] core::ErrorContext merged(core::ErrorContext base, const core::ErrorContext& over);
+
 // An error that another attempt may cure: connection failures, timeouts,
 // retryable statuses. retry_after carries the server's Retry-After.
 class TransientError : public core::Error {

@@ -3,6 +3,9 @@
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
+#include "registry/detail/errors.hpp"
+#include "registry/detail/string_sink.hpp"
+#include "registry/store_sink.hpp"
 
 namespace gantry::registry::detail {
 
@@ -13,6 +16,23 @@ using core::Error;
 using core::ErrorKind;
 
 std::string mib(std::size_t bytes) { return std::to_string(bytes / (1024 * 1024)) + " MiB"; }
+
+// What an error about one document of `reference` names.
+core::ErrorContext about(const core::Reference& reference, const std::optional<core::Digest>& digest) {
+  return core::ErrorContext{.registry = reference.registry, .repository = reference.repository,
+                            .digest = digest ? digest->string() : std::string()};
+}
+
+// Runs a parser of core/manifest.hpp, whose errors name the field that is
+// wrong, and adds which document of which repository it was.
+template <class Parse>
+auto in_context(const core::ErrorContext& context, Parse parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const Error& error) {
+    throw Error(error.kind(), error.message(), merged(error.context(), context));
+  }
+}
 
 // Content-Type without parameters ("application/json; charset=utf-8").
 std::string content_type_of(const Response& response) {
@@ -65,8 +85,7 @@ core::Descriptor descriptor_of(const std::string& media, const core::Digest& dig
 
 }  // namespace
 
-asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& reference, const core::ContentStore* store) {
-  core::ErrorContext context{.registry = reference.registry, .repository = reference.repository};
+asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& reference, core::ContentStore* store) {
   const Options& options = session_.options();
 
   Document top = co_await manifest(reference, nullptr, store);
@@ -76,34 +95,35 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
   core::Descriptor manifest_descriptor = descriptor_of(top.media_type, top.digest, top.bytes.size());
   Document chosen = std::move(top);
   if (media_type::is_index(chosen.media_type)) {
-    index = core::parse_index(chosen.bytes, chosen.media_type);
+    core::ErrorContext index_context = about(reference, chosen.digest);
+    index = in_context(index_context, [&] { return core::parse_index(chosen.bytes, chosen.media_type); });
     core::Platform want = options.platform.value_or(core::Platform::host());
-    try {
-      manifest_descriptor = core::select_platform(*index, want);
-    } catch (const Error& error) {
-      throw Error(error.kind(), error.message(), context);
-    }
+    manifest_descriptor = in_context(index_context, [&] { return core::select_platform(*index, want); });
     if (!media_type::is_manifest(manifest_descriptor.media_type)) {
       throw Error(ErrorKind::unsupported,
                   "the index entry for " + want.string() + " is a " + manifest_descriptor.media_type +
                       ", not an image manifest",
-                  context);
+                  index_context);
     }
     index_descriptor = descriptor_of(chosen.media_type, chosen.digest, chosen.bytes.size());
     index_bytes = std::move(chosen.bytes);
     chosen = co_await manifest(reference, &manifest_descriptor, store);
   } else if (!media_type::is_manifest(chosen.media_type)) {
-    throw Error(ErrorKind::unsupported, "unsupported manifest media type \"" + chosen.media_type + "\"", context);
+    throw Error(ErrorKind::unsupported, "unsupported manifest media type \"" + chosen.media_type + "\"",
+                about(reference, chosen.digest));
   }
 
-  core::Manifest image_manifest = core::parse_manifest(chosen.bytes, chosen.media_type);
+  core::ErrorContext context = about(reference, chosen.digest);
+  core::Manifest image_manifest =
+      in_context(context, [&] { return core::parse_manifest(chosen.bytes, chosen.media_type); });
   const core::Descriptor& config_descriptor = image_manifest.config;
   if (!media_type::is_config(config_descriptor.media_type)) {
     throw Error(ErrorKind::unsupported, "not a container image: its config is a \"" + config_descriptor.media_type + "\"",
                 context);
   }
   std::string config_bytes = co_await config(reference, config_descriptor, store);
-  core::ImageConfig image_config = core::parse_config(config_bytes);
+  core::ImageConfig image_config =
+      in_context(about(reference, config_descriptor.digest), [&] { return core::parse_config(config_bytes); });
 
   core::Platform platform = manifest_descriptor.platform.value_or(image_config.platform);
   if (!manifest_descriptor.platform && options.platform && !core::matches(*options.platform, platform)) {
@@ -127,13 +147,13 @@ asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& re
   std::optional<core::Digest> want = entry ? std::optional(entry->digest) : reference.digest;
   std::string what = want ? "manifest " + want->string() : "tag " + reference.tag;
   std::string target = "/v2/" + reference.repository + "/manifests/" + (want ? want->string() : reference.tag);
-  core::ErrorContext context{.registry = reference.registry, .repository = reference.repository,
-                             .digest = want ? want->string() : std::string()};
+  core::ErrorContext context = about(reference, want);
   std::string declared = entry ? entry->media_type : std::string();
 
   auto from_store = [&](const core::Digest& digest, const std::string& content_type) {
     std::string bytes = store->read_blob(digest, core::kMaxManifestSize);
-    std::string media = core::detect_manifest_type(bytes, content_type);
+    std::string media =
+        in_context(about(reference, digest), [&] { return core::detect_manifest_type(bytes, content_type); });
     return Document{std::move(bytes), std::move(media), digest};
   };
   if (want && store && store->has_blob(*want)) co_return from_store(*want, declared);
@@ -164,8 +184,10 @@ asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& re
           std::optional<core::Digest> claimed = docker_content_digest(response);
           verify_manifest(bytes, want, entry, claimed, context);
           std::string content_type = content_type_of(response);
-          std::string media = core::detect_manifest_type(bytes, content_type.empty() ? declared : content_type);
           core::Digest digest = want ? *want : claimed ? *claimed : core::digest_of(bytes);
+          std::string media = in_context(about(reference, digest), [&] {
+            return core::detect_manifest_type(bytes, content_type.empty() ? declared : content_type);
+          });
           result = Document{std::move(bytes), std::move(media), std::move(digest)};
         });
   });
@@ -173,43 +195,26 @@ asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& re
 }
 
 asio::awaitable<std::string> Resolver::config(const core::Reference& reference, const core::Descriptor& descriptor,
-                                              const core::ContentStore* store) {
-  core::ErrorContext context{.registry = reference.registry, .repository = reference.repository,
-                             .digest = descriptor.digest.string()};
+                                              core::ContentStore* store) {
   if (descriptor.size < 0 || descriptor.size > static_cast<std::int64_t>(core::kMaxConfigSize)) {
     throw Error(ErrorKind::bad_input,
                 "config of " + std::to_string(descriptor.size) + " bytes is over the " + mib(core::kMaxConfigSize) +
                     " limit",
-                context);
+                about(reference, descriptor.digest));
   }
-  if (store && store->has_blob(descriptor.digest)) {
-    co_return store->read_blob(descriptor.digest, static_cast<std::size_t>(descriptor.size));
+  if (!store) {
+    std::string bytes;
+    StringSinkFactory sinks(bytes);
+    co_await fetcher_.fetch_document(reference, descriptor, sinks);
+    co_return bytes;
   }
-  std::string target = "/v2/" + reference.repository + "/blobs/" + descriptor.digest.string();
-  std::string what = "config " + descriptor.digest.string();
-  std::string result;
-  co_await session_.each_endpoint(reference, context, [&](const Endpoint& endpoint) -> asio::awaitable<void> {
-    co_await session_.retrying(
-        "GET " + endpoint.url(target).string(), session_.attempts(endpoint), [&](int) -> asio::awaitable<void> {
-          Response response = co_await session_.request(endpoint, reference.repository, "GET", target, {});
-          if (response.status() != 200) co_await session_.raise(response, what, endpoint);
-          // Reading at most the descriptor's size: more is an error, not a truncation.
-          std::string bytes = co_await response.read_all(static_cast<std::size_t>(descriptor.size));
-          if (static_cast<std::int64_t>(bytes.size()) != descriptor.size) {
-            throw Error(ErrorKind::bad_input,
-                        "config is " + std::to_string(bytes.size()) + " bytes, the manifest says " +
-                            std::to_string(descriptor.size),
-                        context);
-          }
-          core::Digest got = core::digest_of(bytes, descriptor.digest.algorithm());
-          if (got != descriptor.digest) {
-            throw Error(ErrorKind::digest_mismatch,
-                        "config digest mismatch: the registry sent " + got.string(), context);
-          }
-          result = std::move(bytes);
-        });
-  });
-  co_return result;
+  // Into the store and read back from it: one download per digest, whether
+  // two pulls of this process or another process want it at once.
+  if (!store->has_blob(descriptor.digest)) {
+    StoreSinkFactory sinks(*store);
+    co_await fetcher_.fetch_document(reference, descriptor, sinks);
+  }
+  co_return store->read_blob(descriptor.digest, static_cast<std::size_t>(descriptor.size));
 }
 
 }  // namespace gantry::registry::detail

@@ -2,20 +2,24 @@
 // From a reference to one image: the manifest (through an index for the
 // platform) and the config, each checked against its digest, its size and
 // the limits of core/manifest.hpp. Documents already in a store are read
-// from it: a digest needs no request at all, a tag only a HEAD.
+// from it: a digest needs no request at all, a tag only a HEAD. The config
+// is a blob like a layer: with a store it is fetched into it by the
+// fetcher, once per digest however many pulls (or processes) want it.
+// Errors name the registry, the repository and the document's digest.
 
 #include "core/store.hpp"
 #include "registry/client.hpp"
+#include "registry/detail/fetcher.hpp"
 #include "registry/detail/session.hpp"
 
 namespace gantry::registry::detail {
 
 class Resolver {
  public:
-  explicit Resolver(Session& session) : session_(session) {}
+  Resolver(Session& session, Fetcher& fetcher) : session_(session), fetcher_(fetcher) {}
 
-  // `store` may be null (inspect: everything from the registry).
-  asio::awaitable<ResolvedImage> resolve(const core::Reference& reference, const core::ContentStore* store);
+  // `store` may be null (inspect: everything from the registry, nothing kept).
+  asio::awaitable<ResolvedImage> resolve(const core::Reference& reference, core::ContentStore* store);
 
  private:
   struct Document {
@@ -28,9 +32,10 @@ class Resolver {
   asio::awaitable<Document> manifest(const core::Reference& reference, const core::Descriptor* entry,
                                      const core::ContentStore* store);
   asio::awaitable<std::string> config(const core::Reference& reference, const core::Descriptor& descriptor,
-                                      const core::ContentStore* store);
+                                      core::ContentStore* store);
 
   Session& session_;
+  Fetcher& fetcher_;
 };
 
 }  // namespace gantry::registry::detail

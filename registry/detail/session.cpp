@@ -101,12 +101,7 @@ asio::awaitable<void> Session::each_endpoint(const core::Reference& reference, c
       mirror_errors += "; mirror " + endpoint.host + ": " + failure->what();
       continue;
     }
-    core::ErrorContext where = failure->context();
-    for (auto field : {&core::ErrorContext::registry, &core::ErrorContext::repository, &core::ErrorContext::digest,
-                       &core::ErrorContext::path}) {
-      if (!(context.*field).empty()) where.*field = context.*field;
-    }
-    throw core::Error(failure->kind(), failure->message() + mirror_errors, std::move(where));
+    throw core::Error(failure->kind(), failure->message() + mirror_errors, merged(failure->context(), context));
   }
 }
 

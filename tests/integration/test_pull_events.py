@@ -104,12 +104,6 @@ def test_two_processes_pulling_one_image_download_each_layer_once(registry_plain
     assert store.refs()[ref]["digest"] == image.digest
 
 
-CONFIG_TWICE = ("the config is fetched in memory by each resolve, outside the in-process "
-                "single flight and the store's per-digest lock: two pulls that resolve at "
-                "once both GET it")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=CONFIG_TWICE)
 @pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-processes"])
 def test_config_wanted_twice_at_once_is_downloaded_once(registry_plain, repo, gantry,
                                                         fault_proxy, processes):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from gantry_testbed import images
-from gantry_testbed.faultproxy import Status
+from gantry_testbed.faultproxy import Corrupt, Status
 from gantry_testbed.ocistore import OciStore
 
 
@@ -87,3 +89,25 @@ def test_blob_the_mirror_fails_on_comes_from_the_origin(registry_plain, registry
     assert _blobs_served(origin) == {failing}
     assert _blobs_served(mirror) == {blob.digest for blob in image.blobs()} - {failing}
     _assert_pulled(gantry, image, ref)
+
+
+@pytest.mark.parametrize("which", ["layer", "config"])
+def test_wrong_bytes_from_the_mirror_are_dropped_for_the_origin(registry_plain, registry_tls, repo,
+                                                                gantry, fault_proxy, which):
+    image = images.rich_image()
+    for registry in (registry_plain, registry_tls):
+        registry.client.push_image(repo, image, tag="v1")
+    origin, mirror = fault_proxy(registry_plain), fault_proxy(registry_tls)
+    corrupted = image.layers[0].blob.digest if which == "layer" else image.config.digest
+    mirror.add_rule(corrupted, Corrupt(), times=None)
+    ref = origin.ref(repo, "v1")
+
+    run = gantry.ok("pull", "--plain-http", "--json", "--mirror", mirror.host, ref)
+
+    assert _blobs_served(origin) == {corrupted}
+    assert len(mirror.blob_gets(corrupted)) == 1  # not asked again: it is passed over
+    [retry] = run.of("retry")
+    assert retry["what"] == f"GET {mirror.url}/v2/{repo}/blobs/{corrupted}"
+    assert f"mirror {mirror.host}" in retry["reason"] and corrupted in retry["reason"]
+    _assert_pulled(gantry, image, ref)
+    assert OciStore(gantry.store).partials() == {}

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "client_fixture.hpp"
 #include "core/reference.hpp"
@@ -64,6 +67,10 @@ class FakeRegistry {
     blobs_[digest] = bytes;
   }
 
+  // Called before each answer, outside the registry's lock, so that a test
+  // can hold an answer back. Set it before the first request.
+  void before_answer(std::function<void(const HttpRequest&)> hook) { hook_ = std::move(hook); }
+
   [[nodiscard]] std::string host() const { return server_.host(); }
   [[nodiscard]] const ScriptedServer& server() const { return server_; }
   [[nodiscard]] core::Reference ref(const std::string& tail) const { return core::Reference::parse(host() + "/app" + tail); }
@@ -74,6 +81,7 @@ class FakeRegistry {
   };
 
   bool answer(const HttpRequest& request, Exchange& exchange) {
+    if (hook_) hook_(request);
     std::lock_guard lock(mutex_);
     if (request.target.starts_with("/v2/app/blobs/")) return serve_blob(request, exchange, blobs_);
     auto it = documents_.find(request.target);
@@ -94,6 +102,7 @@ class FakeRegistry {
   std::mutex mutex_;
   std::map<std::string, Document> documents_;
   std::map<std::string, std::string> blobs_;
+  std::function<void(const HttpRequest&)> hook_;
   ScriptedServer server_;
 };
 
@@ -106,6 +115,16 @@ core::ErrorKind failure_kind(const std::function<void()>& run, std::string* mess
   }
   ADD_FAILURE() << "no error";
   return core::ErrorKind::io;
+}
+
+// Polls `done` until it holds or `limit` has passed; whether it holds.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 class TempStore {
@@ -242,6 +261,112 @@ TEST(Resolver, APulledImageIsNotFetchedAgain) {
     (void)client.pull(registry.ref("@" + image.digest()), store);
   }
   EXPECT_EQ(registry.server().requests().size(), before);
+}
+
+TEST(Resolver, TwoTagsOfOneImagePulledAtOnceFetchItsConfigOnce) {
+  Image image("amd64", 50);
+  FakeRegistry registry;
+  registry.image(image, "v1");
+  registry.image(image, "v2");
+  const std::string config_target = "/v2/app/blobs/" + core::digest_of(image.config).string();
+  // The config answers only once a second request for it came, or after a
+  // while: both pulls resolve before it arrives.
+  std::mutex mutex;
+  std::condition_variable asked;
+  int config_gets = 0;
+  registry.before_answer([&](const HttpRequest& request) {
+    if (request.target != config_target) return;
+    std::unique_lock lock(mutex);
+    ++config_gets;
+    asked.notify_all();
+    asked.wait_for(lock, std::chrono::seconds(2), [&] { return config_gets >= 2; });
+  });
+  TempStore temp;
+  core::ContentStore store(temp.root());
+  Client client(test_options());
+  std::vector<core::Reference> refs = {registry.ref(":v1"), registry.ref(":v2")};
+
+  std::vector<PullOutcome> outcomes = client.pull(refs, store);
+
+  for (const PullOutcome& outcome : outcomes) {
+    ASSERT_TRUE(outcome.result) << outcome.error->what();
+    EXPECT_EQ(outcome.result->image.config_bytes, image.config);
+  }
+  EXPECT_EQ(registry.server().requests_to(config_target).size(), 1u);
+  EXPECT_TRUE(store.has_blob(core::digest_of(image.config)));
+}
+
+TEST(Resolver, AConfigAnotherProcessIsFetchingIsTakenFromTheStoreNotFetched) {
+  Image image("amd64", 51);
+  FakeRegistry registry;
+  registry.image(image, "v1");
+  TempStore temp;
+  core::ContentStore store(temp.root());
+  const core::Digest config = core::digest_of(image.config);
+  const std::string config_target = "/v2/app/blobs/" + config.string();
+  // The config's ingest lock, as another gantry process holds it while it downloads.
+  core::IngestResult theirs = store.begin_ingest(config, static_cast<std::int64_t>(image.config.size()));
+  ASSERT_EQ(theirs.state, core::IngestState::writer_ready);
+
+  std::optional<PullResult> pulled;
+  std::string failure;
+  std::thread puller([&] {
+    try {
+      Client client(test_options());
+      pulled = client.pull(registry.ref(":v1"), store);
+    } catch (const core::Error& e) {
+      failure = e.what();
+    }
+  });
+  // Once the manifest is in, the config comes next: give the client the
+  // time to ask for it (it must not) before the other process finishes.
+  auto manifest_fetched = [&] {
+    for (const HttpRequest& r : registry.server().requests_to("/v2/app/manifests/")) {
+      if (r.method == "GET") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(eventually(manifest_fetched, std::chrono::seconds(10)));
+  (void)eventually([&] { return !registry.server().requests_to(config_target).empty(); }, std::chrono::seconds(1));
+  theirs.writer->write(image.config.data(), image.config.size());
+  theirs.writer->commit();
+  puller.join();
+
+  ASSERT_TRUE(pulled) << failure;
+  EXPECT_EQ(pulled->image.config_bytes, image.config);
+  EXPECT_EQ(registry.server().requests_to(config_target).size(), 0u);
+}
+
+TEST(Resolver, MalformedDocumentsAreNamedWithRegistryRepositoryAndDigest) {
+  FakeRegistry registry;
+  std::string bad_config = R"({"architecture": "amd64", )";  // cut short
+  std::string layer = random_bytes(100, 52);
+  std::string manifest = R"({"schemaVersion":2,"mediaType":")" + std::string(media_type::kOciManifest) +
+                         R"(","config":)" + descriptor_json(media_type::kOciConfig, bad_config) + R"(,"layers":[)" +
+                         descriptor_json(media_type::kOciLayerGzip, layer) + "]}";
+  registry.document("/v2/app/manifests/bad-config", std::string(media_type::kOciManifest), manifest);
+  registry.blob(bad_config);
+  registry.blob(layer);
+  std::string bad_manifest = R"({"schemaVersion":2,"config":)";
+  registry.document("/v2/app/manifests/bad-manifest", std::string(media_type::kOciManifest), bad_manifest);
+  std::string bad_index = R"({"schemaVersion":2,"manifests":[)";
+  registry.document("/v2/app/manifests/bad-index", std::string(media_type::kOciIndex), bad_index);
+  const std::vector<std::pair<std::string, std::string>> cases = {{":bad-config", bad_config},
+                                                                  {":bad-manifest", bad_manifest},
+                                                                  {":bad-index", bad_index}};
+  Client client(test_options());
+  for (const auto& [tail, document] : cases) {
+    try {
+      (void)client.resolve(registry.ref(tail));
+      ADD_FAILURE() << tail << ": no error";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input) << e.what();
+      EXPECT_NE(std::string(e.what()).find("invalid JSON"), std::string::npos) << e.what();
+      EXPECT_EQ(e.context().registry, registry.host()) << e.what();
+      EXPECT_EQ(e.context().repository, "app") << e.what();
+      EXPECT_EQ(e.context().digest, core::digest_of(document).string()) << e.what();
+    }
+  }
 }
 
 TEST(Resolver, ALayerTypeGantryCannotUnpackFailsThePullBeforeAnyDownload) {
