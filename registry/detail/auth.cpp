@@ -40,7 +40,11 @@ bool Authenticator::unauthorized(const Endpoint& endpoint, std::string_view repo
   std::string origin = endpoint.url("/").origin();
   std::optional<Challenge> challenge = pick_challenge(challenges_in(headers));
   if (sent.starts_with("Bearer ")) {
-    tokens_.erase({origin, scope_for(repository)});
+    // Drop the token only if it is still the one that was refused: requests
+    // sent with it before a refresh come back after it, and must take the
+    // new token rather than discard it (one refresh per generation).
+    auto cached = tokens_.find({origin, scope_for(repository)});
+    if (cached != tokens_.end() && "Bearer " + cached->second.value == sent) tokens_.erase(cached);
     if (challenge) challenges_[origin] = challenge;
     return true;
   }

@@ -33,8 +33,9 @@ class Authenticator {
 
   // A request sent with `sent` (the header value, maybe empty) got a 401
   // with these headers. Returns whether one more try may succeed: a Bearer
-  // token is dropped (it may have expired), a new challenge is learnt; a
-  // rejected Basic password will not improve.
+  // token is dropped (it may have expired) unless a newer one has replaced
+  // it meanwhile, a new challenge is learnt; a rejected Basic password will
+  // not improve.
   bool unauthorized(const Endpoint& endpoint, std::string_view repository, const std::string& sent,
                     const Headers& headers);
 

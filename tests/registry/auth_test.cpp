@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "client_fixture.hpp"
 #include "core/reference.hpp"
@@ -233,6 +235,74 @@ TEST(Auth, ARejectedTokenIsReplacedOnce) {
   client.fetch_blobs(core::Reference::parse(registry.host() + "/app"), layers, sinks);
   EXPECT_EQ(tokens.issued(), 2);
   EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Auth, RequestsRefusedTogetherRefreshTheTokenOnce) {
+  std::vector<std::string> blobs;
+  std::map<std::string, std::string> served;
+  for (unsigned seed = 40; seed < 44; ++seed) {
+    blobs.push_back(random_bytes(1000, seed));
+    served[core::digest_of(blobs.back()).string()] = blobs.back();
+  }
+  TokenServer tokens;
+  // tok-1 is revoked. The registry holds the four downloads' requests until
+  // all of them carry it, refuses one at once and the others only once the
+  // refreshed token is in use: their 401s arrive after the refresh, as
+  // they do from a registry that answers at different speeds.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int refused = 0;
+  bool first_refused = false;
+  bool refreshed = false;
+  auto wait = [&](std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready) {
+    changed.wait_for(lock, std::chrono::seconds(10), ready);  // bounded: a failure, not a hang
+  };
+  std::string unauthorized =
+      http_response(401, {{"WWW-Authenticate", tokens.challenge()}},
+                    R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})");
+  ScriptedServer registry([&](Exchange& exchange, ScriptedServer& server) {
+    while (std::optional<HttpRequest> request = server.next(exchange)) {
+      std::string authorization = request->header("authorization");
+      if (authorization.empty()) {  // the /v2/ ping learns the challenge
+        if (!exchange.send(unauthorized)) return;
+        continue;
+      }
+      if (authorization == "Bearer tok-1") {
+        std::unique_lock lock(mutex);
+        ++refused;
+        changed.notify_all();
+        wait(lock, [&] { return refused >= 4; });
+        if (first_refused) wait(lock, [&] { return refreshed; });
+        first_refused = true;
+        lock.unlock();
+        if (!exchange.send(unauthorized)) return;
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex);
+        refreshed = true;
+      }
+      changed.notify_all();
+      if (!serve_blob(*request, exchange, served)) return;
+    }
+  });
+  AuthFile none;
+  Options options = test_options();
+  options.auth_file = none.path();
+  options.jobs = 4;
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers;
+  for (const std::string& b : blobs) layers.push_back(layer_of(b));
+
+  client.fetch_blobs(core::Reference::parse(registry.host() + "/app"), layers, sinks);
+
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(refused, 4);
+  }
+  EXPECT_EQ(tokens.issued(), 2);  // the first token, and one refresh for four refusals
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.record(core::digest_of(b))->bytes, b);
 }
 
 TEST(Auth, ATokenTheRegistryNeverTakesEndsInAnAuthError) {
