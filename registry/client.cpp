@@ -89,6 +89,10 @@ ResolvedImage Client::resolve(const core::Reference& reference) {
   return impl_->run(impl_->resolver.resolve(reference, nullptr));
 }
 
+ResolvedImage Client::resolve(const core::Reference& reference, core::ContentStore& store) {
+  return impl_->run(impl_->resolver.resolve(reference, &store));
+}
+
 namespace {
 
 progress::Done done_event(const FetchStats& stats, std::chrono::steady_clock::time_point started) {

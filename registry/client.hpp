@@ -75,6 +75,10 @@ class Client {
   // registry. Error kinds: network, auth, not_found, digest_mismatch,
   // bad_input (oversized or malformed documents), unsupported.
   [[nodiscard]] ResolvedImage resolve(const core::Reference& reference);
+  // The same through a store: documents it holds are read from it (by digest
+  // nothing goes to the network), and the config is fetched into it, once
+  // per digest across processes, as pull does.
+  [[nodiscard]] ResolvedImage resolve(const core::Reference& reference, core::ContentStore& store);
 
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the

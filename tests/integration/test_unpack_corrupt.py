@@ -122,21 +122,10 @@ def test_corrupt_top_layer_leaves_dir_empty(registry_plain, repo, gantry, scratc
     assert_nothing_complete(gantry.store, rootfs, name, b)
 
 
-# A bug, found here: a new DIR is staged as the hidden sibling
-# .DIR.gantry-partial-PID (tools/gantry/image_unpack.cpp, RootfsTarget),
-# created before the image is resolved; an error while resolving (a
-# malformed config, an unsupported layer media type) leaves it behind, since
-# only the layer failures reach RootfsTarget::discard(). A later unpack next
-# to it removes it only once that PID is dead.
-STAGING_LEFT = ("a failure while resolving leaves the staging dir .DIR.gantry-partial-PID "
-                "beside DIR (RootfsTarget is made before resolve; discard() not reached)")
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param("malformed_config", marks=pytest.mark.xfail(strict=True, reason=STAGING_LEFT)),
-    pytest.param("unknown_layer_media_type",
-                 marks=pytest.mark.xfail(strict=True, reason=STAGING_LEFT)),
-    "served_blob_mismatch", "truncated_tar"])
+# A new DIR is staged as the hidden sibling .DIR.gantry-partial-PID; every
+# failure, also one while resolving (before any layer), removes it.
+@pytest.mark.parametrize("name", ["malformed_config", "unknown_layer_media_type",
+                                  "served_blob_mismatch", "truncated_tar"])
 def test_nothing_is_left_beside_a_new_dir(registry_plain, repo, gantry, scratch, name):
     b = GENERATORS[name](registry_plain, repo)
     rootfs = scratch / "rootfs"

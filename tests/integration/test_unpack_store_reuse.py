@@ -1,8 +1,7 @@
 """`gantry unpack` reads what the store already holds instead of fetching
 it again, seen through the fault proxy's request log and the `unpacked`
 event of `--json`: a second unpack into a new DIR, or an unpack after
-`gantry pull`, fetches no layer (nor, once CONFIG_REFETCHED is fixed, the
-config), and a layer shared with an image unpacked before is not fetched
+`gantry pull`, fetches no blob at all (neither layer nor config), and a layer shared with an image unpacked before is not fetched
 again. The trees are the same either way."""
 
 from __future__ import annotations
@@ -18,13 +17,6 @@ from gantry_testbed.tarwriter import Entry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import tree_print  # noqa: E402
-
-
-# A bug, found here: `gantry unpack` resolves through Client::resolve(),
-# which asks the registry for the config blob even when the store holds it
-# (`gantry pull` resolves through the store and asks nothing).
-CONFIG_REFETCHED = ("gantry unpack fetches the config blob again although the store holds it "
-                    "(tools/gantry/image_unpack.cpp resolves without the store)")
 
 
 def fetched_blobs(proxy) -> set[str]:
@@ -69,7 +61,6 @@ def test_second_unpack_fetches_no_layer(registry_plain, repo, gantry, scratch, f
     assert event["digest"] == image.digest and event["layers"] == len(image.layers)
 
 
-@pytest.mark.xfail(strict=True, reason=CONFIG_REFETCHED)
 @pytest.mark.parametrize("first", ["unpack", "pull"])
 def test_second_unpack_fetches_no_blob_at_all(registry_plain, repo, gantry, scratch, fault_proxy,
                                               first):

@@ -200,8 +200,24 @@ class RootfsTarget {
     }
   }
 
+  // Whatever stops the unpack (even resolving the reference), nothing
+  // half-made stays.
+  ~RootfsTarget() {
+    if (!committed_) discard();
+  }
+  RootfsTarget(const RootfsTarget&) = delete;
+  RootfsTarget& operator=(const RootfsTarget&) = delete;
+
   [[nodiscard]] const std::filesystem::path& work() const { return work_; }
 
+  void commit() {
+    if (work_ != dir_ && ::rename(work_.c_str(), dir_.c_str()) != 0) {
+      throw core::errno_error(errno, "rename into place", dir_.string());
+    }
+    committed_ = true;
+  }
+
+ private:
   // Staging directories of gantry processes that died (SIGKILL, power loss)
   // before they could clean up; a live process's stays.
   static void remove_stale_staging(const std::filesystem::path& parent, const std::string& prefix) {
@@ -216,13 +232,7 @@ class RootfsTarget {
     }
   }
 
-  void commit() {
-    if (work_ == dir_) return;
-    if (::rename(work_.c_str(), dir_.c_str()) != 0) throw core::errno_error(errno, "rename into place", dir_.string());
-  }
-
-  // Nothing half-applied stays: the staging directory goes, an existing DIR
-  // is left empty as it was found.
+  // The staging directory goes; an existing DIR is left empty as it was found.
   void discard() {
     empty_directory(work_);
     if (work_ != dir_) {
@@ -231,9 +241,9 @@ class RootfsTarget {
     }
   }
 
- private:
   std::filesystem::path dir_;
   std::filesystem::path work_;
+  bool committed_ = false;
 };
 
 }  // namespace
@@ -242,7 +252,7 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
                            const std::filesystem::path& rootfs, const UnpackOptions& options) {
   auto started = std::chrono::steady_clock::now();
   RootfsTarget target(rootfs);
-  UnpackReport report{.image = client.resolve(reference)};
+  UnpackReport report{.image = client.resolve(reference, store)};
   const auto& image = report.image;
   const auto& layers = image.manifest.layers;
   if (image.config.diff_ids.size() != layers.size()) {
@@ -306,10 +316,7 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
       if (!failure) failure = std::current_exception();
     }
   }
-  if (failure) {
-    target.discard();
-    std::rethrow_exception(failure);
-  }
+  if (failure) std::rethrow_exception(failure);
   target.commit();
   store.set_ref(reference.string(), image.manifest_descriptor);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
