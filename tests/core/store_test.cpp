@@ -1,6 +1,8 @@
 #include "core/store.hpp"
 
 #include <gtest/gtest.h>
+
+#include "tests/support/files.hpp"
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,17 +37,8 @@ std::optional<Error> error_of(F&& f) {
   return std::nullopt;
 }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using gantry::testing::slurp;
+using gantry::testing::spit;
 
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::mt19937 gen(seed);

@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "tests/support/files.hpp"
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -141,17 +143,8 @@ bool exists_nofollow(const fs::path& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using gantry::testing::slurp;
+using gantry::testing::spit;
 
 std::optional<std::string> xattr_of(const fs::path& p, const char* name) {
   char buffer[256];

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "tar_fixture.hpp"
+#include "tests/support/files.hpp"
 
 namespace gantry::unpack {
 namespace {
@@ -29,12 +30,7 @@ class LayerPipelineTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
-  std::string read(const std::string& rel) {
-    std::ifstream in(root_ / rel);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string read(const std::string& rel) { return gantry::testing::slurp(root_ / rel); }
 
   // Feeds `blob` in `step`-byte chunks from another thread, as a download would.
   static std::jthread feed(ChunkQueue& input, std::string blob, std::size_t step) {
