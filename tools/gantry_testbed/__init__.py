@@ -21,4 +21,9 @@ Modules, bottom up:
   push       RegistryClient: push_blob/push_manifest/push_image/push_index, get_*
   registry   start/stop/running, RegistryInfo (DIR/registry.json + .client)
   broken     GENERATORS: images a careful puller must refuse
+  faultproxy a proxy in front of a registry that fails, stalls, corrupts,
+             redirects, throttles or demands Bearer tokens, and logs requests
+  tokenserver a docker token server that checks service, credentials and scope
+  gantry_cli runs the gantry binary for tests (own HOME, --json parsing)
+  ocistore   reads a gantry store (index.json refs, blobs, partial files) with hashlib
 """
