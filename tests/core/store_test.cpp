@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/errors.hpp"
 #include "tests/support/files.hpp"
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -27,15 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using gantry::testing::error_of;
 
 using gantry::testing::slurp;
 using gantry::testing::spit;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/errors.hpp"
 #include "tests/support/files.hpp"
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -33,15 +34,7 @@ namespace fs = std::filesystem;
 using core::Error;
 using core::ErrorKind;
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using gantry::testing::error_of;
 
 // ---- entries -------------------------------------------------------------
 
