@@ -16,6 +16,7 @@
 #include "core/detail/file_lock.hpp"
 #include "core/detail/file_publish.hpp"
 #include "core/detail/json_quote.hpp"
+#include "core/detail/store_layout.hpp"
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
@@ -38,13 +39,8 @@ constexpr std::size_t kResumeChunk = 1024 * 1024;
 
 fs::path layout_path(const fs::path& root) { return root / "oci-layout"; }
 fs::path index_path(const fs::path& root) { return root / "index.json"; }
-fs::path ingest_dir(const fs::path& root) { return root / "ingest"; }
-
-void make_directory(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw errno_error(errno, "cannot create directory", dir.string());
-  }
-}
+using detail::ingest_dir;
+using detail::make_directory;
 
 // The same error, naming the digest it concerns.
 Error with_digest(const Error& e, const Digest& digest) {

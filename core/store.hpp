@@ -7,6 +7,10 @@
 //   ROOT/ingest/<hex>.partial             downloads in progress, kept for resume
 //   ROOT/ingest/<hex>.lock                one writer per digest (flock)
 //   ROOT/ingest/index.lock                serialises index.json updates
+//   ROOT/snapshots/<alg>/<hex>/           one layer unpacked (overlay whiteout form),
+//                                         named by its chain ID; complete when present
+//   ROOT/ingest/<hex>.snapshot/           a snapshot being built, renamed into place
+//   ROOT/ingest/<hex>.snapshot.lock       one builder per chain ID (flock)
 //
 // Several gantry processes may share one store: blob writers take a per-digest
 // file lock, blobs and index.json are replaced by atomic rename, and index.json
@@ -69,6 +73,26 @@ struct IngestResult {
   BlobWriterPtr writer;  // set only with writer_ready
 };
 
+// Builds one layer snapshot in a staging directory under the chain ID's
+// lock. commit() makes the files durable and renames the directory into
+// snapshots/, where it is complete; destroyed without commit(), the staging
+// directory is removed. One thread at a time.
+class SnapshotWriter {
+ public:
+  virtual ~SnapshotWriter() = default;
+  // Where the layer's files go: an empty directory when the writer is made.
+  [[nodiscard]] virtual const std::filesystem::path& dir() const = 0;
+  // The caller has checked the layer's diff ID. syncfs(2) of the store's
+  // filesystem, rename into place, fsync of snapshots/<alg>/, unlock.
+  virtual void commit() = 0;
+};
+using SnapshotWriterPtr = std::unique_ptr<SnapshotWriter>;
+
+struct SnapshotIngest {
+  bool present = false;      // a complete snapshot is in the store
+  SnapshotWriterPtr writer;  // otherwise: ours to build
+};
+
 class ContentStore {
  public:
   // Opens the layout at root, creating it (and oci-layout, index.json) if absent.
@@ -99,6 +123,16 @@ class ContentStore {
   // digest being written by another writer answers busy. A partial longer
   // than expected_size is restarted from 0.
   [[nodiscard]] IngestResult begin_ingest(const Digest& digest, std::int64_t expected_size);
+
+  // Snapshots (unpacked layers) by chain ID (image-spec config.md#layer-chainid).
+  [[nodiscard]] std::filesystem::path snapshot_path(const Digest& chain_id) const;
+  [[nodiscard]] bool has_snapshot(const Digest& chain_id) const;
+  // Starts building a snapshot, or says it is present. Waits while another
+  // builder (any process, this one too) holds the chain ID; a staging
+  // directory left by a builder that died is removed first. Lock in the
+  // order of an image's layers: a chain ID depends on every layer below it,
+  // so two images sharing layers take their common locks in the same order.
+  [[nodiscard]] SnapshotIngest begin_snapshot(const Digest& chain_id);
 
   // index.json: names a manifest (or index). Replaces an entry of the same
   // name; entries and fields written by other tools are kept. The name must
