@@ -72,27 +72,32 @@ bool same_inode(const struct stat& a, const struct stat& b) noexcept {
 }  // namespace
 
 Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : options_(std::move(options)) {
-  auto open_dir = [](const std::filesystem::path& dir) {
-    FileHandle fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw core::errno_error(errno, "cannot open directory", dir.string());
-    return fd;
-  };
-  root_ = open_dir(root);
+  root_ = FileHandle(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_) throw core::errno_error(errno, "cannot open directory", root.string());
   std::error_code ec;
   root_path_ = std::filesystem::canonical(root, ec);
   if (ec) throw core::errno_error(ec.value(), "cannot resolve root", root.string());
   layers_.push_back(root_.get());
-  if (options_.mode == ApplyMode::snapshot) {
-    for (const auto& lower : options_.lower_dirs) {
-      lowers_.push_back(open_dir(lower));
-      layers_.push_back(lowers_.back().get());
-    }
-  }
+  lowers_open_ = options_.mode != ApplyMode::snapshot || options_.lower_dirs.empty();
   root_setgid_ = detail::is_setgid(core::stat_handle(root_.get(), root.string()));
   euid_ = ::geteuid();
   egid_ = ::getegid();
   may_make_devices_ = euid_ == 0;
   umask_ = current_umask();
+}
+
+std::span<const int> Applier::Impl::layer_stack() {
+  if (!lowers_open_) {
+    if (options_.await_lowers) options_.await_lowers();
+    for (const auto& lower : options_.lower_dirs) {
+      FileHandle fd(::open(lower.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!fd) throw core::errno_error(errno, "cannot open lower snapshot", lower.string());
+      lowers_.push_back(std::move(fd));
+      layers_.push_back(lowers_.back().get());
+    }
+    lowers_open_ = true;
+  }
+  return layers_;
 }
 
 void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
@@ -292,7 +297,10 @@ void Applier::Impl::make_hardlink(int parent, const CleanPath& path, const TarEn
 // one (a hardlink cannot cross directories of different snapshots).
 detail::Found Applier::Impl::link_target(const CleanPath& target, const TarEntry& entry) {
   const bool overlay = options_.mode == ApplyMode::snapshot;
-  auto found = detail::find_in_layers(layers_, target.full, overlay);
+  // This layer first: most hardlinks are to files of their own layer, which
+  // need not wait for the lower snapshots.
+  auto found = detail::find_in_layers(std::span(layers_).first(1), target.full, overlay);
+  if (!found) found = detail::find_in_layers(layer_stack(), target.full, overlay);
   if (!found) throw detail::entry_error(core::ErrorKind::bad_input, "hardlink target not found: " + entry.link_target, entry);
   if (S_ISDIR(found->st.st_mode)) {
     throw detail::entry_error(core::ErrorKind::bad_input, "hardlink to a directory: " + entry.link_target, entry);

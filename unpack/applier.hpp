@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,12 @@ struct ApplyOptions {
   // snapshot is not followed by names of this one (image builders list real
   // paths; a hostile name stays confined either way).
   std::vector<std::filesystem::path> lower_dirs{};
+  // snapshot mode: called once, before the first look into lower_dirs, so
+  // that snapshots of several layers can be built at once: a layer waits
+  // for its lower ones only when an entry needs them (a hardlink to a file
+  // it does not hold, a parent it does not list). May throw (a lower layer
+  // failed); the entry then fails with that error.
+  std::function<void()> await_lowers{};
 };
 
 struct ApplyStats {

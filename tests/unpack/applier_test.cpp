@@ -638,6 +638,41 @@ TEST_F(ApplierTest, SnapshotHardlinkCopiesUpALowerTarget) {
   EXPECT_TRUE(fs::is_directory(root_ / "usr/sbin"));
 }
 
+// Snapshots of an image's layers are built at once: a layer waits for the
+// lower ones only when an entry has to look into them.
+TEST_F(ApplierTest, SnapshotAwaitsTheLowerSnapshotsOnlyWhenItLooksIntoThem) {
+  const fs::path lower = layers_ / "lower";
+  int awaited = 0;
+  ApplyOptions options = snapshot_over({lower});
+  options.await_lowers = [&] {
+    ++awaited;
+    // The lower snapshot is complete only now.
+    apply_layer(lower, {dir("bin"), file("bin/tool", "lower")}, snapshot_over());
+  };
+  Applier applier(root_, std::move(options));
+  auto apply = [&](const E& e) {
+    FakeData data(e.blocks);
+    applier.apply(e.entry, data);
+  };
+  apply(dir("etc"));
+  apply(file("etc/own", "own"));
+  apply(hardlink("etc/own-twin", "etc/own"));  // this layer's own file: no wait
+  EXPECT_EQ(awaited, 0);
+  apply(hardlink("sbin/tool", "bin/tool"));
+  apply(hardlink("sbin/tool2", "bin/tool"));
+  applier.finish();
+  EXPECT_EQ(awaited, 1);
+  EXPECT_EQ(slurp(root_ / "sbin/tool"), "lower");
+}
+
+TEST_F(ApplierTest, SnapshotEntryFailsWithTheErrorOfAFailedLowerSnapshot) {
+  ApplyOptions options = snapshot_over({layers_ / "lower"});
+  options.await_lowers = [] { throw Error(ErrorKind::digest_mismatch, "lower layer diff ID mismatch"); };
+  auto err = error_of([&] { apply_layer(root_, {dir("a"), hardlink("a/l", "bin/tool")}, std::move(options)); });
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->kind(), ErrorKind::digest_mismatch);
+}
+
 TEST_F(ApplierTest, SnapshotHardlinkHonoursWhiteoutsAndOpaqueLowers) {
   const fs::path bottom = layers_ / "lower";
   const fs::path middle = layers_ / "middle";

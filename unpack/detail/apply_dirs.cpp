@@ -109,7 +109,7 @@ void Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& en
   const CleanPath path = detail::clean_path(dir);
   const int parent = dir_for(path.parent, entry, true).fd;
   if (options_.mode == ApplyMode::snapshot) {
-    auto lower = detail::find_in_layers(layers_, path.full, true);
+    auto lower = detail::find_in_layers(layer_stack(), path.full, true);
     if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
       make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
       return;

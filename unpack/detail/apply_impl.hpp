@@ -102,8 +102,12 @@ struct Applier::Impl {
   ApplyOptions options_;
   std::filesystem::path root_path_;  // canonical: no symlink in it
   detail::FileHandle root_;
+  // root_ then, once a look into them is needed (opened by layer_stack()),
+  // the lower snapshots: the stack a hardlink target is looked up in.
+  [[nodiscard]] std::span<const int> layer_stack();
   std::vector<detail::FileHandle> lowers_;
-  std::vector<int> layers_;  // root_ then lowers_: the stack a hardlink target is looked up in
+  std::vector<int> layers_;
+  bool lowers_open_ = false;
   bool may_make_devices_ = false;
   bool root_setgid_ = false;
   uid_t euid_ = 0;
