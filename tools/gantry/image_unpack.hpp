@@ -2,9 +2,9 @@
 // The cold path of DESIGN.md's flow, wired together: resolve an image, then
 // fetch every layer the store lacks while each layer's bytes stream through
 // its own pipeline (tee into the store, decode, diff ID, tar, apply). Layers
-// the store already holds stream from their blob files. This is the one
-// place that joins registry/ and unpack/ (DESIGN.md: they never include
-// each other).
+// the store already holds stream from their blob files. Two outputs: a
+// flattened rootfs in a directory (`gantry unpack`), or per-layer snapshots
+// in the store (`gantry pull --unpack`, and what `gantry run` stacks).
 
 #include <cstdint>
 #include <filesystem>
@@ -25,17 +25,30 @@ struct UnpackOptions {
 struct UnpackReport {
   registry::ResolvedImage image;
   registry::FetchStats fetched{};
+  // The layers unpacked by this call, bottom first (a snapshot already in
+  // the store is not unpacked again).
   std::vector<unpack::LayerResult> layers{};
+  // unpack_snapshots: every layer's snapshot directory, bottom first.
+  std::vector<std::filesystem::path> snapshots{};
   double seconds = 0;
 };
 
 // A flattened rootfs of `reference` in `rootfs` (created, or an existing empty
-// directory). A new directory appears only when complete (built beside it and
-// renamed); an existing one is emptied again on failure; either way nothing
-// half-applied is left looking complete, and the error is rethrown. On
-// success every blob is verified in the store and the reference recorded in
-// its index.json, as `gantry pull` would.
+// directory; see RootfsTarget): complete, or the error is rethrown and
+// nothing half-applied is left looking complete. On success every blob is
+// verified in the store and the reference recorded in its index.json, as
+// `gantry pull` would.
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                            const std::filesystem::path& rootfs, const UnpackOptions& options);
+
+// Every layer of `reference` as a snapshot in the store (overlay whiteout
+// form, named by chain ID), and the image in the store as `gantry pull`
+// would leave it. A layer whose snapshot is present is not unpacked again
+// (its blob is fetched only if the store lacks it); the others unpack at
+// once, each into its own snapshot, and each is complete (renamed into
+// place) only after its diff ID matched. A failed layer leaves no
+// snapshot; the ones completed below it stay (they are correct).
+UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                              const UnpackOptions& options);
 
 }  // namespace gantry::tools

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .layers import opaque, whiteout
-from .tarwriter import Entry
+from .tarwriter import DEFAULT_MTIME, Entry
 
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_APPLETS = (
@@ -112,3 +112,108 @@ def rich_top_entries() -> list[Entry]:
         opaque("var/cache"),
         Entry("var/cache/c", data=b"c\n"),
     ]
+
+
+T1, T2, T3 = DEFAULT_MTIME, DEFAULT_MTIME + 1000, DEFAULT_MTIME + 2000
+
+
+def _d(path: str, mtime: int = T1, **kw) -> Entry:
+    return Entry(path, "dir", mtime=mtime, **kw)
+
+
+def _f(path: str | bytes, data: bytes, mtime: int = T1, **kw) -> Entry:
+    return Entry(path, data=data, mtime=mtime, **kw)
+
+
+def _l(path: str, target: str, mtime: int = T1, **kw) -> Entry:
+    return Entry(path, "symlink", linkname=target, mtime=mtime, **kw)
+
+
+def _h(path: str, target: str, mtime: int = T1) -> Entry:
+    return Entry(path, "hardlink", linkname=target, mtime=mtime)
+
+
+def layered_entries() -> list[list[Entry]]:
+    """Three layers exercising OCI layer semantics across layers (image-spec
+    layer.md): whiteouts of files, dirs and symlinks, opaque markers before
+    and AFTER their siblings, hardlinks to lower-layer files, type flips
+    file <-> dir <-> symlink, a mode-000 dir gaining content, owners and modes
+    changed by re-listing, devices, fifos, xattrs, large ids, odd names."""
+    base = [
+        _d("flip"),
+        _f("flip/file2dir", b"file, then dir\n"),
+        _d("flip/dir2file"), _f("flip/dir2file/child", b"goes\n"),
+        _l("flip/sym2dir", "elsewhere"),
+        _f("flip/file2sym", b"file, then symlink\n"),
+        _d("flip/dir2sym"), _f("flip/dir2sym/child", b"goes\n"),
+        _l("flip/sym2file", "/flip/file2dir"),
+        _d("lower"),
+        _f("lower/target", b"linked from above\n", mode=0o640, uid=1234, gid=4321),
+        _f("lower/overwritten", b"old\n"),
+        _h("lower/overwritten-twin", "lower/overwritten"),
+        _d("opq"), _f("opq/old1", b"1\n"), _f("opq/old2", b"2\n"),
+        _d("opq/sub"), _f("opq/sub/deep", b"deep\n"),
+        _d("opq-first"), _f("opq-first/old", b"old\n"),
+        _d("wh"), _f("wh/gone-file", b"x\n"), _d("wh/gone-dir"), _f("wh/gone-dir/f", b"x\n"),
+        _l("wh/gone-link", "gone-file"), _f("wh/keep", b"kept\n"),
+        _d("wh/recreated"), _f("wh/recreated/old", b"old\n"),
+        _d("locked", mode=0o000), _f("locked/old", b"in a 000 dir\n", mode=0o400),
+        _d("owners", uid=2_000_000_000, gid=2_000_000_001),
+        _f("owners/big", b"big ids\n", uid=4_294_967_294, gid=4_294_967_293),
+        _f("owners/setids", b"#!\n", mode=0o6755, uid=7, gid=8),
+        _d("owners/sticky", mode=0o1777),
+        _d("nodes"),
+        Entry("nodes/tty", "char", mode=0o620, gid=5, devmajor=5, devminor=0),
+        Entry("nodes/sda1", "block", mode=0o660, gid=6, devmajor=8, devminor=1),
+        Entry("nodes/big-minor", "char", mode=0o600, devmajor=250, devminor=70000),
+        Entry("nodes/pipe", "fifo", mode=0o644),
+        _d("xattrs"),
+        _f("xattrs/cap", b"ping\n", mode=0o755, xattrs={"security.capability": CAP_NET_RAW}),
+        _f("xattrs/user", b"u\n", xattrs={"user.a": b"1", "user.z": b"\x00\xff\x80"}),
+        _d("xattrs/dir", xattrs={"user.on-dir": b"yes"}),
+        _f("xattrs/trusted", b"t\n", xattrs={"trusted.gantry": b"t"}),
+        _d("names"),
+        _f(b"names/raw-\xff\xfe", b"not utf-8\n"),
+        _f("names/utf8-\u00fcber-\u6f22\u5b57", b"utf-8\n"),
+        _f("names/" + "n" * 255, b"a 255-byte name\n"),
+        _f("names/with space and\ttab", b"ws\n"),
+        _f("names/a=b\\c", b"escapes\n"),
+        _f("times/sub", b"t\n", mtime=1_600_000_000, mtime_nsec=987_654_321),
+        _f("times/old", b"t\n", mtime=1),
+    ]
+    middle = [
+        _d("flip", T2),
+        _d("flip/file2dir", T2), _f("flip/file2dir/child", b"now a dir\n", T2),
+        _f("flip/dir2file", b"now a file\n", T2),
+        _d("flip/sym2dir", T2), _f("flip/sym2dir/child", b"now a dir\n", T2),
+        _l("flip/file2sym", "dir2file", T2),
+        _l("flip/dir2sym", "../lower", T2),
+        _f("flip/sym2file", b"now a file\n", T2),
+        _d("upper", T2),
+        _h("upper/hl-lower", "lower/target", T2),
+        # Overwriting one name of a hardlinked pair replaces that name only.
+        _d("lower", T2), _f("lower/overwritten", b"new\n", T2),
+        # The opaque marker after its siblings: it hides only lower content.
+        _d("opq", T2), _f("opq/new1", b"new\n", T2), _d("opq/sub", T2),
+        _f("opq/sub/new2", b"new\n", T2), opaque("opq", mtime=T2),
+        _d("opq-first", T2), opaque("opq-first", mtime=T2), _f("opq-first/new", b"new\n", T2),
+        _d("wh", T2),
+        whiteout("wh/gone-file", mtime=T2), whiteout("wh/gone-dir", mtime=T2),
+        whiteout("wh/gone-link", mtime=T2),
+        # A new entry before the whiteout of its lower namesake survives it.
+        _f("wh/recreated", b"recreated as a file\n", T2), whiteout("wh/recreated", mtime=T2),
+        _f("locked/new", b"added under a 000 dir\n", T2, mode=0o400),
+        _d("owners/sticky", T2, mode=0o1770, uid=33, gid=33),
+    ]
+    top = [
+        _d("flip", T3),
+        _f("flip/file2dir", b"a file again\n", T3),
+        _l("flip/dir2file", "file2dir", T3),
+        _d("upper", T3),
+        _h("upper/hl-twice", "upper/hl-lower", T3),
+        _d("opq", T3), whiteout("opq/new1", mtime=T3),
+        _d("locked", T3, mode=0o000),
+        _d("xattrs", T3),
+        _f("xattrs/user", b"replaced, xattrs gone\n", T3),
+    ]
+    return [base, middle, top]

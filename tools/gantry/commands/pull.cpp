@@ -1,33 +1,74 @@
 // gantry pull [opts] REF...: every blob of each image verified into the store,
 // the reference recorded in index.json.
+#include <array>
 #include <cstdio>
+#include <optional>
 #include <span>
 
 #include "core/store.hpp"
 #include "registry/client.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/progress_output.hpp"
+#include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
 
+constexpr std::array kOptions = {
+    OptionSpec{.name = "unpack", .value_name = "",
+               .help = "also unpack every layer into the store's snapshots (what `gantry run` uses)"},
+    kMaxLayerSizeOption,
+};
+
 // What a script wants from a pull: the exact image it got.
-void print_pulled(const registry::PullResult& result) {
-  std::printf("%s@%s\n", result.image.reference.name().c_str(),
-              result.image.manifest_descriptor.digest.string().c_str());
+void print_pulled(const registry::ResolvedImage& image) {
+  std::printf("%s@%s\n", image.reference.name().c_str(), image.manifest_descriptor.digest.string().c_str());
+}
+
+// One line per image that failed when several were asked for.
+void print_failure(const core::Reference& ref, const char* what) {
+  std::fprintf(stderr, "gantry: error: %s: %s\n", ref.string().c_str(), what);
+}
+
+// Pulls and unpacks the images one after the other (a layer two of them
+// share is fetched and unpacked once); a failure does not stop the others.
+int pull_and_unpack(const ParsedArgs& args, const std::vector<core::Reference>& refs, core::ContentStore& store,
+                    registry::Client& client) {
+  const UnpackOptions options = unpack_options(args);
+  int failures = 0;
+  for (const auto& ref : refs) {
+    std::optional<UnpackReport> report;
+    try {
+      report = unpack_snapshots(client, store, ref, options);
+    } catch (const core::Error& e) {
+      if (refs.size() == 1) throw;
+      ++failures;
+      print_failure(ref, e.what());
+      continue;
+    }
+    print_unpack_summary(args, *report, {});
+    if (!args.flag("json")) print_pulled(report->image);
+    std::fflush(stdout);
+  }
+  return failures == 0 ? 0 : 1;
 }
 
 int run(const ParsedArgs& args) {
   auto refs = references(args, 1, "pull");
+  if (!args.flag("unpack") && args.value(kMaxLayerSizeOption.name)) {
+    throw core::Error(core::ErrorKind::bad_input, "gantry pull: --max-layer-size applies with --unpack only");
+  }
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(registry_options(args), events.get());
+  if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client);
   const bool print = !args.flag("json");
 
   if (refs.size() == 1) {
     auto result = client.pull(refs.front(), store);
-    if (print) print_pulled(result);
+    if (print) print_pulled(result.image);
     return 0;
   }
   // Several images: shared blobs are fetched once, one failure does not stop
@@ -35,11 +76,10 @@ int run(const ParsedArgs& args) {
   int failures = 0;
   for (const auto& outcome : client.pull(std::span<const core::Reference>(refs), store)) {
     if (outcome.result) {
-      if (print) print_pulled(*outcome.result);
+      if (print) print_pulled(outcome.result->image);
     } else {
       ++failures;
-      std::fprintf(stderr, "gantry: error: %s: %s\n", outcome.reference.string().c_str(),
-                   outcome.error ? outcome.error->what() : "failed");
+      print_failure(outcome.reference, outcome.error ? outcome.error->what() : "failed");
     }
   }
   std::fflush(stdout);
@@ -59,8 +99,14 @@ Command pull_command() {
           "concurrently, verifies each against its digest, stores them in the OCI image layout\n"
           "at --store and records REF in its index.json. Blobs already in the store are not\n"
           "fetched again; an interrupted download resumes where it stopped. Prints\n"
-          "NAME@DIGEST for each image pulled.",
-      .options = {},
+          "NAME@DIGEST for each image pulled.\n"
+          "\n"
+          "With --unpack, each layer is also unpacked, while it downloads, into a snapshot\n"
+          "in the store (STORE/snapshots/sha256/<chain ID>, whiteouts in overlayfs form),\n"
+          "the layers of one image at once; a snapshot is complete only once its layer's\n"
+          "diff ID matched, and one already present (e.g. a base layer shared with another\n"
+          "image) is not unpacked again.",
+      .options = kOptions,
       .takes_common_options = true,
       .run = run,
   };

@@ -1,8 +1,6 @@
 // gantry unpack [opts] REF DIR: a flattened rootfs of the image in DIR,
 // decoded and applied while the layers download.
 #include <array>
-#include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "core/store.hpp"
 #include "registry/client.hpp"
@@ -10,41 +8,12 @@
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/progress_output.hpp"
+#include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
 
-constexpr std::array kOptions = {
-    OptionSpec{.name = "max-layer-size", .value_name = "SIZE",
-               .help = "refuse a layer that expands beyond SIZE (e.g. 512M, 20G; default: no limit)"},
-};
-
-void print_summary(const ParsedArgs& args, const UnpackReport& report, const std::string& dir) {
-  std::int64_t files = 0, bytes = 0, uncompressed = 0;
-  for (const auto& layer : report.layers) {
-    files += layer.applied.entries;
-    bytes += layer.applied.bytes;
-    uncompressed += layer.uncompressed_bytes;
-  }
-  if (args.flag("json")) {
-    nlohmann::ordered_json j{{"event", "unpacked"},
-                             {"reference", report.image.reference.string()},
-                             {"digest", report.image.manifest_descriptor.digest.string()},
-                             {"rootfs", dir},
-                             {"layers", report.layers.size()},
-                             {"entries", files},
-                             {"file_bytes", bytes},
-                             {"uncompressed_bytes", uncompressed},
-                             {"fetched_bytes", report.fetched.bytes_fetched},
-                             {"seconds", report.seconds}};
-    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  } else if (!args.flag("quiet")) {
-    std::fprintf(stderr, "unpacked %s into %s: %zu layer%s, %lld entries, %s of files, %.2f s\n",
-                 report.image.reference.string().c_str(), dir.c_str(), report.layers.size(),
-                 report.layers.size() == 1 ? "" : "s", static_cast<long long>(files), human_bytes(bytes).c_str(),
-                 report.seconds);
-  }
-}
+constexpr std::array kOptions = {kMaxLayerSizeOption};
 
 int run(const ParsedArgs& args) {
   if (args.positionals().size() != 2) {
@@ -52,13 +21,12 @@ int run(const ParsedArgs& args) {
   }
   core::Reference ref = core::Reference::parse(args.positionals()[0]);
   const std::string& dir = args.positionals()[1];
-  UnpackOptions options;
-  if (auto size = args.value("max-layer-size")) options.max_layer_size = parse_size("max-layer-size", *size);
+  UnpackOptions options = unpack_options(args);
 
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(registry_options(args), events.get());
-  print_summary(args, unpack_rootfs(client, store, ref, dir, options), dir);
+  print_unpack_summary(args, unpack_rootfs(client, store, ref, dir, options), dir);
   return 0;
 }
 

@@ -1,0 +1,30 @@
+#pragma once
+// Layer bytes into layer pipelines: blobs the store lacks are fetched once
+// per digest and teed into the store (which checks the compressed digest)
+// and the pipeline at once; blobs the store holds stream from their files.
+// This is where registry/ meets unpack/ (DESIGN.md: they never include each
+// other).
+
+#include <span>
+
+#include "core/descriptor.hpp"
+#include "core/reference.hpp"
+#include "core/store.hpp"
+#include "registry/client.hpp"
+#include "unpack/chunk_queue.hpp"
+
+namespace gantry::tools {
+
+struct LayerFeed {
+  core::Descriptor blob;
+  // The layer pipeline's input; null: the blob only has to be in the store.
+  unpack::ChunkQueue* input = nullptr;
+};
+
+// Returns when every input has been closed (all its bytes delivered, the
+// blob verified in the store) or failed. Throws the fetch's error after
+// failing every input that was not complete.
+registry::FetchStats stream_layers(registry::Client& client, core::ContentStore& store,
+                                   const core::Reference& reference, std::span<const LayerFeed> feeds);
+
+}  // namespace gantry::tools

@@ -1,0 +1,85 @@
+#include "tools/gantry/rootfs_target.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+
+#include "core/error.hpp"
+#include "core/file_tree.hpp"
+
+namespace gantry::tools {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+// Staging directories of gantry processes that died (SIGKILL, power loss)
+// before they could clean up; a live process's stays.
+void remove_stale_staging(const std::filesystem::path& parent, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    int pid = std::atoi(name.c_str() + prefix.size());
+    if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+    try {
+      core::remove_tree(entry.path());
+    } catch (const Error&) {
+      // Not ours to insist on: the next unpack beside it tries again.
+    }
+  }
+}
+
+}  // namespace
+
+RootfsTarget::RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir_, ec)) {
+    if (!std::filesystem::is_directory(dir_, ec)) {
+      throw Error(ErrorKind::bad_input, "target exists and is not a directory", {.path = dir_.string()});
+    }
+    if (!std::filesystem::is_empty(dir_, ec)) {
+      throw Error(ErrorKind::bad_input, "target directory is not empty", {.path = dir_.string()});
+    }
+    work_ = dir_;
+    return;
+  }
+  std::filesystem::path parent = std::filesystem::absolute(dir_).parent_path();
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw Error(ErrorKind::io, "cannot create the target's parent: " + ec.message(), {.path = parent.string()});
+  const std::string prefix = "." + dir_.filename().string() + ".gantry-partial-";
+  remove_stale_staging(parent, prefix);
+  work_ = parent / (prefix + std::to_string(::getpid()));
+  if (!std::filesystem::create_directory(work_, ec)) {
+    throw Error(ErrorKind::io, "cannot create the target directory: " + ec.message(), {.path = work_.string()});
+  }
+}
+
+RootfsTarget::~RootfsTarget() {
+  if (committed_) return;
+  // The staging directory goes; an existing DIR is left empty as it was found.
+  if (work_ == dir_) {
+    core::empty_directory(work_);
+    return;
+  }
+  try {
+    core::remove_tree(work_);
+  } catch (const Error&) {
+    // What stays carries this process's id: the next unpack beside it
+    // removes it once this process has exited.
+  }
+}
+
+void RootfsTarget::commit() {
+  if (work_ != dir_ && ::rename(work_.c_str(), dir_.c_str()) != 0) {
+    throw core::errno_error(errno, "rename into place", dir_.string());
+  }
+  committed_ = true;
+}
+
+}  // namespace gantry::tools

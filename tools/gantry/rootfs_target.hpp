@@ -1,0 +1,35 @@
+#pragma once
+// Where a flattened rootfs is applied. DIR must be new or empty: unpacking
+// over an existing tree would mix two images. A new DIR is built as a hidden
+// sibling (.NAME.gantry-partial-PID) and renamed into place by commit(), so
+// even a killed gantry never leaves a half-applied DIR behind (the next
+// unpack beside it removes staging directories of dead processes); an
+// existing empty DIR (perhaps a mount point, which cannot be renamed over)
+// is filled in place and emptied again if the unpack fails.
+
+#include <filesystem>
+
+namespace gantry::tools {
+
+class RootfsTarget {
+ public:
+  // Error(bad_input) when DIR is not a directory or not empty, Error(io).
+  explicit RootfsTarget(std::filesystem::path dir);
+  // Whatever stops the unpack (even resolving the reference), nothing
+  // half-made stays.
+  ~RootfsTarget();
+  RootfsTarget(const RootfsTarget&) = delete;
+  RootfsTarget& operator=(const RootfsTarget&) = delete;
+
+  // Where the layers go.
+  [[nodiscard]] const std::filesystem::path& work() const { return work_; }
+
+  void commit();
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path work_;
+  bool committed_ = false;
+};
+
+}  // namespace gantry::tools

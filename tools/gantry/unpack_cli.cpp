@@ -1,0 +1,57 @@
+#include "tools/gantry/unpack_cli.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tools/gantry/common_options.hpp"
+#include "tools/gantry/progress_output.hpp"
+
+namespace gantry::tools {
+
+UnpackOptions unpack_options(const ParsedArgs& args) {
+  UnpackOptions options;
+  if (auto size = args.value(kMaxLayerSizeOption.name)) {
+    options.max_layer_size = parse_size(kMaxLayerSizeOption.name, *size);
+  }
+  return options;
+}
+
+void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, std::string_view rootfs) {
+  std::int64_t entries = 0, bytes = 0, uncompressed = 0;
+  for (const auto& layer : report.layers) {
+    entries += layer.applied.entries;
+    bytes += layer.applied.bytes;
+    uncompressed += layer.uncompressed_bytes;
+  }
+  const std::string reference = report.image.reference.string();
+  if (args.flag("json")) {
+    nlohmann::ordered_json j{{"event", "unpacked"},
+                             {"reference", reference},
+                             {"digest", report.image.manifest_descriptor.digest.string()}};
+    if (rootfs.empty()) {
+      nlohmann::json dirs = nlohmann::json::array();
+      for (const auto& dir : report.snapshots) dirs.push_back(dir.string());
+      j["snapshots"] = std::move(dirs);
+    } else {
+      j["rootfs"] = rootfs;
+    }
+    j["layers"] = report.image.manifest.layers.size();
+    j["layers_unpacked"] = report.layers.size();
+    j["entries"] = entries;
+    j["file_bytes"] = bytes;
+    j["uncompressed_bytes"] = uncompressed;
+    j["fetched_bytes"] = report.fetched.bytes_fetched;
+    j["seconds"] = report.seconds;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return;
+  }
+  if (args.flag("quiet")) return;
+  const std::size_t layers = report.image.manifest.layers.size();
+  const std::string where = rootfs.empty() ? "snapshots" : std::string(rootfs);
+  std::fprintf(stderr, "unpacked %s into %s: %zu of %zu layer%s, %lld entries, %s of files, %.2f s\n",
+               reference.c_str(), where.c_str(), report.layers.size(), layers, layers == 1 ? "" : "s",
+               static_cast<long long>(entries), human_bytes(bytes).c_str(), report.seconds);
+}
+
+}  // namespace gantry::tools

@@ -1,0 +1,23 @@
+#pragma once
+// What `gantry unpack` and `gantry pull --unpack` share on the command line:
+// the layer size cap and the summary of an unpack.
+
+#include <string_view>
+
+#include "tools/gantry/args.hpp"
+#include "tools/gantry/image_unpack.hpp"
+
+namespace gantry::tools {
+
+inline constexpr OptionSpec kMaxLayerSizeOption{
+    .name = "max-layer-size", .value_name = "SIZE",
+    .help = "refuse a layer that expands beyond SIZE (e.g. 512M, 20G; default: no limit)"};
+
+// Error(bad_input) for a malformed size.
+[[nodiscard]] UnpackOptions unpack_options(const ParsedArgs& args);
+
+// --json: one `unpacked` event on stdout; otherwise a line on stderr unless
+// --quiet. `rootfs` is the directory of a flattened unpack, empty for snapshots.
+void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, std::string_view rootfs);
+
+}  // namespace gantry::tools
