@@ -136,7 +136,10 @@ bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry&
     case EntryType::block_device:
       // mknod(2) of a device needs CAP_MKNOD; unprivileged unpackers (umoci
       // --rootless) skip devices too.
-      if (!may_make_devices_) return false;
+      if (!may_make_devices_) {
+        ++stats_.devices_skipped;
+        return false;
+      }
       make_node(parent, path, entry);
       break;
     case EntryType::fifo: make_node(parent, path, entry); break;
@@ -188,7 +191,7 @@ void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEn
   // after owner (it clears security.capability), times last.
   if (needs_owner(entry, parent)) detail::set_owner_fd(fd.get(), entry);
   if (!mode_at_create) detail::set_mode_fd(fd.get(), entry.mode, entry.path);
-  detail::set_xattrs_fd(fd.get(), entry.xattrs, entry.path);
+  stats_.xattrs_skipped += detail::set_xattrs_fd(fd.get(), entry.xattrs, entry.path);
   detail::set_times_fd(fd.get(), entry.mtime_sec, entry.mtime_nsec, entry.path);
   ++stats_.files;
   stats_.bytes += written;
@@ -257,7 +260,9 @@ void Applier::Impl::node_attributes(Parent parent, const CleanPath& path, const 
   if (!entry.xattrs.empty()) {
     // Without a plain path there is no safe lsetxattr (the /proc/self/fd
     // route is a magic link): the xattrs are skipped.
-    if (auto plain = plain_path(parent.fd, path)) detail::set_xattrs_path(*plain, entry.xattrs, entry.path);
+    auto plain = plain_path(parent.fd, path);
+    stats_.xattrs_skipped += plain ? detail::set_xattrs_path(*plain, entry.xattrs, entry.path)
+                                   : static_cast<std::int64_t>(entry.xattrs.size());
   }
   detail::set_times_at(parent.fd, path.base(), entry.mtime_sec, entry.mtime_nsec, entry.path);
 }

@@ -61,6 +61,13 @@ struct ApplyStats {
   std::int64_t files = 0;  // regular files written (copy-ups included)
   std::int64_t bytes = 0;  // file data written
   std::int64_t whiteouts = 0;
+  // Character and block devices not created: mknod(2) needs root.
+  std::int64_t devices_skipped = 0;
+  // Extended attributes not set: the filesystem does not support them
+  // (ENOTSUP), "user." ones on a symlink, device or fifo (Linux allows them
+  // on files and directories only), and the overlayfs-private
+  // "trusted.overlay." ones an image must not set.
+  std::int64_t xattrs_skipped = 0;
 };
 
 class Applier {

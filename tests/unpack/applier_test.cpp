@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -485,6 +486,42 @@ TEST_F(ApplierTest, DevicesAndFifos) {
   EXPECT_TRUE(S_ISFIFO(lstat_of(root_ / "run/fifo").st_mode));
 }
 
+// As umoci --rootless does: without CAP_MKNOD devices are left out, and said so.
+TEST_F(ApplierTest, WithoutRootDevicesAreSkippedAndCounted) {
+  const std::vector<E> layer = {node(EntryType::char_device, "dev/null", 1, 3),
+                                node(EntryType::block_device, "dev/loop9", 7, 9), node(EntryType::fifo, "run/fifo")};
+  if (::geteuid() != 0) {
+    EXPECT_EQ(apply_layer(root_, layer, ApplyOptions{.preserve_owners = false}).devices_skipped, 2);
+    return;
+  }
+  // A root of its own that nobody can reach (the fixture's parents are 0700).
+  char templ[] = "/tmp/gantry-applier-nobody-XXXXXX";
+  ASSERT_NE(::mkdtemp(templ), nullptr);
+  const fs::path own = templ;
+  fs::permissions(own, fs::perms::others_exec, fs::perm_options::add);
+  const fs::path root = own / "root";
+  fs::create_directory(root);
+  ASSERT_EQ(::chown(root.c_str(), 65534, 65534), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    int rc = 99;
+    if (::setresgid(65534, 65534, 65534) == 0 && ::setresuid(65534, 65534, 65534) == 0) {
+      try {
+        rc = static_cast<int>(apply_layer(root, layer, ApplyOptions{.preserve_owners = false}).devices_skipped);
+      } catch (...) {
+      }
+    }
+    ::_exit(rc);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_FALSE(exists_nofollow(root / "dev/null"));
+  EXPECT_TRUE(S_ISFIFO(lstat_of(root / "run/fifo").st_mode));
+  fs::remove_all(own);
+}
+
 TEST_F(ApplierTest, XattrsIncludingACapabilitySetAfterTheChown) {
   if (::geteuid() != 0) GTEST_SKIP() << "security.capability needs CAP_SETFCAP";
   // vfs_cap_data revision 2, effective, permitted = CAP_NET_BIND_SERVICE.
@@ -497,7 +534,8 @@ TEST_F(ApplierTest, XattrsIncludingACapabilitySetAfterTheChown) {
   d.entry.xattrs = {{"user.dir", "yes"}};
   E l = symlink("l", "ping");
   l.entry.xattrs = {{"user.ignored", "x"}, {"trusted.linkattr", "t"}};
-  apply_layer(root_, {f, d, l});
+  const ApplyStats stats = apply_layer(root_, {f, d, l});
+  EXPECT_EQ(stats.xattrs_skipped, 2);  // trusted.overlay.redirect, user.ignored
   EXPECT_EQ(xattr_of(root_ / "ping", "security.capability"), cap);
   EXPECT_EQ(xattr_of(root_ / "ping", "user.note"), std::string("a\0b", 3));
   EXPECT_EQ(xattr_of(root_ / "ping", "trusted.overlay.redirect"), std::nullopt) << "overlayfs metadata from an image";

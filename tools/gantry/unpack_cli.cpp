@@ -18,11 +18,13 @@ UnpackOptions unpack_options(const ParsedArgs& args) {
 }
 
 void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, std::string_view rootfs) {
-  std::int64_t entries = 0, bytes = 0, uncompressed = 0;
+  std::int64_t entries = 0, bytes = 0, uncompressed = 0, devices_skipped = 0, xattrs_skipped = 0;
   for (const auto& layer : report.layers) {
     entries += layer.applied.entries;
     bytes += layer.applied.bytes;
     uncompressed += layer.uncompressed_bytes;
+    devices_skipped += layer.applied.devices_skipped;
+    xattrs_skipped += layer.applied.xattrs_skipped;
   }
   const std::string reference = report.image.reference.string();
   if (args.flag("json")) {
@@ -41,6 +43,8 @@ void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, st
     j["entries"] = entries;
     j["file_bytes"] = bytes;
     j["uncompressed_bytes"] = uncompressed;
+    j["devices_skipped"] = devices_skipped;
+    j["xattrs_skipped"] = xattrs_skipped;
     j["fetched_bytes"] = report.fetched.bytes_fetched;
     j["seconds"] = report.seconds;
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -49,9 +53,12 @@ void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, st
   if (args.flag("quiet")) return;
   const std::size_t layers = report.image.manifest.layers.size();
   const std::string where = rootfs.empty() ? "snapshots" : std::string(rootfs);
-  std::fprintf(stderr, "unpacked %s into %s: %zu of %zu layer%s, %lld entries, %s of files, %.2f s\n",
+  std::string skipped;
+  if (devices_skipped > 0) skipped += ", " + std::to_string(devices_skipped) + " devices skipped (not root)";
+  if (xattrs_skipped > 0) skipped += ", " + std::to_string(xattrs_skipped) + " xattrs not set";
+  std::fprintf(stderr, "unpacked %s into %s: %zu of %zu layer%s, %lld entries, %s of files%s, %.2f s\n",
                reference.c_str(), where.c_str(), report.layers.size(), layers, layers == 1 ? "" : "s",
-               static_cast<long long>(entries), human_bytes(bytes).c_str(), report.seconds);
+               static_cast<long long>(entries), human_bytes(bytes).c_str(), skipped.c_str(), report.seconds);
 }
 
 }  // namespace gantry::tools

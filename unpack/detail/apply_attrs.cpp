@@ -88,22 +88,30 @@ void set_mode_at(int dir_fd, const char* name, std::uint32_t mode, std::string_v
 
 bool is_overlay_private(std::string_view xattr_name) noexcept { return xattr_name.starts_with("trusted.overlay."); }
 
-void set_xattrs_fd(int fd, std::span<const Xattr> xattrs, std::string_view what) {
+std::int64_t set_xattrs_fd(int fd, std::span<const Xattr> xattrs, std::string_view what) {
+  std::int64_t skipped = 0;
   for (const Xattr& x : xattrs) {
-    if (is_overlay_private(x.name)) continue;
-    if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0 && errno != ENOTSUP) {
-      throw core::errno_error(errno, "cannot set xattr " + x.name, std::string(what));
+    if (is_overlay_private(x.name)) {
+      ++skipped;
+    } else if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+      if (errno != ENOTSUP) throw core::errno_error(errno, "cannot set xattr " + x.name, std::string(what));
+      ++skipped;
     }
   }
+  return skipped;
 }
 
-void set_xattrs_path(const std::string& path, std::span<const Xattr> xattrs, std::string_view what) {
+std::int64_t set_xattrs_path(const std::string& path, std::span<const Xattr> xattrs, std::string_view what) {
+  std::int64_t skipped = 0;
   for (const Xattr& x : xattrs) {
-    if (is_overlay_private(x.name) || x.name.starts_with("user.")) continue;
-    if (::lsetxattr(path.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0 && errno != ENOTSUP) {
-      throw core::errno_error(errno, "cannot set xattr " + x.name, std::string(what));
+    if (is_overlay_private(x.name) || x.name.starts_with("user.")) {
+      ++skipped;
+    } else if (::lsetxattr(path.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+      if (errno != ENOTSUP) throw core::errno_error(errno, "cannot set xattr " + x.name, std::string(what));
+      ++skipped;
     }
   }
+  return skipped;
 }
 
 void set_times_fd(int fd, std::int64_t sec, std::int64_t nsec, std::string_view what) {

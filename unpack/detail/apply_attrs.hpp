@@ -37,12 +37,14 @@ void set_mode_at(int dir_fd, const char* name, std::uint32_t mode, std::string_v
 // filesystem does not support (ENOTSUP, as containerd does) and the
 // overlayfs-private "trusted.overlay." namespace: in an image it would steer
 // overlayfs lookups of the stacked snapshots (redirect, metacopy, opaque).
-void set_xattrs_fd(int fd, std::span<const Xattr> xattrs, std::string_view what);
+// Returns how many were skipped.
+[[nodiscard]] std::int64_t set_xattrs_fd(int fd, std::span<const Xattr> xattrs, std::string_view what);
 // The same for a symlink, device or fifo, by a path string that the caller
 // proved reaches the entry without a symlink (lsetxattr does not follow the
 // last component). Linux allows "user." xattrs only on regular files and
 // directories, so those are skipped here.
-void set_xattrs_path(const std::string& path, std::span<const Xattr> xattrs, std::string_view what);
+[[nodiscard]] std::int64_t set_xattrs_path(const std::string& path, std::span<const Xattr> xattrs,
+                                           std::string_view what);
 
 void set_times_fd(int fd, std::int64_t sec, std::int64_t nsec, std::string_view what);
 void set_times_at(int dir_fd, const char* name, std::int64_t sec, std::int64_t nsec, std::string_view what);

@@ -76,7 +76,7 @@ void Applier::Impl::make_directory(int parent, const CleanPath& path, const TarE
 
 struct stat Applier::Impl::update_directory(int fd, const std::string& path, const TarEntry& entry) {
   if (options_.preserve_owners) detail::set_owner_fd(fd, entry);
-  detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
+  stats_.xattrs_skipped += detail::set_xattrs_fd(fd, entry.xattrs, entry.path);
   const struct stat st = core::stat_handle(fd, entry.path);
   dir_records_.insert_or_assign(path, DirRecord{entry.mode, entry.mtime_sec, entry.mtime_nsec, st.st_dev, st.st_ino});
   return st;
