@@ -331,6 +331,10 @@ void ContentStore::put_blob(const Digest& digest, std::string_view bytes) {
   detail::publish_file(ingest_dir(root_), blob_path(digest), bytes, Publish::replace);
 }
 
+std::filesystem::path ContentStore::partial_path(const Digest& digest) const {
+  return ingest_dir(root_) / (digest.hex() + ".partial");
+}
+
 IngestResult ContentStore::begin_ingest(const Digest& digest, std::int64_t expected_size) {
   if (expected_size < 0) {
     throw Error(ErrorKind::bad_input, "negative blob size " + std::to_string(expected_size),
@@ -346,7 +350,7 @@ IngestResult ContentStore::begin_ingest(const Digest& digest, std::int64_t expec
   }
   return {IngestState::writer_ready,
           std::make_unique<FileBlobWriter>(std::move(*lock), digest, expected_size,
-                                           ingest / (digest.hex() + ".partial"), blob_path(digest))};
+                                           partial_path(digest), blob_path(digest))};
 }
 
 void ContentStore::set_ref(std::string_view name, const Descriptor& manifest) {

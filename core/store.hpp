@@ -119,6 +119,11 @@ class ContentStore {
   // (Error(digest_mismatch) naming both digests). A present blob: no-op.
   void put_blob(const Digest& digest, std::string_view bytes);
 
+  // Where begin_ingest keeps the blob's partial file. Its bytes (a valid
+  // prefix of the blob) may be read while the writer appends, e.g. to
+  // replay a resumed prefix into a decoder.
+  [[nodiscard]] std::filesystem::path partial_path(const Digest& digest) const;
+
   // Starts (or resumes) streaming a blob into the store. Never blocks: a
   // digest being written by another writer answers busy. A partial longer
   // than expected_size is restarted from 0.

@@ -6,7 +6,6 @@ over both runs come to about the blob's size."""
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 
@@ -36,17 +35,6 @@ def big_image(registry_plain, module_scratch):
     return repo, image
 
 
-def _wait_for_partial(store: OciStore, digest: str, size: int, process,
-                      timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while store.partials().get(digest, 0) < size:
-        if process.poll() is not None:
-            pytest.fail(f"gantry exited early with {process.returncode}: {process.communicate()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {size} bytes in the partial file of {digest} after {timeout} s")
-        time.sleep(0.02)
-
-
 def test_killed_pull_resumes_from_the_partial_file(big_image, gantry, fault_proxy, registry_plain):
     repo, image = big_image
     blob = image.layers[0].blob
@@ -56,7 +44,7 @@ def test_killed_pull_resumes_from_the_partial_file(big_image, gantry, fault_prox
     store = OciStore(gantry.store)
 
     first = gantry.spawn("pull", "--plain-http", "--json", ref)
-    _wait_for_partial(store, blob.digest, KILL_AFTER, first)
+    store.wait_for_partial(blob.digest, KILL_AFTER, first)
     kill(first)
 
     held = store.partials()[blob.digest]

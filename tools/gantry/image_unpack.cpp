@@ -97,11 +97,45 @@ std::function<void()> await_all(std::vector<std::shared_future<void>> lowers) {
   };
 }
 
-}  // namespace
+// Streams the layers; a failure is rethrown after every pipeline stopped,
+// the fetch's before the first layer's. `again`: the failure came from wrong
+// bytes that were since replaced in the store.
+template <class Pipelines>
+void stream_and_wait(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                     std::span<const LayerFeed> feeds, UnpackReport& report, bool& again, Pipelines wait_all) {
+  std::exception_ptr failure;
+  try {
+    StreamResult streamed = stream_layers(client, store, reference, feeds);
+    report.fetched = streamed.fetched;
+    again = streamed.refetched_wrong_bytes;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  wait_all(failure);
+  if (failure) std::rethrow_exception(failure);
+}
 
-UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                           const std::filesystem::path& rootfs, const UnpackOptions& options) {
+// A host (a mirror) that sends a layer's wrong bytes has fed them to the
+// layer's pipeline before the digest could be checked, and failed it; the
+// fetcher then takes the layer from the next host into the store. One more
+// pass unpacks it from there.
+template <class Once>
+UnpackReport retrying_replaced_bytes(Once once) {
   auto started = Clock::now();
+  bool again = false;
+  std::optional<UnpackReport> report;
+  try {
+    report.emplace(once(again));
+  } catch (...) {
+    if (!again) throw;
+    report.emplace(once(again));
+  }
+  report->seconds = seconds_since(started);
+  return std::move(*report);
+}
+
+UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                                const std::filesystem::path& rootfs, const UnpackOptions& options, bool& again) {
   RootfsTarget target(rootfs);
   UnpackReport report{.image = resolve_image(client, store, reference)};
   const auto& layers = report.image.manifest.layers;
@@ -118,29 +152,22 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
         std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *appliers.back(), after));
     feeds.push_back(LayerFeed{.blob = layers[i], .input = &pipelines.back()->input()});
   }
-  std::exception_ptr failure;
-  try {
-    report.fetched = stream_layers(client, store, reference, feeds);
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  for (auto& p : pipelines) {
-    try {
-      report.layers.push_back(p->wait());
-    } catch (...) {
-      if (!failure) failure = std::current_exception();
+  stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
+    for (auto& p : pipelines) {
+      try {
+        report.layers.push_back(p->wait());
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
     }
-  }
-  if (failure) std::rethrow_exception(failure);
+  });
   target.commit();
   store.set_ref(reference.string(), report.image.manifest_descriptor);
-  report.seconds = seconds_since(started);
   return report;
 }
 
-UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                              const UnpackOptions& options) {
-  auto started = Clock::now();
+UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
+                                   const core::Reference& reference, const UnpackOptions& options, bool& again) {
   UnpackReport report{.image = resolve_image(client, store, reference)};
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
@@ -174,23 +201,31 @@ UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& stor
     builds.push_back(std::move(build));
   }
 
-  std::exception_ptr failure;
-  try {
-    report.fetched = stream_layers(client, store, reference, feeds);
-  } catch (...) {
-    failure = std::current_exception();
-  }
   // The first failure bottom up is the cause; upper layers waiting for a
   // failed lower one fail with its error.
-  for (auto& build : builds) {
-    build->finisher.join();
-    if (build->error && !failure) failure = build->error;
-    if (build->result) report.layers.push_back(*build->result);
-  }
-  if (failure) std::rethrow_exception(failure);
+  stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
+    for (auto& build : builds) {
+      build->finisher.join();
+      if (build->error && !failure) failure = build->error;
+      if (build->result) report.layers.push_back(*build->result);
+    }
+  });
   store.set_ref(reference.string(), report.image.manifest_descriptor);
-  report.seconds = seconds_since(started);
   return report;
+}
+
+}  // namespace
+
+UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                           const std::filesystem::path& rootfs, const UnpackOptions& options) {
+  return retrying_replaced_bytes(
+      [&](bool& again) { return unpack_rootfs_once(client, store, reference, rootfs, options, again); });
+}
+
+UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                              const UnpackOptions& options) {
+  return retrying_replaced_bytes(
+      [&](bool& again) { return unpack_snapshots_once(client, store, reference, options, again); });
 }
 
 }  // namespace gantry::tools

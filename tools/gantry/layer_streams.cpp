@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 #include "registry/store_sink.hpp"
+#include "tools/gantry/tee_sink.hpp"
 
 namespace gantry::tools {
 
@@ -22,84 +23,6 @@ using core::Error;
 using core::ErrorKind;
 
 namespace {
-
-// One blob being downloaded for the pipelines: the first layer that names
-// it gets the bytes as they arrive; later copies of the same blob in the
-// image (empty layers repeat) read it from the store once it is committed.
-struct Download {
-  unpack::ChunkQueue* input = nullptr;
-  std::promise<void> committed;
-  std::shared_future<void> committed_future = committed.get_future().share();
-  bool settled = false;
-
-  void settle(std::exception_ptr error) {
-    if (settled) return;
-    settled = true;
-    if (error) {
-      committed.set_exception(error);
-    } else {
-      committed.set_value();
-    }
-  }
-};
-
-// Tees a download into the store (partial file, compressed digest) and into a
-// layer pipeline. The pipeline needs every byte from the first, so a partial
-// file of an earlier run is dropped rather than resumed here.
-class TeeSink final : public registry::BlobSink {
- public:
-  TeeSink(registry::BlobSinkPtr store, Download& download) : store_(std::move(store)), download_(download) {
-    if (store_->offset() > 0) store_->restart();
-  }
-
-  ~TeeSink() override {
-    if (finished_) return;
-    auto error = std::make_exception_ptr(Error(ErrorKind::network, "layer download did not complete"));
-    download_.input->fail(error);
-    download_.settle(error);
-  }
-
-  [[nodiscard]] std::int64_t offset() const override { return store_->offset(); }
-
-  registry::SinkFlow write(std::span<const std::byte> bytes) override {
-    store_->write(bytes);
-    // After a restart the server sends again what the pipeline already has.
-    auto skip = static_cast<std::size_t>(std::min<std::int64_t>(skip_, static_cast<std::int64_t>(bytes.size())));
-    skip_ -= static_cast<std::int64_t>(skip);
-    forwarded_ += static_cast<std::int64_t>(bytes.size() - skip);
-    bool room = skip == bytes.size() || download_.input->push_copy(bytes.subspan(skip));
-    return room ? registry::SinkFlow::more : registry::SinkFlow::pause;
-  }
-
-  void on_ready(std::function<void()> wake) override { download_.input->on_space(std::move(wake)); }
-
-  void restart() override {
-    store_->restart();
-    skip_ = forwarded_;
-  }
-
-  // The compressed digest is checked by the store before the pipeline hears
-  // that its input is complete.
-  void finish() override {
-    finished_ = true;
-    try {
-      store_->finish();
-    } catch (...) {
-      download_.input->fail(std::current_exception());
-      download_.settle(std::current_exception());
-      throw;
-    }
-    download_.input->close();
-    download_.settle(nullptr);
-  }
-
- private:
-  registry::BlobSinkPtr store_;
-  Download& download_;
-  std::int64_t forwarded_ = 0;
-  std::int64_t skip_ = 0;
-  bool finished_ = false;
-};
 
 // Streams a verified blob from the store into a pipeline, on its own thread
 // (acquire() blocks while the pipeline is behind), once `ready` is.
@@ -136,9 +59,11 @@ class TeeSinkFactory final : public registry::BlobSinkFactory {
   Opened open(const core::Descriptor& blob) override {
     Opened opened = store_sinks_.open(blob);
     Download& download = downloads_.at(blob.digest);
-    if (!download.input) return opened;  // wanted in the store only
+    // Wanted in the store only, or the pipeline already failed on a host's
+    // wrong bytes and the next host's download only fills the store.
+    if (!download.input || download.tainted) return opened;
     if (opened.state == State::ready) {
-      opened.sink = std::make_unique<TeeSink>(std::move(opened.sink), download);
+      opened.sink = make_tee_sink(std::move(opened.sink), store_.partial_path(blob.digest), download, feeders_);
     } else if (opened.state == State::present) {
       feeders_.emplace_back(feed_from_store, std::shared_future<void>{}, store_.blob_path(blob.digest),
                             std::ref(*download.input));
@@ -156,12 +81,12 @@ class TeeSinkFactory final : public registry::BlobSinkFactory {
 
 }  // namespace
 
-registry::FetchStats stream_layers(registry::Client& client, core::ContentStore& store,
-                                   const core::Reference& reference, std::span<const LayerFeed> feeds) {
+StreamResult stream_layers(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                           std::span<const LayerFeed> feeds) {
   std::map<core::Digest, Download> downloads;
   std::vector<core::Descriptor> to_fetch;
   std::vector<std::thread> feeders;
-  registry::FetchStats fetched{};
+  StreamResult result;
   std::exception_ptr failure;
   try {
     for (const LayerFeed& feed : feeds) {
@@ -185,7 +110,7 @@ registry::FetchStats stream_layers(registry::Client& client, core::ContentStore&
     }
     if (!to_fetch.empty()) {
       TeeSinkFactory sinks(store, downloads, feeders);
-      fetched = client.fetch_blobs(reference, to_fetch, sinks);
+      result.fetched = client.fetch_blobs(reference, to_fetch, sinks);
     }
   } catch (...) {
     failure = std::current_exception();
@@ -200,7 +125,8 @@ registry::FetchStats stream_layers(registry::Client& client, core::ContentStore&
   for (auto& [digest, download] : downloads) download.settle(not_fetched);
   for (auto& f : feeders) f.join();
   if (failure) std::rethrow_exception(failure);
-  return fetched;
+  for (const auto& [digest, download] : downloads) result.refetched_wrong_bytes |= download.tainted;
+  return result;
 }
 
 }  // namespace gantry::tools

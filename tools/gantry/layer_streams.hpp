@@ -21,10 +21,18 @@ struct LayerFeed {
   unpack::ChunkQueue* input = nullptr;
 };
 
+struct StreamResult {
+  registry::FetchStats fetched{};
+  // A host (a mirror) sent wrong bytes for a layer, which failed its
+  // pipeline; the next host's right bytes went into the store only. Those
+  // layers unpack if the caller starts over.
+  bool refetched_wrong_bytes = false;
+};
+
 // Returns when every input has been closed (all its bytes delivered, the
 // blob verified in the store) or failed. Throws the fetch's error after
 // failing every input that was not complete.
-registry::FetchStats stream_layers(registry::Client& client, core::ContentStore& store,
-                                   const core::Reference& reference, std::span<const LayerFeed> feeds);
+StreamResult stream_layers(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+                           std::span<const LayerFeed> feeds);
 
 }  // namespace gantry::tools

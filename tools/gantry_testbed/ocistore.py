@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -63,6 +65,20 @@ class OciStore:
             return {}
         return {f"sha256:{p.name.removesuffix('.partial')}": p.stat().st_size
                 for p in directory.glob("*.partial")}
+
+    def wait_for_partial(self, digest: str, size: int, process: subprocess.Popen,
+                         timeout: float = 60) -> int:
+        """Waits until the partial file of `digest` holds `size` bytes while
+        `process` (the gantry downloading it) runs; returns its size."""
+        deadline = time.monotonic() + timeout
+        while (held := self.partials().get(digest, 0)) < size:
+            if process.poll() is not None:
+                raise AssertionError(f"gantry exited early with {process.returncode}: "
+                                     f"{process.communicate()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {size} bytes in the partial file of {digest} after {timeout} s")
+            time.sleep(0.02)
+        return held
 
 
 def _sha256_file(path: Path) -> str:
