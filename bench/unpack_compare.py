@@ -8,6 +8,7 @@ anew) and nothing is deleted between runs. Needs root; `tools/install-deps
 --bench` installs containerd.
 
     bench/unpack_compare.py [--preset large] [--runs 3] [--gantry build/gantry]
+                            [--tools gantry,gantry-snapshots,skopeo+umoci,containerd]
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def gantry(args, ref: str, fs: Path) -> list[list[str]]:
     return [[args.gantry, "unpack", "--quiet", "--plain-http", "--store", str(fs / "store"), ref, str(fs / "rootfs")]]
 
 
+def gantry_snapshots(args, ref: str, fs: Path) -> list[list[str]]:
+    """Per-layer snapshots in the store, as containerd's overlayfs snapshotter makes."""
+    return [[args.gantry, "pull", "--unpack", "--quiet", "--plain-http", "--store", str(fs / "store"), ref]]
+
+
 def skopeo_umoci(args, ref: str, fs: Path) -> list[list[str]]:
     return [["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"oci:{fs}/oci:latest"],
             ["umoci", "unpack", "--image", f"{fs}/oci:latest", str(fs / "bundle")]]
@@ -100,7 +106,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gantry", default=str(Path(__file__).resolve().parents[1] / "build" / "gantry"))
     parser.add_argument("--cache", default="/var/tmp/gantry-bench-images")
-    parser.add_argument("--tools", default="gantry,skopeo+umoci,containerd")
+    parser.add_argument("--tools", default="gantry,gantry-snapshots,skopeo+umoci,containerd",
+                        help="comma-separated; gantry = a flattened rootfs (unpack), "
+                             "gantry-snapshots = per-layer snapshots (pull --unpack)")
     args = parser.parse_args()
 
     image, stats = host_image.build(args.preset, args.compression, Path(args.cache))
@@ -124,6 +132,8 @@ def main() -> int:
                         try:
                             if tool == "gantry":
                                 commands = gantry(args, ref, fs)
+                            elif tool == "gantry-snapshots":
+                                commands = gantry_snapshots(args, ref, fs)
                             elif tool == "skopeo+umoci":
                                 commands = skopeo_umoci(args, ref, fs)
                             else:
@@ -142,13 +152,13 @@ def main() -> int:
                                 daemon.wait()
                                 subprocess.run(["umount", "-R", str(fs / "containerd")], capture_output=True)
             for tool in wanted:
-                print(f"{tool:14s} median {statistics.median(times[tool]):6.2f} s   runs: "
+                print(f"{tool:16s} median {statistics.median(times[tool]):6.2f} s   runs: "
                       + " ".join(f"{t:.2f}" for t in times[tool])
                       + f"   client peak RSS {max(rss[tool]) / 1024:.0f} MiB")
             if "gantry" in wanted:
                 g = statistics.median(times["gantry"])
                 for tool in wanted:
-                    if tool != "gantry":
+                    if not tool.startswith("gantry"):
                         print(f"{tool} / gantry = {statistics.median(times[tool]) / g:.2f}x")
         finally:
             registry.stop(tmp / "registry")
