@@ -1,6 +1,7 @@
 #include "unpack/layer_pipeline.hpp"
 
 #include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
 
 #include <array>
 #include <chrono>
@@ -160,9 +161,15 @@ void LayerPipeline::decode_stage() {
       tar_.commit(std::move(token->buffer), token->size);
     };
 
-    tbb::parallel_pipeline(kPipelineTokens,
-                           tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, decode) &
-                               tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, hash));
+    // Isolated: the stages block on this layer's queues, so a thread
+    // waiting here must not pick up a stage of another layer's pipeline,
+    // which may block until this layer is applied (flattened layers apply
+    // in order): that would be a deadlock.
+    tbb::this_task_arena::isolate([&] {
+      tbb::parallel_pipeline(kPipelineTokens,
+                             tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, decode) &
+                                 tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, hash));
+    });
 
     if (!decoder->finished()) {
       throw Error(ErrorKind::bad_input, "layer " + compression_name(spec_.compression) + " stream is truncated",
