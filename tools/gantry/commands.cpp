@@ -10,6 +10,7 @@ std::span<const Command> commands() {
   static const Command kCommands[] = {
       pull_command(),
       unpack_command(),
+      bundle_command(),
       inspect_command(),
   };
   return kCommands;

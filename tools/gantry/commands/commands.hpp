@@ -8,5 +8,6 @@ namespace gantry::tools {
 [[nodiscard]] Command pull_command();
 [[nodiscard]] Command inspect_command();
 [[nodiscard]] Command unpack_command();
+[[nodiscard]] Command bundle_command();
 
 }  // namespace gantry::tools

@@ -1,0 +1,33 @@
+#include "tools/gantry/process_cli.hpp"
+
+#include "core/error.hpp"
+
+namespace gantry::tools {
+
+runtime::ProcessOverrides process_overrides(const ParsedArgs& args) {
+  runtime::ProcessOverrides overrides{.entrypoint = args.value("entrypoint"),
+                                      .command = std::nullopt,
+                                      .env = args.values("env"),
+                                      .user = args.value("user"),
+                                      .workdir = args.value("workdir")};
+  if (args.has_rest_separator() && !args.rest().empty()) overrides.command = args.rest();
+  return overrides;
+}
+
+runtime::BundleOptions bundle_options(const ParsedArgs& args) {
+  runtime::BundleOptions options;
+  if (auto hostname = args.value("hostname")) {
+    if (hostname->empty() || hostname->size() > 64) {
+      throw core::Error(core::ErrorKind::bad_input, "--hostname: want 1 to 64 characters");
+    }
+    options.hostname = *hostname;
+  }
+  const std::string net = args.value("net").value_or("host");
+  if (net != "host" && net != "none") {
+    throw core::Error(core::ErrorKind::bad_input, "--net: want host or none, not \"" + net + "\"");
+  }
+  options.isolated_network = net == "none";
+  return options;
+}
+
+}  // namespace gantry::tools
