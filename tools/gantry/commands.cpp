@@ -11,6 +11,7 @@ std::span<const Command> commands() {
       pull_command(),
       unpack_command(),
       bundle_command(),
+      run_command(),
       inspect_command(),
   };
   return kCommands;

@@ -9,5 +9,6 @@ namespace gantry::tools {
 [[nodiscard]] Command inspect_command();
 [[nodiscard]] Command unpack_command();
 [[nodiscard]] Command bundle_command();
+[[nodiscard]] Command run_command();
 
 }  // namespace gantry::tools

@@ -1,0 +1,244 @@
+#include "runtime/detail/container_init.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <initializer_list>
+
+namespace gantry::runtime::detail {
+
+namespace {
+
+// ---- failure reports, without allocation ----------------------------------
+
+void append(char* buffer, std::size_t size, const char* text) {
+  std::size_t used = ::strnlen(buffer, size);
+  if (used + 1 >= size) return;
+  std::size_t room = size - used - 1;
+  std::size_t n = ::strnlen(text, room);
+  ::memcpy(buffer + used, text, n);
+  buffer[used + n] = '\0';
+}
+
+[[noreturn]] void fail(const ContainerInit& init, int status, const char* what, const char* subject, int err) {
+  InitFailure report;
+  report.exit_status = status;
+  append(report.message, sizeof report.message, what);
+  if (subject) {
+    append(report.message, sizeof report.message, " ");
+    append(report.message, sizeof report.message, subject);
+  }
+  if (err != 0) {
+    append(report.message, sizeof report.message, ": ");
+    const char* text = ::strerrordesc_np(err);  // a static string: no locale, no allocation
+    append(report.message, sizeof report.message, text ? text : "unknown error");
+  }
+  ssize_t ignored = ::write(init.error_fd, &report, sizeof report);
+  (void)ignored;
+  ::_exit(status);
+}
+
+[[noreturn]] void fail_setup(const ContainerInit& init, const char* what, const char* subject) {
+  fail(init, 125, what, subject, errno);
+}
+
+// ---- paths inside the rootfs ------------------------------------------------
+
+// A handle on `relative` inside the directory `root`, symlinks and ".."
+// confined to it.
+int open_inside(int root, const char* relative, int flags) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_PATH | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd;
+  do {
+    fd = static_cast<int>(::syscall(SYS_openat2, root, relative, &how, sizeof how));
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// "/proc/self/fd/N": mount(2) onto a target resolved safely beforehand.
+struct FdPath {
+  char text[40];
+  explicit FdPath(int fd) { std::snprintf(text, sizeof text, "/proc/self/fd/%d", fd); }
+};
+
+void mount_inside(const ContainerInit& init, int root, const char* target, const char* source, const char* type,
+                  unsigned long flags, const char* data, int open_flags = O_DIRECTORY) {
+  int fd = open_inside(root, target, open_flags);
+  if (fd < 0) fail_setup(init, "cannot open mount point", target);
+  FdPath path(fd);
+  if (::mount(source, path.text, type, flags, data) != 0) fail_setup(init, "cannot mount", target);
+  ::close(fd);
+}
+
+// ---- the steps ----------------------------------------------------------------
+
+struct Node {
+  const char* name;
+  mode_t mode;
+  unsigned major, minor;
+};
+constexpr Node kDevices[] = {{"null", 0666, 1, 3},    {"zero", 0666, 1, 5}, {"full", 0666, 1, 7},
+                             {"random", 0666, 1, 8},  {"urandom", 0666, 1, 9}, {"tty", 0666, 5, 0}};
+struct Link {
+  const char* name;
+  const char* target;
+};
+constexpr Link kDevLinks[] = {{"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"},
+                              {"stdout", "/proc/self/fd/1"},    {"stderr", "/proc/self/fd/2"},
+                              {"ptmx", "pts/ptmx"},             {"core", "/proc/kcore"}};
+
+void make_dev(const ContainerInit& init, int root) {
+  mount_inside(init, root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  // The tmpfs is ours: nothing of the image is in it, plain *at() calls are safe.
+  int dev = open_inside(root, "dev", O_DIRECTORY);
+  if (dev < 0) fail_setup(init, "cannot open", "/dev");
+  FdPath dev_path(dev);
+  int dev_dir = ::open(dev_path.text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dev_dir < 0) fail_setup(init, "cannot open", "/dev");
+  for (const Node& node : kDevices) {
+    if (::mknodat(dev_dir, node.name, S_IFCHR | node.mode, makedev(node.major, node.minor)) != 0 ||
+        ::fchmodat(dev_dir, node.name, node.mode, 0) != 0) {
+      fail_setup(init, "cannot create device /dev/", node.name);
+    }
+  }
+  for (const Link& link : kDevLinks) {
+    if (::symlinkat(link.target, dev_dir, link.name) != 0) fail_setup(init, "cannot create /dev/", link.name);
+  }
+  for (const char* dir : {"pts", "shm", "mqueue"}) {
+    if (::mkdirat(dev_dir, dir, 0755) != 0) fail_setup(init, "cannot create /dev/", dir);
+  }
+  ::close(dev_dir);
+  ::close(dev);
+  mount_inside(init, root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+               "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  mount_inside(init, root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+  mount_inside(init, root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
+}
+
+void make_mounts(const ContainerInit& init) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail_setup(init, "cannot make mounts private", nullptr);
+  if (init.bind_rootfs && ::mount(init.rootfs, init.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    fail_setup(init, "cannot bind", init.rootfs);
+  }
+  int root = ::open(init.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) fail_setup(init, "cannot open", init.rootfs);
+  mount_inside(init, root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  make_dev(init, root);
+  mount_inside(init, root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr);
+  for (int i = 0; i < init.bind_file_count; ++i) {
+    const InitBindFile& bind = init.bind_files[i];
+    mount_inside(init, root, bind.target, bind.source, nullptr, MS_BIND, nullptr, 0);
+  }
+  ::close(root);
+}
+
+// runc's trick: pivot_root(".", ".") stacks the old root under the new one,
+// which is then detached.
+void enter_rootfs(const ContainerInit& init) {
+  if (::chdir(init.rootfs) != 0) fail_setup(init, "cannot enter", init.rootfs);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_setup(init, "pivot_root into", init.rootfs);
+  if (::umount2(".", MNT_DETACH) != 0) fail_setup(init, "cannot detach the old root", nullptr);
+  if (::chdir("/") != 0) fail_setup(init, "cannot enter", "/");
+}
+
+// Docker's masked and read-only /proc paths (absent ones are skipped).
+void protect_proc(const ContainerInit& init) {
+  for (const char* file : {"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                           "/proc/sched_debug"}) {
+    if (::mount("/dev/null", file, nullptr, MS_BIND, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", file);
+  }
+  for (const char* dir : {"/proc/acpi", "/proc/scsi", "/sys/firmware"}) {
+    if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", dir);
+  }
+  for (const char* path : {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      if (errno == ENOENT) continue;
+      fail_setup(init, "cannot bind", path);
+    }
+    if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr) != 0) {
+      fail_setup(init, "cannot make read-only", path);
+    }
+  }
+}
+
+bool keeps(const ContainerInit& init, int cap) {
+  for (int i = 0; i < init.capability_count; ++i) {
+    if (init.capabilities[i] == cap) return true;
+  }
+  return false;
+}
+
+void drop_privileges(const ContainerInit& init) {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_setup(init, "cannot set no_new_privs", nullptr);
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (keeps(init, cap)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail_setup(init, "cannot drop a capability", nullptr);
+  }
+  if (::setgroups(static_cast<std::size_t>(init.group_count), init.groups) != 0) fail_setup(init, "cannot set groups", nullptr);
+  if (::setresgid(init.gid, init.gid, init.gid) != 0) fail_setup(init, "cannot set gid", nullptr);
+  if (::setresuid(init.uid, init.uid, init.uid) != 0) fail_setup(init, "cannot set uid", nullptr);
+  if (init.uid != 0) return;  // the kernel cleared the permitted and effective sets
+  __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  __user_cap_data_struct data[2] = {};
+  for (int i = 0; i < init.capability_count; ++i) {
+    const int cap = init.capabilities[i];
+    data[cap / 32].effective |= 1u << (cap % 32);
+    data[cap / 32].permitted |= 1u << (cap % 32);
+    data[cap / 32].inheritable |= 1u << (cap % 32);
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) fail_setup(init, "cannot set capabilities", nullptr);
+}
+
+// execve through the candidates (the container's PATH), as Docker reports:
+// 127 when no candidate exists, 126 when one exists but cannot be executed.
+[[noreturn]] void exec_command(const ContainerInit& init) {
+  int denied = 0;
+  for (int i = 0; i < init.candidate_count; ++i) {
+    ::execve(init.candidates[i], init.argv, init.envp);
+    if (errno == EACCES || errno == ENOEXEC || errno == EISDIR) {
+      denied = errno;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      denied = errno;
+      break;
+    }
+  }
+  char what[300] = "exec: \"";
+  append(what, sizeof what, init.command);
+  append(what, sizeof what, "\"");
+  if (denied != 0) fail(init, 126, what, nullptr, denied == EISDIR || denied == ENOEXEC ? EACCES : denied);
+  append(what, sizeof what, init.command_has_slash ? ": no such file or directory" : ": executable file not found in $PATH");
+  fail(init, 127, what, nullptr, 0);
+}
+
+}  // namespace
+
+void container_init(const ContainerInit& init) {
+  make_mounts(init);
+  enter_rootfs(init);
+  protect_proc(init);
+  if (::sethostname(init.hostname, ::strlen(init.hostname)) != 0) fail_setup(init, "cannot set the hostname", nullptr);
+  if (::chdir(init.cwd) != 0) fail(init, 126, "cannot enter the working directory", init.cwd, errno);
+  drop_privileges(init);
+  if (init.stdin_fd >= 0 && ::dup2(init.stdin_fd, 0) != 0) fail_setup(init, "cannot set stdin", nullptr);
+  // Every other descriptor closes on exec; the error pipe too, which is how
+  // the parent learns that execve succeeded.
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) fail_setup(init, "cannot close descriptors", nullptr);
+  exec_command(init);
+}
+
+}  // namespace gantry::runtime::detail

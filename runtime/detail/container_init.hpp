@@ -1,0 +1,51 @@
+#pragma once
+// The child side of the launcher (launcher.hpp): everything between clone()
+// and execve(), made only of system calls on data the parent prepared. The
+// parent has threads when it clones, so the child must not allocate or take
+// locks; it reports a failure through `error_fd` and exits.
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace gantry::runtime::detail {
+
+// What the child reports when it cannot start the command. EOF on the pipe
+// instead means execve succeeded.
+struct InitFailure {
+  int exit_status = 0;    // 125, 126 or 127
+  char message[512] = {};  // one line
+};
+
+struct InitBindFile {
+  const char* source;  // absolute, on the host
+  const char* target;  // relative to the rootfs; exists (the parent made it)
+};
+
+struct ContainerInit {
+  const char* rootfs = nullptr;  // absolute; a mount point unless bind_rootfs
+  bool bind_rootfs = false;      // a plain directory: bind it onto itself first
+  const char* hostname = nullptr;
+  const InitBindFile* bind_files = nullptr;
+  int bind_file_count = 0;
+  const char* cwd = nullptr;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  int group_count = 0;
+  const int* capabilities = nullptr;  // to keep in the bounding set (and effective for root)
+  int capability_count = 0;
+  const char* command = nullptr;           // argv[0], for messages
+  const char* const* candidates = nullptr;  // where to execve argv[0] from, in order
+  int candidate_count = 0;
+  bool command_has_slash = false;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int stdin_fd = -1;  // dup2'ed onto 0 when >= 0
+  int error_fd = -1;
+};
+
+// Never returns: execs the command, or reports and exits.
+[[noreturn]] void container_init(const ContainerInit& init);
+
+}  // namespace gantry::runtime::detail

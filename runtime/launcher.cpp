@@ -1,0 +1,290 @@
+#include "runtime/launcher.hpp"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/file_handle.hpp"
+#include "runtime/detail/container_init.hpp"
+#include "runtime/detail/rootfs_file.hpp"
+#include "runtime/rootfs.hpp"
+
+namespace gantry::runtime {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using core::Error;
+using core::ErrorKind;
+
+// overlayfs takes its options in one page.
+constexpr std::size_t kMaxMountData = 4095;
+
+int capability_number(const std::string& name) {
+  static const std::map<std::string, int> numbers{
+      {"CAP_CHOWN", CAP_CHOWN},           {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
+      {"CAP_FSETID", CAP_FSETID},         {"CAP_FOWNER", CAP_FOWNER},
+      {"CAP_MKNOD", CAP_MKNOD},           {"CAP_NET_RAW", CAP_NET_RAW},
+      {"CAP_SETGID", CAP_SETGID},         {"CAP_SETUID", CAP_SETUID},
+      {"CAP_SETFCAP", CAP_SETFCAP},       {"CAP_SETPCAP", CAP_SETPCAP},
+      {"CAP_NET_BIND_SERVICE", CAP_NET_BIND_SERVICE}, {"CAP_SYS_CHROOT", CAP_SYS_CHROOT},
+      {"CAP_KILL", CAP_KILL},             {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE}};
+  return numbers.at(name);
+}
+
+// The overlay mount in the host's mount namespace, where the parent reads
+// the image's passwd and prepares the rootfs; the child takes a copy of it
+// at clone, so this one is detached as soon as the child has exec'ed.
+class OverlayMount {
+ public:
+  OverlayMount(const std::vector<fs::path>& lowers, const fs::path& container) : merged_(container / "merged") {
+    for (const char* dir : {"upper", "work", "merged"}) {
+      if (::mkdir((container / dir).c_str(), 0755) != 0 && errno != EEXIST) {
+        throw core::errno_error(errno, "cannot create", (container / dir).string());
+      }
+    }
+    std::string data = "lowerdir=";
+    for (std::size_t i = 0; i < lowers.size(); ++i) {
+      if (i > 0) data += ':';
+      data += lowers[i].string();
+    }
+    data += ",upperdir=" + (container / "upper").string() + ",workdir=" + (container / "work").string();
+    if (data.size() > kMaxMountData) {
+      throw Error(ErrorKind::unsupported, "too many layers for one overlayfs mount (" +
+                                              std::to_string(lowers.size()) + ")");
+    }
+    if (::mount("overlay", merged_.c_str(), "overlay", 0, data.c_str()) != 0) {
+      const int err = errno;
+      throw Error(err == ENODEV ? ErrorKind::unsupported : ErrorKind::io,
+                  std::string("cannot mount overlayfs: ") + ::strerror(err), {.path = merged_.string()});
+    }
+  }
+  ~OverlayMount() { ::umount2(merged_.c_str(), MNT_DETACH); }
+  OverlayMount(const OverlayMount&) = delete;
+  OverlayMount& operator=(const OverlayMount&) = delete;
+
+  [[nodiscard]] const fs::path& merged() const { return merged_; }
+
+ private:
+  fs::path merged_;
+};
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw Error(ErrorKind::io, "cannot write", {.path = path.string()});
+}
+
+// /etc/hosts, /etc/hostname and /etc/resolv.conf of the container, written
+// beside it and bound over (empty files made in the rootfs if absent).
+std::vector<std::pair<fs::path, std::string>> prepare_etc_files(const fs::path& rootfs, const fs::path& container,
+                                                                const std::string& hostname) {
+  std::string resolv;
+  if (auto host = detail::read_rootfs_file("/", "etc/resolv.conf", 1 << 20)) resolv = *host;
+  const std::vector<std::pair<std::string, std::string>> files{
+      {"hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"},
+      {"hostname", hostname + "\n"},
+      {"resolv.conf", resolv}};
+  make_directory_in(rootfs, "/etc");
+  core::FileHandle root = core::open_file(rootfs, O_PATH | O_DIRECTORY);
+  auto [etc, err] = detail::open_in_rootfs(root.get(), "etc", O_PATH | O_DIRECTORY);
+  if (err != 0) throw core::errno_error(err, "cannot open", (rootfs / "etc").string());
+  std::vector<std::pair<fs::path, std::string>> binds;
+  for (const auto& [name, text] : files) {
+    write_text(container / name, text);
+    int fd = ::openat(etc.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+    binds.emplace_back(container / name, "etc/" + name);
+  }
+  return binds;
+}
+
+// Where execve looks for argv[0]: itself when it names a path, else each
+// directory of the container's PATH.
+std::vector<std::string> exec_candidates(const ProcessSpec& process) {
+  const std::string& command = process.args.front();
+  if (command.find('/') != std::string::npos) return {command};
+  std::string path(kDefaultPath.substr(5));
+  for (const auto& entry : process.env) {
+    if (entry.starts_with("PATH=")) path = entry.substr(5);
+  }
+  std::vector<std::string> candidates;
+  std::stringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) candidates.push_back((dir.empty() ? "." : dir) + "/" + command);
+  return candidates;
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// ---- signals -------------------------------------------------------------------
+
+std::atomic<pid_t> g_child{0};
+
+void forward_signal(int signal) {
+  pid_t child = g_child.load();
+  if (child > 0) ::kill(child, signal);
+}
+
+constexpr std::array kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+// Installed while the container runs; the old handlers come back after.
+class SignalForwarding {
+ public:
+  explicit SignalForwarding(pid_t child) {
+    g_child = child;
+    struct sigaction action {};
+    action.sa_handler = forward_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (std::size_t i = 0; i < kForwarded.size(); ++i) ::sigaction(kForwarded[i], &action, &saved_[i]);
+  }
+  ~SignalForwarding() {
+    for (std::size_t i = 0; i < kForwarded.size(); ++i) ::sigaction(kForwarded[i], &saved_[i], nullptr);
+    g_child = 0;
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+ private:
+  std::array<struct sigaction, kForwarded.size()> saved_{};
+};
+
+int wait_status(pid_t child) {
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) throw core::errno_error(errno, "cannot wait for the container", "");
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+LaunchResult launch(const LaunchSpec& spec) {
+  if (::geteuid() != 0) {
+    throw Error(ErrorKind::unsupported,
+                "gantry run needs root (namespaces and mounts); for an unprivileged runtime use "
+                "`gantry bundle --rootless` and runc");
+  }
+  const auto started = Clock::now();
+  LaunchResult result;
+  std::optional<OverlayMount> overlay;
+  if (!spec.lower_dirs.empty()) overlay.emplace(spec.lower_dirs, spec.container_dir);
+  const fs::path rootfs = overlay ? overlay->merged() : spec.rootfs;
+
+  // What the image or the command line got wrong: Docker's 126.
+  ProcessSpec process;
+  std::vector<std::pair<fs::path, std::string>> etc_files;
+  try {
+    process = make_process_spec(*spec.config, spec.overrides, rootfs, spec.options.hostname);
+    make_directory_in(rootfs, process.cwd);
+    for (const char* dir : {"/proc", "/dev", "/sys"}) make_directory_in(rootfs, dir);
+    etc_files = prepare_etc_files(rootfs, spec.container_dir, spec.options.hostname);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::bad_input) throw;
+    result.exit_status = 126;
+    result.error = e.what();
+    return result;
+  }
+
+  // Everything the child needs, as plain C data.
+  const std::string rootfs_text = rootfs.string();
+  std::vector<std::string> bind_sources, bind_targets;
+  for (const auto& [source, target] : etc_files) {
+    bind_sources.push_back(source.string());
+    bind_targets.push_back(target);
+  }
+  std::vector<detail::InitBindFile> binds;
+  for (std::size_t i = 0; i < bind_sources.size(); ++i) {
+    binds.push_back({bind_sources[i].c_str(), bind_targets[i].c_str()});
+  }
+  std::vector<gid_t> groups(process.user.additional_gids.begin(), process.user.additional_gids.end());
+  std::vector<int> caps;
+  for (const auto& name : default_capabilities()) caps.push_back(capability_number(name));
+  const std::vector<std::string> candidates = exec_candidates(process);
+  std::vector<const char*> candidate_ptrs;
+  for (const auto& c : candidates) candidate_ptrs.push_back(c.c_str());
+  std::vector<char*> argv = c_strings(process.args);
+  std::vector<char*> envp = c_strings(process.env);
+  core::FileHandle null_stdin;
+  if (!spec.keep_stdin) null_stdin = core::open_file("/dev/null", O_RDONLY);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw core::errno_error(errno, "cannot create a pipe", "");
+  core::FileHandle error_read(pipe_fds[0]), error_write(pipe_fds[1]);
+
+  const detail::ContainerInit init{
+      .rootfs = rootfs_text.c_str(),
+      .bind_rootfs = !overlay,
+      .hostname = spec.options.hostname.c_str(),
+      .bind_files = binds.data(),
+      .bind_file_count = static_cast<int>(binds.size()),
+      .cwd = process.cwd.c_str(),
+      .uid = process.user.uid,
+      .gid = process.user.gid,
+      .groups = groups.data(),
+      .group_count = static_cast<int>(groups.size()),
+      .capabilities = caps.data(),
+      .capability_count = static_cast<int>(caps.size()),
+      .command = process.args.front().c_str(),
+      .candidates = candidate_ptrs.data(),
+      .candidate_count = static_cast<int>(candidate_ptrs.size()),
+      .command_has_slash = process.args.front().find('/') != std::string::npos,
+      .argv = argv.data(),
+      .envp = envp.data(),
+      .stdin_fd = null_stdin ? null_stdin.get() : -1,
+      .error_fd = error_write.get(),
+  };
+  result.times.mount = Clock::now() - started;
+
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  if (spec.options.isolated_network) flags |= CLONE_NEWNET;
+  const auto cloned = Clock::now();
+  // A raw clone: the child continues here on a copy of this stack, like
+  // fork(), and runs only system calls on the data above.
+  const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) throw core::errno_error(errno, "cannot create the container's namespaces", "");
+  if (pid == 0) detail::container_init(init);
+
+  SignalForwarding forwarding(static_cast<pid_t>(pid));
+  error_write.reset();
+  detail::InitFailure failure;
+  ssize_t n;
+  do {
+    n = ::read(error_read.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  result.times.exec = Clock::now() - cloned;
+  overlay.reset();  // the child runs in its own copy of the mount
+  const int status = wait_status(static_cast<pid_t>(pid));
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    failure.message[sizeof failure.message - 1] = '\0';
+    result.exit_status = failure.exit_status;
+    result.error = failure.message;
+    if (failure.exit_status == 125) throw Error(ErrorKind::io, std::string("container setup: ") + failure.message);
+    return result;
+  }
+  result.exit_status = status;
+  return result;
+}
+
+}  // namespace gantry::runtime

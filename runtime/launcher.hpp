@@ -1,0 +1,69 @@
+#pragma once
+// The built-in launcher: a process in a container of its own, as `docker run`
+// starts one (order of steps after crun's linux.c and youki's init):
+//
+//   parent: overlayfs of the image's snapshots (lower) and a fresh upper and
+//           work dir under the container dir, mounted at CONTAINER/merged;
+//           the WorkingDir made, /etc/hosts, /etc/hostname, /etc/resolv.conf
+//           prepared; argv, envp and every path prepared (the child does not
+//           allocate: gantry has threads when it forks)
+//   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); mounts made
+//           private; /proc, a tmpfs /dev with null, zero, full, random,
+//           urandom, tty, pts, shm, mqueue and the standard symlinks, a
+//           read-only /sys, the three /etc files bound in, every target
+//           resolved inside the rootfs (openat2 RESOLVE_IN_ROOT, mounted
+//           through /proc/self/fd); pivot_root; hostname; no_new_privs; the
+//           bounding set cut to Docker's default capabilities; groups, gid,
+//           uid; descriptors above stdio closed on exec; execve through the
+//           container's PATH. The command is PID 1 of its PID namespace.
+//   parent: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and
+//           SIGWINCH to it, waits, and returns its exit status (128+N when it
+//           died of signal N).
+//
+// Needs root (CAP_SYS_ADMIN for the mounts and namespaces).
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/oci_config.hpp"
+#include "runtime/process_spec.hpp"
+
+namespace gantry::runtime {
+
+struct LaunchSpec {
+  // The image's layer snapshots, top first, stacked with overlayfs; or
+  // empty, with `rootfs` a flattened copy to run in (no overlayfs).
+  std::vector<std::filesystem::path> lower_dirs{};
+  std::filesystem::path rootfs{};
+  // Where upper/, work/ and merged/ (and the /etc files) go; must exist.
+  std::filesystem::path container_dir;
+  ProcessOverrides overrides{};
+  const core::ImageConfig* config = nullptr;
+  BundleOptions options{};
+  bool keep_stdin = false;  // -i; otherwise stdin is /dev/null
+};
+
+struct LaunchTimes {
+  std::chrono::duration<double> mount{};  // overlay and rootfs preparation
+  std::chrono::duration<double> exec{};   // clone to a successful execve
+};
+
+struct LaunchResult {
+  // The process's exit status, 128+N when it died of signal N; when it could
+  // not be started, Docker's: 127 command not found, 126 not executable or a
+  // user or working directory the image cannot give, with `error` saying so
+  // in one line (e.g. `exec: "x": executable file not found in $PATH`).
+  int exit_status = 0;
+  std::string error{};
+  LaunchTimes times{};
+};
+
+// Throws Error(io) or Error(unsupported) for what the machine cannot do
+// (mounts, namespaces); what the image or the command line got wrong is in
+// the result.
+[[nodiscard]] LaunchResult launch(const LaunchSpec& spec);
+
+}  // namespace gantry::runtime

@@ -1,0 +1,212 @@
+"""`gantry run REF [-- CMD]`: the image's process in a container of its own,
+on overlayfs over the store's snapshots. Real images from the test bed (the
+machine's static busybox, and a dynamically linked program with its loader,
+libc and /etc/ld.so.cache); each test checks what the process saw and
+printed, and gantry's exit status."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gantry_testbed import images, trees
+from gantry_testbed.layers import build_layer
+from gantry_testbed.tarwriter import Entry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import tree_print  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="gantry run needs root")
+
+PASSWD = trees.PASSWD + b"app:x:1000:1000:App:/home/app:/bin/sh\n"
+GROUP = trees.GROUP + b"app:x:1000:\nextra:x:3000:app\n"
+
+
+def busybox_entries() -> list[Entry]:
+    entries = [e for e in trees.busybox_entries() if e.path not in ("etc/passwd", "etc/group")]
+    return entries + [Entry("etc/passwd", data=PASSWD), Entry("etc/group", data=GROUP)]
+
+
+def dynamic_entries(program: str = "/usr/bin/env") -> list[Entry]:
+    """A dynamically linked program of this machine with what the loader
+    needs: its libraries (by their real files), the loader and ld.so.cache."""
+    files = {program, "/etc/ld.so.cache"}
+    for line in subprocess.run(["ldd", program], capture_output=True, text=True, check=True).stdout.splitlines():
+        for path in re.findall(r"(/\S+)", line):
+            files.add(path)
+    entries, dirs = [], set()
+    for path in sorted(files):
+        real = os.path.realpath(path)
+        for name in (path, real):
+            parent = os.path.dirname(name).lstrip("/")
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = os.path.dirname(parent)
+        entries.append(Entry(real.lstrip("/"), data=Path(real).read_bytes(), mode=0o755))
+        if real != path:
+            entries.append(Entry(path.lstrip("/"), "symlink", linkname=real))
+    return [Entry(d, "dir") for d in sorted(dirs)] + entries
+
+
+@pytest.fixture(scope="module")
+def image_ref(registry_plain):
+    config = images.ImageConfig(cmd=("sh", "-c", "echo $FOO pid=$$ cwd=$(pwd) id=$(id -u):$(id -g) "
+                                                 "groups=$(id -G) host=$(hostname) home=$HOME"),
+                                env=(images.DEFAULT_PATH, "FOO=bar"), user="app", working_dir="/work/dir")
+    image = images.build_image([build_layer(busybox_entries())], config=config)
+    repo = f"it/run-{secrets.token_hex(4)}"
+    registry_plain.client.push_image(repo, image, tag="v1")
+    return registry_plain.ref(repo, "v1"), image
+
+
+def run(gantry, ref, *args, stdin=subprocess.DEVNULL, input=None, options=()):
+    argv = gantry.argv("run", "--plain-http", "--quiet", *options, ref, *(("--", *args) if args else ()))
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=gantry.env,
+                          stdin=None if input is not None else stdin, input=input)
+
+
+def test_the_images_process_runs_as_pid_1(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == ("bar pid=1 cwd=/work/dir id=1000:1000 groups=1000 3000 host=gantry "
+                             "home=/home/app\n")
+
+
+def test_exit_status_and_stdout_stderr_separation(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "sh", "-c", "echo out; echo err >&2; exit 42")
+    assert (result.returncode, result.stdout, result.stderr) == (42, "out\n", "err\n")
+
+
+def test_overrides_and_namespaces(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "sh", "-c", "echo $FOO $(id -u) $(pwd) $(hostname); ls /sys/class/net; "
+                                           "cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+                                           "touch /sys/x 2>/dev/null || echo sys read-only; "
+                                           "cat /etc/hostname; grep box /etc/hosts",
+                 options=("-e", "FOO=cli", "-u", "0", "-w", "/tmp", "--hostname", "box", "--net", "none"))
+    lines = result.stdout.splitlines()
+    assert lines[0] == "cli 0 /tmp box", result.stderr
+    assert lines[1] == "lo"
+    assert lines[2].startswith("sh -c echo $FOO")
+    assert lines[3] == "sys read-only"
+    assert lines[4:] == ["box", "127.0.1.1\tbox"]
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_dev_is_minimal_and_works(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "sh", "-c", "ls /dev; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo ok")
+    names = result.stdout.split()
+    for name in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "fd", "stdin", "ptmx"):
+        assert name in names
+    assert names[-2:] == ["4", "ok"]
+    assert "sda" not in " ".join(names)
+
+
+def test_stdin_is_dev_null_unless_interactive(gantry, image_ref):
+    ref, _ = image_ref
+    assert run(gantry, ref, "cat", input="ignored\n").stdout == ""
+    assert run(gantry, ref, "cat", input="piped\n", options=("-i",)).stdout == "piped\n"
+
+
+def test_writes_are_isolated_and_snapshots_stay_unchanged(gantry, image_ref):
+    ref, image = image_ref
+    first = run(gantry, ref, "sh", "-c", "echo new > /etc/new; rm /etc/group; rm -r /bin/cat; echo done")
+    assert first.stdout == "done\n", first.stderr
+    [snapshot] = (gantry.store / "snapshots" / "sha256").iterdir()
+    before = tree_print.tree_text(snapshot)
+
+    second = run(gantry, ref, "sh", "-c", "ls /etc; cat /etc/group | head -n 1")
+
+    assert second.stdout.split() == ["group", "hostname", "hosts", "passwd", "resolv.conf", "root:x:0:"]
+    assert tree_print.tree_text(snapshot) == before
+    assert list((gantry.store / "containers").iterdir()) == []  # removed at exit
+
+
+def test_second_run_unpacks_nothing(gantry, image_ref):
+    ref, _ = image_ref
+    first = run(gantry, ref, "true", options=("--timing",))
+    second = run(gantry, ref, "true", options=("--timing",))
+    assert "1 of 1 layers unpacked" in first.stderr
+    assert "0 of 1 layers unpacked, 0 bytes fetched" in second.stderr
+
+
+def test_keep_keeps_the_containers_writes(gantry, image_ref):
+    ref, _ = image_ref
+    run(gantry, ref, "sh", "-c", "echo kept > /root/file", options=("--keep", "-u", "0"))
+    [container] = (gantry.store / "containers").iterdir()
+    assert (container / "upper" / "root" / "file").read_text() == "kept\n"
+
+
+def test_flattened_copy_without_overlayfs(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "sh", "-c", "echo $FOO; ls /bin/busybox", options=("--no-overlay",))
+    assert (result.returncode, result.stdout) == (0, "bar\n/bin/busybox\n"), result.stderr
+
+
+@pytest.mark.parametrize("args,status,message", [
+    (("nope",), 127, 'exec: "nope": executable file not found in $PATH'),
+    (("/bin/nope",), 127, 'exec: "/bin/nope": no such file or directory'),
+    (("/etc/passwd",), 126, 'exec: "/etc/passwd": Permission denied'),
+])
+def test_commands_that_cannot_run(gantry, image_ref, args, status, message):
+    ref, _ = image_ref
+    result = run(gantry, ref, *args)
+    assert (result.returncode, result.stdout, result.stderr) == (status, "", f"gantry: error: {message}\n")
+
+
+def test_unknown_user(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "true", options=("-u", "ghost"))
+    assert result.returncode == 126
+    assert result.stderr == "gantry: error: unable to find user ghost: no matching entries in passwd file\n"
+
+
+def _container_pid(gantry_pid: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{gantry_pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+        time.sleep(0.05)
+    raise AssertionError("gantry started no container process")
+
+
+def test_signals_are_forwarded_and_death_by_signal_is_128_plus_n(gantry, image_ref):
+    ref, _ = image_ref
+    script = "trap 'echo got USR1; exit 3' USR1; echo ready; while :; do sleep 0.1; done"
+    argv = gantry.argv("run", "--plain-http", "--quiet", ref, "--", "sh", "-c", script)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gantry.env)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (3, "got USR1\n"), err
+
+    proc = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", ref, "--", "sleep", "100"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gantry.env)
+    os.kill(_container_pid(proc.pid), signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGKILL
+
+
+def test_a_dynamically_linked_program_runs(gantry, registry_plain, repo):
+    image = images.build_image([build_layer(dynamic_entries())],
+                               config=images.ImageConfig(cmd=("/usr/bin/env",), env=("GREETING=hello",)))
+    registry_plain.client.push_image(repo, image, tag="v1")
+
+    result = run(gantry, registry_plain.ref(repo, "v1"))
+
+    assert result.returncode == 0, result.stderr
+    assert "GREETING=hello" in result.stdout.splitlines()
+    assert "HOSTNAME=gantry" in result.stdout.splitlines()

@@ -1,0 +1,148 @@
+// gantry run [opts] REF [-- CMD ARG...]: pull and unpack the image into the
+// store's snapshots (what is missing, while it downloads), stack them with
+// overlayfs and run the image's process in a container of its own; exits
+// with the process's status.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/file_tree.hpp"
+#include "core/store.hpp"
+#include "registry/client.hpp"
+#include "runtime/launcher.hpp"
+#include "tools/gantry/commands/commands.hpp"
+#include "tools/gantry/common_options.hpp"
+#include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/process_cli.hpp"
+#include "tools/gantry/progress_output.hpp"
+#include "tools/gantry/unpack_cli.hpp"
+
+namespace gantry::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<OptionSpec>& options() {
+  static const std::vector<OptionSpec> specs = [] {
+    std::vector<OptionSpec> all(kProcessOptions.begin(), kProcessOptions.end());
+    all.push_back(OptionSpec{.name = "interactive", .value_name = "",
+                             .help = "keep stdin open for the process (otherwise it reads /dev/null)", .short_name = 'i'});
+    all.push_back(OptionSpec{.name = "keep", .value_name = "",
+                             .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
+    all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
+                             .help = "run in a flattened copy of the image instead of overlayfs over its snapshots"});
+    all.push_back(OptionSpec{.name = "timing", .value_name = "", .help = "print the cold-start breakdown on stderr"});
+    all.push_back(kMaxLayerSizeOption);
+    return all;
+  }();
+  return specs;
+}
+
+std::string new_container_id() {
+  std::random_device random;
+  char id[13];
+  std::snprintf(id, sizeof id, "%06x%06x", random() & 0xffffff, random() & 0xffffff);
+  return id;
+}
+
+// STORE/containers/<id>/: the upper and work dirs (or the flattened copy)
+// of one container, removed when it exits unless kept.
+class ContainerDir {
+ public:
+  ContainerDir(const core::ContentStore& store, bool keep) : keep_(keep) {
+    fs::path containers = store.root() / "containers";
+    std::error_code ec;
+    fs::create_directories(containers, ec);
+    if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = containers.string()});
+    path_ = containers / new_container_id();
+    if (::mkdir(path_.c_str(), 0700) != 0) throw core::errno_error(errno, "cannot create", path_.string());
+  }
+  ~ContainerDir() {
+    if (keep_) return;
+    try {
+      core::remove_tree(path_);
+    } catch (const core::Error&) {
+      // Left for `gantry gc`; the container's status is what matters now.
+    }
+  }
+  ContainerDir(const ContainerDir&) = delete;
+  ContainerDir& operator=(const ContainerDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool keep_;
+};
+
+double seconds(std::chrono::duration<double> d) { return d.count(); }
+
+int run(const ParsedArgs& args) {
+  if (args.positionals().size() != 1) {
+    throw core::Error(core::ErrorKind::bad_input, "gantry run: expected REF [-- CMD ARG...] (see 'gantry run --help')");
+  }
+  const auto started = Clock::now();
+  core::Reference ref = core::Reference::parse(args.positionals()[0]);
+  runtime::LaunchSpec spec;
+  spec.overrides = process_overrides(args);
+  spec.options = bundle_options(args);
+  spec.keep_stdin = args.flag("interactive");
+  const UnpackOptions unpack = unpack_options(args);
+  core::ContentStore store(store_root(args));
+  auto events = make_progress_output(args);
+  registry::Client client(registry_options(args), events.get());
+
+  UnpackReport report = unpack_snapshots(client, store, ref, unpack);
+  ContainerDir container(store, args.flag("keep"));
+  spec.config = &report.image.config;
+  spec.container_dir = container.path();
+  if (args.flag("no-overlay")) {
+    spec.rootfs = container.path() / "rootfs";
+    (void)unpack_rootfs(client, store, ref, spec.rootfs, unpack);
+  } else {
+    spec.lower_dirs.assign(report.snapshots.rbegin(), report.snapshots.rend());
+  }
+  const auto unpacked = Clock::now();
+  runtime::LaunchResult result = runtime::launch(spec);
+  if (args.flag("timing")) {
+    std::fprintf(stderr,
+                 "timing: pull+unpack %.3f s (resolve, fetch, verify, decode and apply streamed; %zu of %zu layers "
+                 "unpacked, %lld bytes fetched), mount %.3f s, exec %.3f s, total to exec %.3f s\n",
+                 seconds(unpacked - started), report.layers.size(), report.image.manifest.layers.size(),
+                 static_cast<long long>(report.fetched.bytes_fetched), seconds(result.times.mount),
+                 seconds(result.times.exec),
+                 seconds(unpacked - started) + seconds(result.times.mount) + seconds(result.times.exec));
+  }
+  if (!result.error.empty()) std::fprintf(stderr, "gantry: error: %s\n", result.error.c_str());
+  return result.exit_status;
+}
+
+}  // namespace
+
+Command run_command() {
+  return Command{
+      .name = "run",
+      .synopsis = "[OPTIONS] REF [-- CMD ARG...]",
+      .summary = "pull, unpack (cached) and run the image's process in a container; exits with its status",
+      .description =
+          "Pulls REF and unpacks every layer the store lacks into its snapshot while it\n"
+          "downloads (as `gantry pull --unpack`), stacks the snapshots with overlayfs under a\n"
+          "fresh upper dir in STORE/containers/<id>/ (removed at exit unless --keep), and runs\n"
+          "the image's process (Docker's rules, as `gantry bundle`) as PID 1 of new PID,\n"
+          "mount, UTS and IPC namespaces (and a new network one with --net none): /proc, a\n"
+          "minimal /dev, a read-only /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf\n"
+          "bound in, pivot_root, no_new_privs, Docker's default capabilities. stdin (with -i),\n"
+          "stdout and stderr pass through; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and\n"
+          "SIGWINCH are forwarded. Exits with the process's status, 128+N when it died of\n"
+          "signal N, 127 when the command is not found, 126 when it cannot be run. Needs root.",
+      .options = options(),
+      .takes_common_options = true,
+      .run = run,
+  };
+}
+
+}  // namespace gantry::tools
