@@ -71,7 +71,8 @@ class OverlayMount {
     }
     if (::mount("overlay", merged_.c_str(), "overlay", 0, data.c_str()) != 0) {
       const int err = errno;
-      throw Error(err == ENODEV ? ErrorKind::unsupported : ErrorKind::io,
+      // ENODEV: no overlayfs; EINVAL: this filesystem cannot be its upper or lower.
+      throw Error(err == ENODEV || err == EINVAL || err == EOPNOTSUPP ? ErrorKind::unsupported : ErrorKind::io,
                   std::string("cannot mount overlayfs: ") + ::strerror(err), {.path = merged_.string()});
     }
   }

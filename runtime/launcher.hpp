@@ -62,8 +62,9 @@ struct LaunchResult {
 };
 
 // Throws Error(io) or Error(unsupported) for what the machine cannot do
-// (mounts, namespaces); what the image or the command line got wrong is in
-// the result.
+// (namespaces, mounts; Error(unsupported) when overlayfs cannot stack the
+// lower dirs here: a flattened `rootfs` still runs); what the image or the
+// command line got wrong is in the result.
 [[nodiscard]] LaunchResult launch(const LaunchSpec& spec);
 
 }  // namespace gantry::runtime

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gantry_testbed import images, trees
+from gantry_testbed.gantry_cli import Gantry
 from gantry_testbed.layers import build_layer
 from gantry_testbed.tarwriter import Entry
 
@@ -210,3 +211,19 @@ def test_a_dynamically_linked_program_runs(gantry, registry_plain, repo):
     assert result.returncode == 0, result.stderr
     assert "GREETING=hello" in result.stdout.splitlines()
     assert "HOSTNAME=gantry" in result.stdout.splitlines()
+
+
+def test_falls_back_to_a_flattened_copy_where_overlayfs_cannot_stack(gantry_bin, image_ref, scratch):
+    """A store on overlayfs itself: overlayfs refuses an upper dir there."""
+    ref, _ = image_ref
+    for name in ("lower", "upper", "work", "mnt"):
+        (scratch / name).mkdir()
+    option = f"lowerdir={scratch}/lower,upperdir={scratch}/upper,workdir={scratch}/work"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", option, str(scratch / "mnt")], check=True)
+    try:
+        gantry = Gantry(gantry_bin, scratch / "mnt" / "store", scratch / "home")
+        result = run(gantry, ref, "sh", "-c", "echo $FOO")
+        assert (result.returncode, result.stdout) == (0, "bar\n"), result.stderr
+        assert "running in a flattened copy of the image instead" in result.stderr
+    finally:
+        subprocess.run(["umount", str(scratch / "mnt")], check=True)

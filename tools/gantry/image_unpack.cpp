@@ -137,7 +137,9 @@ UnpackReport retrying_replaced_bytes(Once once) {
 UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                                 const std::filesystem::path& rootfs, const UnpackOptions& options, bool& again) {
   RootfsTarget target(rootfs);
+  const auto resolving = Clock::now();
   UnpackReport report{.image = resolve_image(client, store, reference)};
+  report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
 
   // One applier and one pipeline per layer; each layer applies after the one
@@ -168,7 +170,9 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
 
 UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
                                    const core::Reference& reference, const UnpackOptions& options, bool& again) {
+  const auto resolving = Clock::now();
   UnpackReport report{.image = resolve_image(client, store, reference)};
+  report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
 

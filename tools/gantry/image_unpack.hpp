@@ -30,6 +30,7 @@ struct UnpackReport {
   std::vector<unpack::LayerResult> layers{};
   // unpack_snapshots: every layer's snapshot directory, bottom first.
   std::vector<std::filesystem::path> snapshots{};
+  double resolve_seconds = 0;  // of `seconds`: the manifest and config
   double seconds = 0;
 };
 

@@ -3,9 +3,11 @@
 // overlayfs and run the image's process in a container of its own; exits
 // with the process's status.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -100,22 +102,40 @@ int run(const ParsedArgs& args) {
   ContainerDir container(store, args.flag("keep"));
   spec.config = &report.image.config;
   spec.container_dir = container.path();
-  if (args.flag("no-overlay")) {
+  auto flatten = [&] {
+    spec.lower_dirs.clear();
     spec.rootfs = container.path() / "rootfs";
     (void)unpack_rootfs(client, store, ref, spec.rootfs, unpack);
+  };
+  if (args.flag("no-overlay")) {
+    flatten();
   } else {
     spec.lower_dirs.assign(report.snapshots.rbegin(), report.snapshots.rend());
   }
-  const auto unpacked = Clock::now();
-  runtime::LaunchResult result = runtime::launch(spec);
+  auto unpacked = Clock::now();
+  std::optional<runtime::LaunchResult> launched;
+  try {
+    launched = runtime::launch(spec);
+  } catch (const core::Error& e) {
+    // Where overlayfs cannot stack the snapshots, a flattened copy can run.
+    if (e.kind() != core::ErrorKind::unsupported || spec.lower_dirs.empty() || ::geteuid() != 0) throw;
+    std::fprintf(stderr, "gantry: %s; running in a flattened copy of the image instead\n", e.what());
+    flatten();
+    unpacked = Clock::now();
+    launched = runtime::launch(spec);
+  }
+  const runtime::LaunchResult& result = *launched;
   if (args.flag("timing")) {
+    // Fetch, verify, decode and apply overlap (each layer streams through
+    // them at once), so they are one stage here.
+    const double pulled = seconds(unpacked - started);
     std::fprintf(stderr,
-                 "timing: pull+unpack %.3f s (resolve, fetch, verify, decode and apply streamed; %zu of %zu layers "
-                 "unpacked, %lld bytes fetched), mount %.3f s, exec %.3f s, total to exec %.3f s\n",
-                 seconds(unpacked - started), report.layers.size(), report.image.manifest.layers.size(),
-                 static_cast<long long>(report.fetched.bytes_fetched), seconds(result.times.mount),
-                 seconds(result.times.exec),
-                 seconds(unpacked - started) + seconds(result.times.mount) + seconds(result.times.exec));
+                 "timing: resolve %.3f s, fetch+verify+decode+apply %.3f s (%zu of %zu layers unpacked, %lld bytes "
+                 "fetched), mount %.3f s, exec %.3f s; total to exec %.3f s\n",
+                 report.resolve_seconds, pulled - report.resolve_seconds, report.layers.size(),
+                 report.image.manifest.layers.size(), static_cast<long long>(report.fetched.bytes_fetched),
+                 seconds(result.times.mount), seconds(result.times.exec),
+                 pulled + seconds(result.times.mount) + seconds(result.times.exec));
   }
   if (!result.error.empty()) std::fprintf(stderr, "gantry: error: %s\n", result.error.c_str());
   return result.exit_status;
