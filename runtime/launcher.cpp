@@ -4,9 +4,13 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <array>
@@ -141,10 +145,107 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
 // ---- signals -------------------------------------------------------------------
 
 std::atomic<pid_t> g_child{0};
+std::atomic<int> g_terminal{-1};  // the pty's master side, with -t
+
+// The size of the terminal gantry runs in, onto the container's.
+void copy_window_size(int master) {
+  struct winsize size {};
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO}) {
+    if (::ioctl(fd, TIOCGWINSZ, &size) == 0) {
+      ::ioctl(master, TIOCSWINSZ, &size);
+      return;
+    }
+  }
+}
 
 void forward_signal(int signal) {
+  if (signal == SIGWINCH && g_terminal.load() >= 0) copy_window_size(g_terminal.load());
   pid_t child = g_child.load();
   if (child > 0) ::kill(child, signal);
+}
+
+// -t: a pseudo-terminal whose slave side the container's process gets.
+struct Terminal {
+  core::FileHandle master;
+  core::FileHandle slave;
+
+  Terminal() {
+    master = core::FileHandle(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master || ::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) {
+      throw core::errno_error(errno, "cannot allocate a terminal", "/dev/ptmx");
+    }
+    char name[128];
+    if (::ptsname_r(master.get(), name, sizeof name) != 0) throw core::errno_error(errno, "cannot name the terminal", "");
+    slave = core::open_file(name, O_RDWR | O_NOCTTY);
+    copy_window_size(master.get());
+  }
+};
+
+// gantry's own terminal in raw mode while it relays a container's one
+// (keys go to the container's line discipline, not to ours).
+class RawMode {
+ public:
+  RawMode() {
+    if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    struct termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+  }
+  ~RawMode() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  RawMode(const RawMode&) = delete;
+  RawMode& operator=(const RawMode&) = delete;
+
+ private:
+  struct termios saved_ {};
+  bool active_ = false;
+};
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // the reader went away: keep draining the terminal
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// Copies the terminal's output to stdout (and, with -i, stdin to it) until
+// every process holding the slave side is gone (read gives EIO). stdin's
+// end becomes an end-of-file character, as a terminal's user would type.
+void relay_terminal(int master, bool forward_stdin) {
+  std::optional<RawMode> raw;
+  if (forward_stdin && ::isatty(STDIN_FILENO)) raw.emplace();
+  bool stdin_open = forward_stdin;
+  char buffer[16384];
+  for (;;) {
+    pollfd fds[2] = {{master, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    if (::poll(fds, stdin_open ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(master, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      write_all(STDOUT_FILENO, buffer, static_cast<std::size_t>(n));
+    }
+    if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        stdin_open = false;
+        const char eof = 0x04;
+        write_all(master, &eof, 1);
+      } else {
+        write_all(master, buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
 }
 
 constexpr std::array kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -229,7 +330,9 @@ LaunchResult launch(const LaunchSpec& spec) {
   std::vector<char*> argv = c_strings(process.args);
   std::vector<char*> envp = c_strings(process.env);
   core::FileHandle null_stdin;
-  if (!spec.keep_stdin) null_stdin = core::open_file("/dev/null", O_RDONLY);
+  if (!spec.keep_stdin && !spec.options.terminal) null_stdin = core::open_file("/dev/null", O_RDONLY);
+  std::optional<Terminal> terminal;
+  if (spec.options.terminal) terminal.emplace();
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw core::errno_error(errno, "cannot create a pipe", "");
   core::FileHandle error_read(pipe_fds[0]), error_write(pipe_fds[1]);
@@ -254,6 +357,8 @@ LaunchResult launch(const LaunchSpec& spec) {
       .argv = argv.data(),
       .envp = envp.data(),
       .stdin_fd = null_stdin ? null_stdin.get() : -1,
+      .tty_fd = terminal ? terminal->slave.get() : -1,
+      .with_init = spec.with_init,
       .error_fd = error_write.get(),
   };
   result.times.mount = Clock::now() - started;
@@ -269,6 +374,10 @@ LaunchResult launch(const LaunchSpec& spec) {
 
   SignalForwarding forwarding(static_cast<pid_t>(pid));
   error_write.reset();
+  if (terminal) {
+    terminal->slave.reset();
+    g_terminal = terminal->master.get();
+  }
   detail::InitFailure failure;
   ssize_t n;
   do {
@@ -276,6 +385,8 @@ LaunchResult launch(const LaunchSpec& spec) {
   } while (n < 0 && errno == EINTR);
   result.times.exec = Clock::now() - cloned;
   overlay.reset();  // the child runs in its own copy of the mount
+  if (terminal && n == 0) relay_terminal(terminal->master.get(), spec.keep_stdin);
+  g_terminal = -1;
   const int status = wait_status(static_cast<pid_t>(pid));
   if (n == static_cast<ssize_t>(sizeof failure)) {
     failure.message[sizeof failure.message - 1] = '\0';

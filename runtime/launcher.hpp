@@ -18,7 +18,11 @@
 //           container's PATH. The command is PID 1 of its PID namespace.
 //   parent: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and
 //           SIGWINCH to it, waits, and returns its exit status (128+N when it
-//           died of signal N).
+//           died of signal N). With a terminal (-t) the process gets a pty's
+//           slave side as its controlling terminal and stdio; gantry relays
+//           the master side (and, with -i, its stdin, in raw mode if a tty).
+//           With --init, PID 1 is a minimal init that forwards those signals
+//           to the command, its child, and reaps orphans.
 //
 // Needs root (CAP_SYS_ADMIN for the mounts and namespaces).
 
@@ -43,7 +47,8 @@ struct LaunchSpec {
   ProcessOverrides overrides{};
   const core::ImageConfig* config = nullptr;
   BundleOptions options{};
-  bool keep_stdin = false;  // -i; otherwise stdin is /dev/null
+  bool keep_stdin = false;  // -i; otherwise stdin is /dev/null (with -t: the terminal, not fed)
+  bool with_init = false;   // --init: a minimal init is PID 1, the command its child
 };
 
 struct LaunchTimes {

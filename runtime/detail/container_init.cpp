@@ -7,11 +7,14 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -225,6 +228,45 @@ void drop_privileges(const ContainerInit& init) {
   fail(init, 127, what, nullptr, 0);
 }
 
+// --init: PID 1 forwards signals to the command, reaps every orphan the
+// PID namespace hands it, and exits as the command did (128+N for signal N).
+volatile pid_t g_command = 0;
+
+void forward_to_command(int signal) {
+  if (g_command > 0) ::kill(g_command, signal);
+}
+
+[[noreturn]] void run_init(const ContainerInit& init) {
+  const pid_t command = ::fork();
+  if (command < 0) fail_setup(init, "cannot fork the command", nullptr);
+  if (command == 0) exec_command(init);
+  ::close(init.error_fd);  // the command's copy closes on exec: EOF tells the parent it ran
+  g_command = command;
+  struct sigaction action {};
+  action.sa_handler = forward_to_command;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    ::sigaction(signal, &action, nullptr);
+  }
+  for (;;) {
+    int status = 0;
+    const pid_t reaped = ::wait(&status);
+    if (reaped < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(125);
+    }
+    if (reaped != command) continue;  // an orphan
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+}
+
+void attach_terminal(const ContainerInit& init) {
+  if (::setsid() < 0 || ::ioctl(init.tty_fd, TIOCSCTTY, 0) != 0) fail_setup(init, "cannot attach the terminal", nullptr);
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::dup2(init.tty_fd, fd) != fd) fail_setup(init, "cannot attach the terminal", nullptr);
+  }
+}
+
 }  // namespace
 
 void container_init(const ContainerInit& init) {
@@ -234,10 +276,12 @@ void container_init(const ContainerInit& init) {
   if (::sethostname(init.hostname, ::strlen(init.hostname)) != 0) fail_setup(init, "cannot set the hostname", nullptr);
   if (::chdir(init.cwd) != 0) fail(init, 126, "cannot enter the working directory", init.cwd, errno);
   drop_privileges(init);
+  if (init.tty_fd >= 0) attach_terminal(init);
   if (init.stdin_fd >= 0 && ::dup2(init.stdin_fd, 0) != 0) fail_setup(init, "cannot set stdin", nullptr);
   // Every other descriptor closes on exec; the error pipe too, which is how
   // the parent learns that execve succeeded.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) fail_setup(init, "cannot close descriptors", nullptr);
+  if (init.with_init) run_init(init);
   exec_command(init);
 }
 

@@ -227,3 +227,27 @@ def test_falls_back_to_a_flattened_copy_where_overlayfs_cannot_stack(gantry_bin,
         assert "running in a flattened copy of the image instead" in result.stderr
     finally:
         subprocess.run(["umount", str(scratch / "mnt")], check=True)
+
+
+def test_init_forwards_signals_to_the_command_and_reaps(gantry, image_ref):
+    """Without a handler, PID 1 ignores SIGTERM; behind --init the command
+    is not PID 1 and dies of it."""
+    ref, _ = image_ref
+    argv = gantry.argv("run", "--plain-http", "--quiet", "--init", ref, "--",
+                       "sh", "-c", "echo pid=$$; (sleep 0.1 &); exec sleep 100")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gantry.env)
+    assert proc.stdout.readline() == "pid=2\n"
+    time.sleep(0.3)  # the orphaned sleep has exited and been reaped
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+
+
+def test_terminal(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "sh", "-c", "test -t 0 && test -t 1 && echo on a tty", options=("-t",))
+    # (text mode reads the terminal's \r\n as \n)
+    assert (result.returncode, result.stdout) == (0, "on a tty\n"), result.stderr
+    result = run(gantry, ref, "sh", "-c", "read line; echo got $line", input="typed\n", options=("-t", "-i"))
+    assert result.returncode == 0, result.stderr
+    assert "got typed\n" in result.stdout

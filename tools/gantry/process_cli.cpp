@@ -27,6 +27,7 @@ runtime::BundleOptions bundle_options(const ParsedArgs& args) {
     throw core::Error(core::ErrorKind::bad_input, "--net: want host or none, not \"" + net + "\"");
   }
   options.isolated_network = net == "none";
+  options.terminal = args.flag("tty");
   return options;
 }
 

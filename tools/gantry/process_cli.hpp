@@ -18,6 +18,7 @@ inline constexpr std::array kProcessOptions = {
     OptionSpec{.name = "workdir", .value_name = "DIR", .help = "the working directory (absolute; created if missing)", .short_name = 'w'},
     OptionSpec{.name = "hostname", .value_name = "NAME", .help = "the container's hostname (default: gantry)"},
     OptionSpec{.name = "net", .value_name = "host|none", .help = "share the host's network (default) or get a new empty one"},
+    OptionSpec{.name = "tty", .value_name = "", .help = "give the process a terminal", .short_name = 't'},
 };
 
 // From the options above and the arguments after `--` (the command).

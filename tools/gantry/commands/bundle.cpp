@@ -33,7 +33,6 @@ const std::vector<OptionSpec>& options() {
     std::vector<OptionSpec> all(kProcessOptions.begin(), kProcessOptions.end());
     all.push_back(OptionSpec{.name = "rootless", .value_name = "",
                              .help = "a config for an unprivileged runtime (user namespace mapping this user to 0)"});
-    all.push_back(OptionSpec{.name = "tty", .value_name = "", .help = "the process gets a terminal", .short_name = 't'});
     all.push_back(kMaxLayerSizeOption);
     return all;
   }();
@@ -107,7 +106,6 @@ int run(const ParsedArgs& args) {
   const runtime::ProcessOverrides overrides = process_overrides(args);
   runtime::BundleOptions bundle = bundle_options(args);
   bundle.rootless = args.flag("rootless");
-  bundle.terminal = args.flag("tty");
   bundle.host_uid = ::getuid();
   bundle.host_gid = ::getgid();
   const UnpackOptions unpack = unpack_options(args);

@@ -34,6 +34,8 @@ const std::vector<OptionSpec>& options() {
     std::vector<OptionSpec> all(kProcessOptions.begin(), kProcessOptions.end());
     all.push_back(OptionSpec{.name = "interactive", .value_name = "",
                              .help = "keep stdin open for the process (otherwise it reads /dev/null)", .short_name = 'i'});
+    all.push_back(OptionSpec{.name = "init", .value_name = "",
+                             .help = "PID 1 is a minimal init that forwards signals and reaps zombies; the command its child"});
     all.push_back(OptionSpec{.name = "keep", .value_name = "",
                              .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
     all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
@@ -93,6 +95,7 @@ int run(const ParsedArgs& args) {
   spec.overrides = process_overrides(args);
   spec.options = bundle_options(args);
   spec.keep_stdin = args.flag("interactive");
+  spec.with_init = args.flag("init");
   const UnpackOptions unpack = unpack_options(args);
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
@@ -156,9 +159,12 @@ Command run_command() {
           "mount, UTS and IPC namespaces (and a new network one with --net none): /proc, a\n"
           "minimal /dev, a read-only /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf\n"
           "bound in, pivot_root, no_new_privs, Docker's default capabilities. stdin (with -i),\n"
-          "stdout and stderr pass through; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and\n"
-          "SIGWINCH are forwarded. Exits with the process's status, 128+N when it died of\n"
-          "signal N, 127 when the command is not found, 126 when it cannot be run. Needs root.",
+          "stdout and stderr pass through (-t: a terminal instead); SIGINT, SIGTERM, SIGHUP,\n"
+          "SIGQUIT, SIGUSR1/2 and SIGWINCH are forwarded (as PID 1, the command ignores those\n"
+          "it has no handler for, as with docker run; --init puts a minimal init in front of\n"
+          "it). Exits with the process's status, 128+N when it died of signal N, 127 when the\n"
+          "command is not found, 126 when it cannot be run. Where overlayfs cannot stack the\n"
+          "snapshots, a flattened copy runs instead (said on stderr). Needs root.",
       .options = options(),
       .takes_common_options = true,
       .run = run,
