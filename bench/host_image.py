@@ -21,6 +21,8 @@ from gantry_testbed.tarwriter import Entry  # noqa: E402
 # 46k-file, 4-layer image and a 164 MiB one), from a Debian 12 cpp machine.
 PRESETS = {
     "small": [["/usr/lib/gcc"]],
+    # ~150 MiB in two layers, for bench/run_compare.py (over a busybox layer)
+    "run": [["/usr/lib/python3.11", "/usr/libexec"], ["/usr/share/perl", "/usr/sbin"]],
     "medium": [["/usr/include"], ["/usr/bin"], ["/usr/lib/gcc"]],
     "large": [["/usr/include", "/usr/libexec"], ["/usr/bin", "/usr/sbin"], ["/usr/lib/gcc", "/usr/lib/python3.11"],
               ["/usr/share/doc", "/usr/share/locale", "/usr/share/perl", "/usr/share/i18n"]],

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -369,6 +370,11 @@ void ContentStore::set_ref(std::string_view name, const Descriptor& manifest) {
   FileLock lock = FileLock::acquire(ingest / "index.lock");
   json index = index_document(root_);
   json& manifests = index["manifests"];
+  // The same entry already there (a warm pull or run): no write, no fsync.
+  if (std::count_if(manifests.begin(), manifests.end(), [&](const json& m) { return has_ref_name(m, name); }) == 1 &&
+      std::find(manifests.begin(), manifests.end(), value) != manifests.end()) {
+    return;
+  }
   bool replaced = false;
   for (auto it = manifests.begin(); it != manifests.end();) {
     if (!has_ref_name(*it, name)) {

@@ -143,6 +143,7 @@ class ContentStore {
   // name; entries and fields written by other tools are kept. The name must
   // follow the ref grammar of image-spec annotations.md (Error(bad_input)),
   // e.g. "docker.io/library/alpine:3.19". Safe against concurrent processes.
+  // An identical entry already present is left as it is (nothing written).
   void set_ref(std::string_view name, const Descriptor& manifest);
   [[nodiscard]] std::optional<Descriptor> find_ref(std::string_view name) const;
   // Every entry of index.json, each carrying its name in annotations (those

@@ -79,6 +79,12 @@ class Client {
   // nothing goes to the network), and the config is fetched into it, once
   // per digest across processes, as pull does.
   [[nodiscard]] ResolvedImage resolve(const core::Reference& reference, core::ContentStore& store);
+  // The image a pull of `reference` left in the store, without asking the
+  // registry (docker run's "pull if missing"): nullopt when index.json has
+  // no such ref, or one for another platform than the client's. The stored
+  // documents are re-verified against their digests.
+  [[nodiscard]] std::optional<ResolvedImage> resolve_stored(const core::Reference& reference,
+                                                            const core::ContentStore& store) const;
 
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the

@@ -5,6 +5,7 @@
 #include "tests/support/errors.hpp"
 #include "tests/support/files.hpp"
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,6 +179,19 @@ TEST_F(StoreTest, SetRefReplacesTheSameNameAndKeepsForeignEntries) {
   EXPECT_EQ(store.find_ref("app:1")->digest, digest_of("new"));
   EXPECT_EQ(store.find_ref("app:2")->digest, digest_of("other"));
   EXPECT_EQ(json::parse(slurp(root_ / "index.json"))["manifests"][0]["x-other-tool"], 7);
+}
+
+TEST_F(StoreTest, SetRefOfAnIdenticalEntryWritesNothing) {
+  ContentStore store(root_);
+  store.set_ref("app:1", manifest_descriptor("same"));
+  struct stat before {};
+  ASSERT_EQ(::stat((root_ / "index.json").c_str(), &before), 0);
+  store.set_ref("app:1", manifest_descriptor("same"));
+  struct stat after {};
+  ASSERT_EQ(::stat((root_ / "index.json").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "replaced by a rename although nothing changed";
+  store.set_ref("app:1", manifest_descriptor("changed"));
+  EXPECT_EQ(store.find_ref("app:1")->digest, digest_of("changed"));
 }
 
 TEST_F(StoreTest, RejectsRefNamesOutsideTheAnnotationGrammar) {

@@ -134,12 +134,28 @@ def test_writes_are_isolated_and_snapshots_stay_unchanged(gantry, image_ref):
     assert list((gantry.store / "containers").iterdir()) == []  # removed at exit
 
 
-def test_second_run_unpacks_nothing(gantry, image_ref):
-    ref, _ = image_ref
+def test_second_run_unpacks_nothing_and_asks_no_registry(gantry, image_ref, registry_plain, fault_proxy):
+    ref, image = image_ref
+    proxy = fault_proxy(registry_plain)
+    ref = proxy.ref(*ref.split("/", 1)[1].rsplit(":", 1))
     first = run(gantry, ref, "true", options=("--timing",))
-    second = run(gantry, ref, "true", options=("--timing",))
     assert "1 of 1 layers unpacked" in first.stderr
+    proxy.clear_log()
+
+    second = run(gantry, ref, "true", options=("--timing",))
+
     assert "0 of 1 layers unpacked, 0 bytes fetched" in second.stderr
+    assert proxy.requests() == []  # --pull missing, the default
+    run(gantry, ref, "true", options=("--pull", "always"))
+    assert [r.method for r in proxy.requests(path="/manifests/")] in (["HEAD"], ["GET"])
+
+
+def test_pull_never_needs_the_image_in_the_store(gantry, image_ref):
+    ref, _ = image_ref
+    result = run(gantry, ref, "true", options=("--pull", "never"))
+    assert result.returncode != 0
+    assert result.stderr.startswith("gantry: error: the image is not in the store")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_keep_keeps_the_containers_writes(gantry, image_ref):

@@ -30,8 +30,14 @@ double seconds_since(Clock::time_point start) {
 // The image, its manifest and config in the store (the layers follow), and
 // as many diff IDs as layers.
 registry::ResolvedImage resolve_image(registry::Client& client, core::ContentStore& store,
-                                      const core::Reference& reference) {
-  registry::ResolvedImage image = client.resolve(reference, store);
+                                      const core::Reference& reference, PullPolicy policy) {
+  std::optional<registry::ResolvedImage> stored;
+  if (policy != PullPolicy::always) stored = client.resolve_stored(reference, store);
+  if (!stored && policy == PullPolicy::never) {
+    throw Error(ErrorKind::not_found, "the image is not in the store (and --pull never)",
+                {.registry = reference.registry, .repository = reference.repository});
+  }
+  registry::ResolvedImage image = stored ? std::move(*stored) : client.resolve(reference, store);
   const auto& layers = image.manifest.layers;
   if (image.config.diff_ids.size() != layers.size()) {
     throw Error(ErrorKind::bad_input,
@@ -138,7 +144,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
                                 const std::filesystem::path& rootfs, const UnpackOptions& options, bool& again) {
   RootfsTarget target(rootfs);
   const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference)};
+  UnpackReport report{.image = resolve_image(client, store, reference, options.pull)};
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
 
@@ -171,7 +177,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
 UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
                                    const core::Reference& reference, const UnpackOptions& options, bool& again) {
   const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference)};
+  UnpackReport report{.image = resolve_image(client, store, reference, options.pull)};
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);

@@ -17,9 +17,17 @@
 
 namespace gantry::tools {
 
+// Whether the registry is asked for the image (docker run's --pull).
+enum class PullPolicy {
+  always,   // resolve the reference at the registry
+  missing,  // use what a pull left in the store for it; else as always
+  never,    // the image must be in the store (Error(not_found) otherwise)
+};
+
 struct UnpackOptions {
   // Refuse a layer that expands beyond this many bytes (decompression bombs); 0: no cap.
   std::int64_t max_layer_size = 0;
+  PullPolicy pull = PullPolicy::always;
 };
 
 struct UnpackReport {

@@ -40,6 +40,8 @@ const std::vector<OptionSpec>& options() {
                              .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
     all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
                              .help = "run in a flattened copy of the image instead of overlayfs over its snapshots"});
+    all.push_back(OptionSpec{.name = "pull", .value_name = "missing|always|never",
+                             .help = "ask the registry for the image only when the store lacks it (default), always, or never"});
     all.push_back(OptionSpec{.name = "timing", .value_name = "", .help = "print the cold-start breakdown on stderr"});
     all.push_back(kMaxLayerSizeOption);
     return all;
@@ -85,6 +87,14 @@ class ContainerDir {
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
 
+PullPolicy pull_policy(const ParsedArgs& args) {
+  const std::string policy = args.value("pull").value_or("missing");
+  if (policy == "missing") return PullPolicy::missing;
+  if (policy == "always") return PullPolicy::always;
+  if (policy == "never") return PullPolicy::never;
+  throw core::Error(core::ErrorKind::bad_input, "--pull: want missing, always or never, not \"" + policy + "\"");
+}
+
 int run(const ParsedArgs& args) {
   if (args.positionals().size() != 1) {
     throw core::Error(core::ErrorKind::bad_input, "gantry run: expected REF [-- CMD ARG...] (see 'gantry run --help')");
@@ -96,7 +106,8 @@ int run(const ParsedArgs& args) {
   spec.options = bundle_options(args);
   spec.keep_stdin = args.flag("interactive");
   spec.with_init = args.flag("init");
-  const UnpackOptions unpack = unpack_options(args);
+  UnpackOptions unpack = unpack_options(args);
+  unpack.pull = pull_policy(args);
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(registry_options(args), events.get());
@@ -152,7 +163,8 @@ Command run_command() {
       .synopsis = "[OPTIONS] REF [-- CMD ARG...]",
       .summary = "pull, unpack (cached) and run the image's process in a container; exits with its status",
       .description =
-          "Pulls REF and unpacks every layer the store lacks into its snapshot while it\n"
+          "Pulls REF (unless the store has it: --pull missing, the default, as docker run) and\n"
+          "unpacks every layer the store lacks into its snapshot while it\n"
           "downloads (as `gantry pull --unpack`), stacks the snapshots with overlayfs under a\n"
           "fresh upper dir in STORE/containers/<id>/ (removed at exit unless --keep), and runs\n"
           "the image's process (Docker's rules, as `gantry bundle`) as PID 1 of new PID,\n"
