@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <initializer_list>
 
 namespace gantry::runtime::detail {
@@ -74,9 +73,20 @@ int open_inside(int root, const char* relative, int flags) {
 }
 
 // "/proc/self/fd/N": mount(2) onto a target resolved safely beforehand.
+// (Formatted by hand: stdio may take locks.)
 struct FdPath {
-  char text[40];
-  explicit FdPath(int fd) { std::snprintf(text, sizeof text, "/proc/self/fd/%d", fd); }
+  char text[40] = "/proc/self/fd/";
+  explicit FdPath(int fd) {
+    char digits[12];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + fd % 10);
+      fd /= 10;
+    } while (fd > 0 && n < 11);
+    std::size_t at = ::strlen(text);
+    while (n > 0) text[at++] = digits[--n];
+    text[at] = '\0';
+  }
 };
 
 void mount_inside(const ContainerInit& init, int root, const char* target, const char* source, const char* type,
@@ -192,9 +202,12 @@ void drop_privileges(const ContainerInit& init) {
     if (keeps(init, cap)) continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail_setup(init, "cannot drop a capability", nullptr);
   }
-  if (::setgroups(static_cast<std::size_t>(init.group_count), init.groups) != 0) fail_setup(init, "cannot set groups", nullptr);
-  if (::setresgid(init.gid, init.gid, init.gid) != 0) fail_setup(init, "cannot set gid", nullptr);
-  if (::setresuid(init.uid, init.uid, init.uid) != 0) fail_setup(init, "cannot set uid", nullptr);
+  // Raw system calls: glibc's wrappers would signal every thread it thinks
+  // the process has (copied from the parent at clone) and wait on locks
+  // those threads may have held: a deadlock seen in practice.
+  if (::syscall(SYS_setgroups, init.group_count, init.groups) != 0) fail_setup(init, "cannot set groups", nullptr);
+  if (::syscall(SYS_setresgid, init.gid, init.gid, init.gid) != 0) fail_setup(init, "cannot set gid", nullptr);
+  if (::syscall(SYS_setresuid, init.uid, init.uid, init.uid) != 0) fail_setup(init, "cannot set uid", nullptr);
   if (init.uid != 0) return;  // the kernel cleared the permitted and effective sets
   __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
   __user_cap_data_struct data[2] = {};
@@ -237,7 +250,9 @@ void forward_to_command(int signal) {
 }
 
 [[noreturn]] void run_init(const ContainerInit& init) {
-  const pid_t command = ::fork();
+  // A raw fork: glibc's runs atfork handlers and takes locks of threads
+  // that exist only in the parent.
+  const pid_t command = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (command < 0) fail_setup(init, "cannot fork the command", nullptr);
   if (command == 0) exec_command(init);
   ::close(init.error_fd);  // the command's copy closes on exec: EOF tells the parent it ran

@@ -1,8 +1,10 @@
 #pragma once
 // The child side of the launcher (launcher.hpp): everything between clone()
 // and execve(), made only of system calls on data the parent prepared. The
-// parent has threads when it clones, so the child must not allocate or take
-// locks; it reports a failure through `error_fd` and exits.
+// parent has threads when it clones, so the child must not allocate, take
+// locks, or call glibc wrappers that act on "all threads" (setuid and
+// friends, fork): raw system calls only. It reports a failure through
+// `error_fd` and exits.
 
 #include <sys/types.h>
 
