@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["pull", "unpack", "inspect"]
+COMMANDS = ["pull", "unpack", "bundle", "run", "inspect"]
 
 
 def gantry(gantry_bin, *args, **kwargs):
@@ -87,6 +87,22 @@ def test_bad_reference(gantry_bin, scratch, ref, why):
 def test_bad_option_values(gantry_bin, scratch, args, fragment):
     result = gantry(gantry_bin, "pull", "--store", str(scratch / "store"), *args, "127.0.0.1:1/x:y")
     assert_one_error_line(result, fragment)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["pull", "--max-layer-size", "1M", "127.0.0.1:1/x:y"], "--unpack"),
+    (["pull", "--unpack", "--max-layer-size", "lots", "127.0.0.1:1/x:y"], "max-layer-size"),
+    (["bundle", "127.0.0.1:1/x:y"], "expected REF DIR"),
+    (["bundle", "--net", "bridge", "127.0.0.1:1/x:y", "dir"], "--net"),
+    (["bundle", "--hostname", "h" * 65, "127.0.0.1:1/x:y", "dir"], "--hostname"),
+    (["run", "127.0.0.1:1/x:y", "extra"], "expected REF"),
+    (["run", "--pull", "sometimes", "127.0.0.1:1/x:y"], "--pull"),
+])
+def test_bad_arguments_of_commands(gantry_bin, scratch, args, fragment):
+    command, *rest = args
+    result = gantry(gantry_bin, command, "--store", str(scratch / "store"), *rest)
+    assert_one_error_line(result, fragment)
+    assert not (scratch / "dir").exists()
 
 
 def test_unreachable_registry_is_one_network_error(gantry_bin, scratch):
