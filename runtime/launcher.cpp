@@ -283,12 +283,16 @@ int wait_status(pid_t child) {
 
 }  // namespace
 
-LaunchResult launch(const LaunchSpec& spec) {
+void check_can_launch() {
   if (::geteuid() != 0) {
     throw Error(ErrorKind::unsupported,
                 "gantry run needs root (namespaces and mounts); for an unprivileged runtime use "
                 "`gantry bundle --rootless` and runc");
   }
+}
+
+LaunchResult launch(const LaunchSpec& spec) {
+  check_can_launch();
   const auto started = Clock::now();
   LaunchResult result;
   std::optional<OverlayMount> overlay;

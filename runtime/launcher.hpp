@@ -66,6 +66,10 @@ struct LaunchResult {
   LaunchTimes times{};
 };
 
+// Error(unsupported) unless this process may launch (it needs root): a
+// caller checks before it does the work that leads up to a launch.
+void check_can_launch();
+
 // Throws Error(io) or Error(unsupported) for what the machine cannot do
 // (namespaces, mounts; Error(unsupported) when overlayfs cannot stack the
 // lower dirs here: a flattened `rootfs` still runs); what the image or the

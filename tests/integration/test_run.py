@@ -267,3 +267,14 @@ def test_terminal(gantry, image_ref):
     result = run(gantry, ref, "sh", "-c", "read line; echo got $line", input="typed\n", options=("-t", "-i"))
     assert result.returncode == 0, result.stderr
     assert "got typed\n" in result.stdout
+
+
+def test_refused_without_root_before_any_work(gantry_bin, image_ref, scratch):
+    ref, _ = image_ref
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(gantry_bin),
+                             "run", "--plain-http", "--store", str(scratch / "store"), ref, "--", "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.startswith("gantry: error: gantry run needs root")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (scratch / "store").exists()
