@@ -102,7 +102,7 @@ def test_bad_arguments_of_commands(gantry_bin, scratch, args, fragment):
     command, *rest = args
     result = gantry(gantry_bin, command, "--store", str(scratch / "store"), *rest)
     assert_one_error_line(result, fragment)
-    assert not (scratch / "dir").exists()
+    assert not (scratch / "dir").exists() and not (scratch / "store").exists()
 
 
 def test_unreachable_registry_is_one_network_error(gantry_bin, scratch):

@@ -35,8 +35,7 @@ void print_failure(const core::Reference& ref, const char* what) {
 // Pulls and unpacks the images one after the other (a layer two of them
 // share is fetched and unpacked once); a failure does not stop the others.
 int pull_and_unpack(const ParsedArgs& args, const std::vector<core::Reference>& refs, core::ContentStore& store,
-                    registry::Client& client) {
-  const UnpackOptions options = unpack_options(args);
+                    registry::Client& client, const UnpackOptions& options) {
   int failures = 0;
   for (const auto& ref : refs) {
     std::optional<UnpackReport> report;
@@ -60,10 +59,11 @@ int run(const ParsedArgs& args) {
   if (!args.flag("unpack") && args.value(kMaxLayerSizeOption.name)) {
     throw core::Error(core::ErrorKind::bad_input, "gantry pull: --max-layer-size applies with --unpack only");
   }
+  const UnpackOptions unpack = unpack_options(args);
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(registry_options(args), events.get());
-  if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client);
+  if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client, unpack);
   const bool print = !args.flag("json");
 
   if (refs.size() == 1) {
