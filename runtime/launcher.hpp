@@ -15,7 +15,8 @@
 //           through /proc/self/fd); pivot_root; hostname; no_new_privs; the
 //           bounding set cut to Docker's default capabilities; groups, gid,
 //           uid; descriptors above stdio closed on exec; execve through the
-//           container's PATH. The command is PID 1 of its PID namespace.
+//           container's PATH. The command is PID 1 of its PID namespace;
+//           it is killed (and the namespace with it) if gantry dies.
 //   parent: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and
 //           SIGWINCH to it, waits, and returns its exit status (128+N when it
 //           died of signal N). With a terminal (-t) the process gets a pty's

@@ -291,6 +291,10 @@ void container_init(const ContainerInit& init) {
   if (::sethostname(init.hostname, ::strlen(init.hostname)) != 0) fail_setup(init, "cannot set the hostname", nullptr);
   if (::chdir(init.cwd) != 0) fail(init, 126, "cannot enter the working directory", init.cwd, errno);
   drop_privileges(init);
+  // The container lives as long as gantry: if gantry dies, PID 1 gets
+  // SIGKILL and the PID namespace goes with it. (After the credential
+  // change, which clears it.)
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail_setup(init, "cannot set the parent-death signal", nullptr);
   if (init.tty_fd >= 0) attach_terminal(init);
   if (init.stdin_fd >= 0 && ::dup2(init.stdin_fd, 0) != 0) fail_setup(init, "cannot set stdin", nullptr);
   // Every other descriptor closes on exec; the error pipe too, which is how

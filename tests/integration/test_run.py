@@ -278,3 +278,27 @@ def test_refused_without_root_before_any_work(gantry_bin, image_ref, scratch):
     assert result.stderr.startswith("gantry: error: gantry run needs root")
     assert len(result.stderr.splitlines()) == 1
     assert not (scratch / "store").exists()
+
+
+def test_a_killed_gantry_takes_its_container_along_and_the_next_run_cleans_up(gantry, image_ref):
+    ref, _ = image_ref
+    containers = gantry.store / "containers"
+    run(gantry, ref, "true", options=("--keep",))
+    [kept] = containers.iterdir()
+    proc = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", ref, "--", "sleep", "100"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=gantry.env)
+    container_pid = _container_pid(proc.pid)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{container_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{container_pid}").exists(), "the container outlived gantry"
+    assert len(list(containers.iterdir())) == 2  # the killed run's is left, named with its pid
+    alive = containers / f"0123456789ab.running-{os.getpid()}"  # a live process's: not touched
+    alive.mkdir()
+
+    assert run(gantry, ref, "true").returncode == 0
+
+    assert sorted(containers.iterdir()) == sorted([kept, alive])
+    alive.rmdir()

@@ -1,15 +1,12 @@
 #include "tools/gantry/rootfs_target.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstdlib>
 #include <string>
 #include <system_error>
 
 #include "core/error.hpp"
 #include "core/file_tree.hpp"
+#include "tools/gantry/stale.hpp"
 
 namespace gantry::tools {
 
@@ -24,9 +21,7 @@ void remove_stale_staging(const std::filesystem::path& parent, const std::string
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
     std::string name = entry.path().filename().string();
-    if (!name.starts_with(prefix)) continue;
-    int pid = std::atoi(name.c_str() + prefix.size());
-    if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+    if (!name.starts_with(prefix) || !left_by_dead_process(name, prefix)) continue;
     try {
       core::remove_tree(entry.path());
     } catch (const Error&) {
@@ -54,7 +49,7 @@ RootfsTarget::RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
   if (ec) throw Error(ErrorKind::io, "cannot create the target's parent: " + ec.message(), {.path = parent.string()});
   const std::string prefix = "." + dir_.filename().string() + ".gantry-partial-";
   remove_stale_staging(parent, prefix);
-  work_ = parent / (prefix + std::to_string(::getpid()));
+  work_ = parent / owned_name(prefix);
   if (!std::filesystem::create_directory(work_, ec)) {
     throw Error(ErrorKind::io, "cannot create the target directory: " + ec.message(), {.path = work_.string()});
   }

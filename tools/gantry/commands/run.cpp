@@ -2,6 +2,7 @@
 // store's snapshots (what is missing, while it downloads), stack them with
 // overlayfs and run the image's process in a container of its own; exits
 // with the process's status.
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/process_cli.hpp"
 #include "tools/gantry/progress_output.hpp"
+#include "tools/gantry/stale.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
@@ -55,24 +57,36 @@ std::string new_container_id() {
   return id;
 }
 
-// STORE/containers/<id>/: the upper and work dirs (or the flattened copy)
-// of one container, removed when it exits unless kept.
+// Marks the directory of a running container; its pid follows.
+constexpr std::string_view kRunningMarker = ".running-";
+
+// STORE/containers/<id>.running-<pid>/ while the container runs: the upper
+// and work dirs (or the flattened copy). Removed when it exits, or, with
+// --keep, renamed to STORE/containers/<id>/. Those a killed gantry left are
+// removed by the next run (their overlay mount detached first, if the kill
+// came between mount and exec).
 class ContainerDir {
  public:
   ContainerDir(const core::ContentStore& store, bool keep) : keep_(keep) {
-    fs::path containers = store.root() / "containers";
+    const fs::path containers = store.root() / "containers";
     std::error_code ec;
     fs::create_directories(containers, ec);
     if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = containers.string()});
-    path_ = containers / new_container_id();
+    remove_stale(containers);
+    id_ = new_container_id();
+    path_ = containers / (id_ + owned_name(kRunningMarker));
     if (::mkdir(path_.c_str(), 0700) != 0) throw core::errno_error(errno, "cannot create", path_.string());
   }
   ~ContainerDir() {
-    if (keep_) return;
     try {
-      core::remove_tree(path_);
+      if (keep_) {
+        const fs::path kept = path_.parent_path() / id_;
+        if (::rename(path_.c_str(), kept.c_str()) != 0) throw core::errno_error(errno, "cannot rename", kept.string());
+      } else {
+        core::remove_tree(path_);
+      }
     } catch (const core::Error&) {
-      // Left for `gantry gc`; the container's status is what matters now.
+      // The next run removes it; the container's status is what matters now.
     }
   }
   ContainerDir(const ContainerDir&) = delete;
@@ -80,7 +94,21 @@ class ContainerDir {
   [[nodiscard]] const fs::path& path() const { return path_; }
 
  private:
+  static void remove_stale(const fs::path& containers) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(containers, ec)) {
+      if (!left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
+      ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
+      try {
+        core::remove_tree(entry.path());
+      } catch (const core::Error&) {
+        // Tried again by the next run.
+      }
+    }
+  }
+
   fs::path path_;
+  std::string id_;
   bool keep_;
 };
 
