@@ -12,6 +12,7 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <optional>
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
@@ -116,22 +117,30 @@ struct Connection {
 };
 
 struct HttpClient::Pool {
-  Pool(asio::any_io_executor ex, HttpSettings s) : executor(std::move(ex)), settings(std::move(s)) {
-    // Peer verification against the system's CAs (and ca_file) always; TLS
-    // 1.2 at least; HTTP/1.1 only, as the body reader speaks nothing else.
-    tls.set_default_verify_paths();
+  Pool(asio::any_io_executor ex, HttpSettings s) : executor(std::move(ex)), settings(std::move(s)) {}
+
+  // Made at the first TLS connection: loading the system's CAs costs ~30 ms,
+  // most of a warm `gantry run`, which may not talk to a registry at all.
+  // Peer verification against the system's CAs (and ca_file) always; TLS
+  // 1.2 at least; HTTP/1.1 only, as the body reader speaks nothing else.
+  ssl::context& tls_context() {
+    if (tls) return *tls;
+    ssl::context& ctx = tls.emplace(ssl::context::tls_client);
+    ctx.set_default_verify_paths();
     if (!settings.ca_file.empty()) {
       boost::system::error_code ec;
-      tls.load_verify_file(settings.ca_file, ec);
+      ctx.load_verify_file(settings.ca_file, ec);
       if (ec) {
+        tls.reset();
         throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + ec.message(),
                           core::ErrorContext{.path = settings.ca_file});
       }
     }
-    tls.set_verify_mode(ssl::verify_peer);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    ctx.set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
     static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_CTX_set_alpn_protos(tls.native_handle(), kAlpn, sizeof kAlpn);
+    SSL_CTX_set_alpn_protos(ctx.native_handle(), kAlpn, sizeof kAlpn);
+    return ctx;
   }
 
   std::unique_ptr<Connection> take(const std::string& origin) {
@@ -154,7 +163,7 @@ struct HttpClient::Pool {
 
   asio::any_io_executor executor;
   HttpSettings settings;
-  ssl::context tls{ssl::context::tls_client};
+  std::optional<ssl::context> tls;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
 };
 
@@ -209,7 +218,7 @@ asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url
   }
 
   bool use_tls = url.scheme == "https";
-  auto conn = use_tls ? std::make_unique<Connection>(executor, tls, url.origin())
+  auto conn = use_tls ? std::make_unique<Connection>(executor, tls_context(), url.origin())
                       : std::make_unique<Connection>(executor, url.origin());
   beast::tcp_stream& lowest = conn->tcp();
   lowest.expires_after(settings.connect_timeout);
