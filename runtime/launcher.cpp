@@ -98,7 +98,13 @@ void write_text(const fs::path& path, const std::string& text) {
 
 // /etc/hosts, /etc/hostname and /etc/resolv.conf of the container, written
 // beside it and bound over (empty files made in the rootfs if absent).
-std::vector<std::pair<fs::path, std::string>> prepare_etc_files(const fs::path& rootfs, const fs::path& container,
+// The bind mounts' sources and targets, as strings the child can point at.
+struct BindFile {
+  std::string source;  // beside the container
+  std::string target;  // relative to the rootfs
+};
+
+std::vector<BindFile> prepare_etc_files(const fs::path& rootfs, const fs::path& container,
                                                                 const std::string& hostname) {
   std::string resolv;
   if (auto host = detail::read_rootfs_file("/", "etc/resolv.conf", 1 << 20)) resolv = *host;
@@ -110,12 +116,12 @@ std::vector<std::pair<fs::path, std::string>> prepare_etc_files(const fs::path& 
   core::FileHandle root = core::open_file(rootfs, O_PATH | O_DIRECTORY);
   auto [etc, err] = detail::open_in_rootfs(root.get(), "etc", O_PATH | O_DIRECTORY);
   if (err != 0) throw core::errno_error(err, "cannot open", (rootfs / "etc").string());
-  std::vector<std::pair<fs::path, std::string>> binds;
+  std::vector<BindFile> binds;
   for (const auto& [name, text] : files) {
     write_text(container / name, text);
     int fd = ::openat(etc.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) ::close(fd);
-    binds.emplace_back(container / name, "etc/" + name);
+    binds.push_back({(container / name).string(), "etc/" + name});
   }
   return binds;
 }
@@ -301,7 +307,7 @@ LaunchResult launch(const LaunchSpec& spec) {
 
   // What the image or the command line got wrong: Docker's 126.
   ProcessSpec process;
-  std::vector<std::pair<fs::path, std::string>> etc_files;
+  std::vector<BindFile> etc_files;
   try {
     process = make_process_spec(*spec.config, spec.overrides, rootfs, spec.options.hostname);
     make_directory_in(rootfs, process.cwd);
@@ -316,15 +322,8 @@ LaunchResult launch(const LaunchSpec& spec) {
 
   // Everything the child needs, as plain C data.
   const std::string rootfs_text = rootfs.string();
-  std::vector<std::string> bind_sources, bind_targets;
-  for (const auto& [source, target] : etc_files) {
-    bind_sources.push_back(source.string());
-    bind_targets.push_back(target);
-  }
   std::vector<detail::InitBindFile> binds;
-  for (std::size_t i = 0; i < bind_sources.size(); ++i) {
-    binds.push_back({bind_sources[i].c_str(), bind_targets[i].c_str()});
-  }
+  for (const BindFile& file : etc_files) binds.push_back({file.source.c_str(), file.target.c_str()});
   std::vector<gid_t> groups(process.user.additional_gids.begin(), process.user.additional_gids.end());
   std::vector<int> caps;
   for (const auto& name : default_capabilities()) caps.push_back(capability_number(name));

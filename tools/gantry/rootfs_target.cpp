@@ -32,22 +32,31 @@ void remove_stale_staging(const std::filesystem::path& parent, const std::string
 
 }  // namespace
 
+bool is_empty_directory_or_absent(const std::filesystem::path& dir, std::string_view what) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return false;
+  std::string message(what);
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw Error(ErrorKind::bad_input, message.append(" exists and is not a directory"), {.path = dir.string()});
+  }
+  if (!std::filesystem::is_empty(dir, ec)) {
+    throw Error(ErrorKind::bad_input, message.append(" directory is not empty"), {.path = dir.string()});
+  }
+  return true;
+}
+
 RootfsTarget::RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
-  if (std::filesystem::exists(dir_, ec)) {
-    if (!std::filesystem::is_directory(dir_, ec)) {
-      throw Error(ErrorKind::bad_input, "target exists and is not a directory", {.path = dir_.string()});
-    }
-    if (!std::filesystem::is_empty(dir_, ec)) {
-      throw Error(ErrorKind::bad_input, "target directory is not empty", {.path = dir_.string()});
-    }
+  if (is_empty_directory_or_absent(dir_, "target")) {
     work_ = dir_;
     return;
   }
   std::filesystem::path parent = std::filesystem::absolute(dir_).parent_path();
   std::filesystem::create_directories(parent, ec);
   if (ec) throw Error(ErrorKind::io, "cannot create the target's parent: " + ec.message(), {.path = parent.string()});
-  const std::string prefix = "." + dir_.filename().string() + ".gantry-partial-";
+  std::string prefix = ".";
+  prefix += dir_.filename().string();
+  prefix += ".gantry-partial-";
   remove_stale_staging(parent, prefix);
   work_ = parent / owned_name(prefix);
   if (!std::filesystem::create_directory(work_, ec)) {

@@ -8,8 +8,14 @@
 // is filled in place and emptied again if the unpack fails.
 
 #include <filesystem>
+#include <string_view>
 
 namespace gantry::tools {
+
+// Where gantry writes a tree (a rootfs, a bundle) must be new or an empty
+// directory: true when it exists (empty), false when it does not;
+// Error(bad_input) naming `what` ("target") otherwise.
+[[nodiscard]] bool is_empty_directory_or_absent(const std::filesystem::path& dir, std::string_view what);
 
 class RootfsTarget {
  public:

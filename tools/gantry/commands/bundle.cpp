@@ -20,6 +20,7 @@
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/process_cli.hpp"
+#include "tools/gantry/rootfs_target.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
@@ -43,16 +44,8 @@ const std::vector<OptionSpec>& options() {
 class BundleDir {
  public:
   explicit BundleDir(fs::path dir) : dir_(std::move(dir)) {
-    std::error_code ec;
-    if (fs::exists(dir_, ec)) {
-      if (!fs::is_directory(dir_, ec)) {
-        throw core::Error(core::ErrorKind::bad_input, "bundle target exists and is not a directory",
-                          {.path = dir_.string()});
-      }
-      if (!fs::is_empty(dir_, ec)) {
-        throw core::Error(core::ErrorKind::bad_input, "bundle directory is not empty", {.path = dir_.string()});
-      }
-    } else {
+    if (!is_empty_directory_or_absent(dir_, "bundle target")) {
+      std::error_code ec;
       fs::create_directories(dir_, ec);
       if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = dir_.string()});
       created_ = true;
