@@ -415,6 +415,32 @@ TEST(Fetcher, AMirrorServingTheBlobSparesTheOrigin) {
   EXPECT_EQ(origin.requests().size(), 0u);
 }
 
+TEST(Fetcher, ARedirectThatWouldInjectIntoTheNextRequestIsAnErrorNamingTheRegistry) {
+  std::string blob = random_bytes(1000, 30);
+  // An obs-fold (CRLF then a space) in Location arrives as a space; plain
+  // spaces would split the request line the same way.
+  for (std::string location : {"/bucket/b\r\n X-Injected: 1", "/bucket/b HTTP/1.1\r\n X-Injected: 1"}) {
+    ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+      if (r.target.starts_with("/bucket/")) return serve_blob(r, ex, by_digest({blob}));
+      return ex.send(http_response(307, {{"Location", location}}, ""));
+    }));
+    Client client(test_options());
+    MemorySinkFactory sinks;
+    std::vector<core::Descriptor> layers = {layer_of(blob)};
+    try {
+      client.fetch_blobs(repo_at(server), layers, sinks);
+      ADD_FAILURE() << "followed " << location;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+      std::string what = e.what();
+      EXPECT_NE(what.find("redirect from " + server.host() + " to an unusable Location"), std::string::npos) << what;
+      EXPECT_EQ(what.find_first_of("\r\n"), std::string::npos) << what;
+    }
+    for (const HttpRequest& r : server.requests()) EXPECT_FALSE(r.has("x-injected")) << r.target;
+    EXPECT_TRUE(server.requests_to("/bucket/").empty());
+  }
+}
+
 TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
   std::string blob = random_bytes(5000, 25);
   std::string wrong = random_bytes(5000, 26);
