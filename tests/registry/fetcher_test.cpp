@@ -392,7 +392,7 @@ TEST(Fetcher, AMirrorLackingTheBlobFallsBackToTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
@@ -407,7 +407,7 @@ TEST(Fetcher, AMirrorServingTheBlobSparesTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
@@ -441,6 +441,21 @@ TEST(Fetcher, ARedirectThatWouldInjectIntoTheNextRequestIsAnErrorNamingTheRegist
   }
 }
 
+TEST(Fetcher, AMirrorOfAnotherRegistryIsNeverAsked) {
+  std::string blob = random_bytes(1000, 29);
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Options options = test_options();
+  options.mirrors = {parse_mirror(mirror.host()), Mirror{.registry = "localhost:1", .host = mirror.host()}};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(origin), layers, sinks);
+  EXPECT_EQ(mirror.requests().size(), 0u);  // a docker.io mirror, and one of another registry
+  EXPECT_EQ(origin.requests_to("/v2/app/blobs/").size(), 1u);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
 TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
   std::string blob = random_bytes(5000, 25);
   std::string wrong = random_bytes(5000, 26);
@@ -448,7 +463,7 @@ TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   EventLog events;
   Client client(options, &events);
   MemorySinkFactory sinks;
@@ -476,7 +491,7 @@ TEST(Fetcher, WrongBytesFromTheOriginStayAnErrorAfterAMirrorsWrongBytes) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
@@ -501,7 +516,7 @@ TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
   }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
