@@ -149,16 +149,12 @@ asio::awaitable<Authenticator::CachedToken> Authenticator::fetch_token(const End
                                                                        const Challenge& bearer,
                                                                        const std::string& scope) {
   core::ErrorContext context{.registry = endpoint.host};
-  // What the registry and its token server send is hostile: their errors
-  // name the registry, whose challenge it was.
-  auto naming_the_registry = [&](const core::Error& e) {
-    return core::Error(e.kind(), e.message(), merged(e.context(), context));
-  };
   Url url;
   try {
     url = token_url(bearer, scope);
   } catch (const core::Error& e) {
-    throw naming_the_registry(e);
+    // A realm gantry cannot use: the registry whose challenge named it is told.
+    throw core::Error(e.kind(), e.message(), merged(e.context(), context));
   }
   // The registry's credentials go to the realm it names (that is the
   // protocol), but never in clear text unless the registry itself is

@@ -13,8 +13,10 @@ std::vector<Endpoint> endpoints_for(const Options& options, const core::Referenc
   std::vector<Endpoint> out;
   for (const Mirror& mirror : options.mirrors) {
     if (mirror.registry != reference.registry) continue;
-    out.push_back(Endpoint{
-        .host = mirror.host, .credentials = mirror.host, .scheme = scheme_for(mirror.host, mirror.host), .mirror = true});
+    out.push_back(Endpoint{.host = mirror.host,
+                           .credentials = mirror.host,
+                           .scheme = scheme_for(mirror.host, mirror.host),
+                           .mirror = true});
   }
   std::string host = reference.endpoint_host();
   out.push_back(Endpoint{.host = host,

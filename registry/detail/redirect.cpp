@@ -26,7 +26,9 @@ Url parse_absolute(const Url& base, std::string_view location, const std::string
 }  // namespace
 
 Url resolve_location(const Url& base, std::string_view location) {
-  if (location.empty()) throw core::Error(core::ErrorKind::bad_input, "redirect from " + base.authority() + " without a Location");
+  if (location.empty()) {
+    throw core::Error(core::ErrorKind::bad_input, "redirect from " + base.authority() + " without a Location");
+  }
   if (!is_visible_ascii(location)) unusable(base, location, "a space, control or non-ASCII character in it");
   if (location.find("://") != std::string_view::npos) return parse_absolute(base, location, std::string(location));
   if (location.starts_with("//")) return parse_absolute(base, location, base.scheme + ":" + std::string(location));
