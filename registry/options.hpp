@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/platform.hpp"
+#include "registry/mirror.hpp"
 
 namespace gantry::registry {
 
@@ -29,9 +30,11 @@ struct Options {
   // ~/.docker/config.json, the first that exists.
   std::string auth_file;
 
-  // "host[:port]" of pull-through mirrors, tried in order before the origin
-  // with the same repository path; the origin is used when they fail.
-  std::vector<std::string> mirrors;
+  // Pull-through mirrors, each for one registry (mirror.hpp). Those of a
+  // reference's registry are tried in the order given, with the same
+  // repository path, before the registry itself, which is used when they
+  // fail; other registries' mirrors are never asked.
+  std::vector<Mirror> mirrors;
 
   // Blob downloads in flight at once (over all images of one call).
   int jobs = 4;

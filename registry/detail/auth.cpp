@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "registry/detail/base64.hpp"
+#include "registry/detail/errors.hpp"
 #include "registry/detail/token.hpp"
 #include "registry/detail/transport.hpp"
 
@@ -148,7 +149,13 @@ asio::awaitable<Authenticator::CachedToken> Authenticator::fetch_token(const End
                                                                        const Challenge& bearer,
                                                                        const std::string& scope) {
   core::ErrorContext context{.registry = endpoint.host};
-  Url url = token_url(bearer, scope);
+  Url url;
+  try {
+    url = token_url(bearer, scope);
+  } catch (const core::Error& e) {
+    // A realm gantry cannot use: the registry whose challenge named it is told.
+    throw core::Error(e.kind(), e.message(), merged(e.context(), context));
+  }
   // The registry's credentials go to the realm it names (that is the
   // protocol), but never in clear text unless the registry itself is
   // plain or the realm's host is named plain.
@@ -165,7 +172,13 @@ asio::awaitable<Authenticator::CachedToken> Authenticator::fetch_token(const End
     co_await raise_for_status(response, "token for " + scope + " from " + url.authority(), !authorization.empty(),
                               context);
   }
-  Token token = parse_token_response(co_await response.read_all(kMaxTokenAnswer));
+  std::string answer = co_await response.read_all(kMaxTokenAnswer);
+  Token token;
+  try {
+    token = parse_token_response(answer);
+  } catch (const core::Error& e) {
+    throw core::Error(e.kind(), "token server " + url.authority() + ": " + e.message(), merged(e.context(), context));
+  }
   co_return CachedToken{std::move(token.value), started + token_lifetime(token.expires_in)};
 }
 

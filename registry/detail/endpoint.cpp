@@ -11,8 +11,12 @@ std::vector<Endpoint> endpoints_for(const Options& options, const core::Referenc
     return plain_http_allowed(options, name) || plain_http_allowed(options, host) ? "http" : "https";
   };
   std::vector<Endpoint> out;
-  for (const std::string& mirror : options.mirrors) {
-    out.push_back(Endpoint{.host = mirror, .credentials = mirror, .scheme = scheme_for(mirror, mirror), .mirror = true});
+  for (const Mirror& mirror : options.mirrors) {
+    if (mirror.registry != reference.registry) continue;
+    out.push_back(Endpoint{.host = mirror.host,
+                           .credentials = mirror.host,
+                           .scheme = scheme_for(mirror.host, mirror.host),
+                           .mirror = true});
   }
   std::string host = reference.endpoint_host();
   out.push_back(Endpoint{.host = host,

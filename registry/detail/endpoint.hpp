@@ -25,7 +25,8 @@ struct Endpoint {
 // reference or a URL's authority).
 [[nodiscard]] bool plain_http_allowed(const Options& options, std::string_view host);
 
-// options.mirrors in order, then the reference's registry.
+// The mirrors of the reference's registry in the order given, then the
+// registry itself.
 [[nodiscard]] std::vector<Endpoint> endpoints_for(const Options& options, const core::Reference& reference);
 
 }  // namespace gantry::registry::detail

@@ -3,6 +3,7 @@
 // request/header exchange and the body reader.
 #include "registry/detail/http.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
@@ -74,6 +75,68 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
+// The last line against header injection (CWE-113): what came from the
+// network was checked where it entered (token, Location, realm), but a CR,
+// LF or NUL that reached the writer would still end a line of the request,
+// and Beast writes targets and fields as given.
+void refuse_line_breaks(const Request& request, const std::string& user_agent) {
+  auto check = [&](std::string_view text, const std::string& where) {
+    if (text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos) return;
+    throw core::Error(core::ErrorKind::bad_input,
+                      "refusing to send a request to " + request.url.authority() + ": a CR, LF or NUL in the " + where,
+                      context_of(request.url));
+  };
+  check(request.method, "method");
+  check(request.url.target, "request target");
+  check(request.url.authority(), "Host header");
+  check(user_agent, "User-Agent header");
+  for (const auto& [name, value] : request.headers) {
+    check(name, "name of a header");
+    check(value, name + " header");
+  }
+}
+
+// The reason OpenSSL queued for the call that just failed.
+std::string openssl_reason() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "no reason given by OpenSSL";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+// One checked step of the TLS setup.
+void tls_step(bool ok, std::string_view step, const Url& url) {
+  if (ok) return;
+  throw core::Error(core::ErrorKind::network,
+                    "TLS setup for " + url.authority() + ": cannot " + std::string(step) + ": " + openssl_reason(),
+                    context_of(url));
+}
+
+// What the certificate must name, and SNI. SNI carries host names, never
+// addresses (RFC 6066 §3); the certificate must match the host either way:
+// a DNS name or an iPAddress subjectAltName (RFC 6125, OpenSSL's checks).
+void name_the_peer(SSL* ssl, const Url& url) {
+  if (is_ip_literal(url.host)) {
+    tls_step(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str()) == 1,
+             "set the IP address to verify", url);
+    return;
+  }
+  tls_step(SSL_set_tlsext_host_name(ssl, url.host.c_str()) == 1, "set the SNI host name", url);
+  tls_step(SSL_set1_host(ssl, url.host.c_str()) == 1, "set the host name to verify", url);
+}
+
+// Belt and braces after a handshake that succeeded: with SSL_VERIFY_PEER it
+// cannot have without a verified certificate, and this holds even if that
+// setting had not taken.
+void confirm_verified(SSL* ssl, const Url& url) {
+  if (SSL_get0_peer_certificate(ssl) != nullptr && SSL_get_verify_result(ssl) == X509_V_OK) return;
+  throw core::Error(core::ErrorKind::network,
+                    "TLS handshake with " + url.authority() + ": the server's certificate was not verified",
+                    context_of(url));
+}
+
 }  // namespace
 
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
@@ -123,24 +186,23 @@ struct HttpClient::Pool {
   // most of a warm `gantry run`, which may not talk to a registry at all.
   // Peer verification against the system's CAs (and ca_file) always; TLS
   // 1.2 at least; HTTP/1.1 only, as the body reader speaks nothing else.
-  ssl::context& tls_context() {
+  // Every call is checked: a setting that did not take would leave a
+  // weaker connection that still works, so it is an error instead.
+  ssl::context& tls_context(const Url& url) {
     if (tls) return *tls;
-    ssl::context& ctx = tls.emplace(ssl::context::tls_client);
-    ctx.set_default_verify_paths();
-    if (!settings.ca_file.empty()) {
-      boost::system::error_code ec;
-      ctx.load_verify_file(settings.ca_file, ec);
-      if (ec) {
-        tls.reset();
-        throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + ec.message(),
-                          core::ErrorContext{.path = settings.ca_file});
-      }
+    SSL_CTX* native = SSL_CTX_new(TLS_client_method());
+    tls_step(native != nullptr, "create a TLS context", url);
+    ssl::context ctx(native);  // owns it from here
+    tls_step(SSL_CTX_set_default_verify_paths(native) == 1, "load the system's CAs", url);
+    if (!settings.ca_file.empty() && SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
+      throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + openssl_reason(),
+                        core::ErrorContext{.path = settings.ca_file});
     }
-    ctx.set_verify_mode(ssl::verify_peer);
-    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);  // returns nothing; confirmed after each handshake
+    tls_step(SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) == 1, "require TLS 1.2 or later", url);
     static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_CTX_set_alpn_protos(ctx.native_handle(), kAlpn, sizeof kAlpn);
-    return ctx;
+    tls_step(SSL_CTX_set_alpn_protos(native, kAlpn, sizeof kAlpn) == 0, "offer ALPN http/1.1", url);  // 0 is success
+    return tls.emplace(std::move(ctx));
   }
 
   std::unique_ptr<Connection> take(const std::string& origin) {
@@ -218,7 +280,7 @@ asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url
   }
 
   bool use_tls = url.scheme == "https";
-  auto conn = use_tls ? std::make_unique<Connection>(executor, tls_context(), url.origin())
+  auto conn = use_tls ? std::make_unique<Connection>(executor, tls_context(url), url.origin())
                       : std::make_unique<Connection>(executor, url.origin());
   beast::tcp_stream& lowest = conn->tcp();
   lowest.expires_after(settings.connect_timeout);
@@ -230,18 +292,11 @@ asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url
   if (use_tls) {
     auto& stream = std::get<TlsStream>(conn->stream);
     SSL* ssl = stream.native_handle();
-    // SNI names hosts, never addresses (RFC 6066 §3); the certificate must
-    // match the host either way (RFC 6125 via OpenSSL's checks).
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    if (is_ip_literal(url.host)) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(ssl, url.host.c_str());
-      X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), url.host.size());
-    }
+    name_the_peer(ssl, url);
     lowest.expires_after(settings.connect_timeout);
     auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
     if (handshake_ec) throw handshake_error(url, ssl, handshake_ec, settings.connect_timeout);
+    confirm_verified(ssl, url);
   }
   lowest.expires_never();
   co_return conn;
@@ -379,6 +434,7 @@ HttpClient::~HttpClient() = default;
 asio::awaitable<Response> HttpClient::send(const Request& request) {
   std::shared_ptr<Pool> pool = pool_;
   const Url& url = request.url;
+  refuse_line_breaks(request, pool->settings.user_agent);
   http::request<http::empty_body> req{http::string_to_verb(request.method), url.target, 11};
   req.set(http::field::host, url.authority());
   req.set(http::field::user_agent, pool->settings.user_agent);

@@ -8,10 +8,30 @@ bool is_redirect(unsigned status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+namespace {
+
+[[noreturn]] void unusable(const Url& base, std::string_view location, std::string_view why) {
+  throw core::Error(core::ErrorKind::bad_input, "redirect from " + base.authority() + " to an unusable Location \"" +
+                                                    std::string(location) + "\": " + std::string(why));
+}
+
+Url parse_absolute(const Url& base, std::string_view location, const std::string& text) {
+  try {
+    return Url::parse(text);
+  } catch (const core::Error& e) {
+    unusable(base, location, e.message());
+  }
+}
+
+}  // namespace
+
 Url resolve_location(const Url& base, std::string_view location) {
-  if (location.empty()) throw core::Error(core::ErrorKind::bad_input, "redirect without a Location");
-  if (location.find("://") != std::string_view::npos) return Url::parse(location);
-  if (location.starts_with("//")) return Url::parse(base.scheme + ":" + std::string(location));
+  if (location.empty()) {
+    throw core::Error(core::ErrorKind::bad_input, "redirect from " + base.authority() + " without a Location");
+  }
+  if (!is_visible_ascii(location)) unusable(base, location, "a space, control or non-ASCII character in it");
+  if (location.find("://") != std::string_view::npos) return parse_absolute(base, location, std::string(location));
+  if (location.starts_with("//")) return parse_absolute(base, location, base.scheme + ":" + std::string(location));
   Url url = base;
   if (location.starts_with('/')) {
     url.target = std::string(location);

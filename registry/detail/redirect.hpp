@@ -18,7 +18,9 @@ inline constexpr int kMaxRedirects = 5;
 
 // Location resolved against the URL that answered (RFC 9110 §10.2.2 allows
 // a relative reference): absolute, scheme-relative "//host/p", absolute
-// path "/p", or a relative path. Error(bad_input) when it cannot be used.
+// path "/p", or a relative path. Error(bad_input) naming the host of `base`
+// when it cannot be used: not a URL, or a space, control or non-ASCII byte
+// in it (it would be written into the next request line: is_visible_ascii).
 [[nodiscard]] Url resolve_location(const Url& base, std::string_view location);
 
 // The next hop after redirect number `hop` (from 1) to `location`:

@@ -10,7 +10,7 @@ namespace gantry::registry::detail {
 Token parse_token_response(std::string_view text) {
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) {
-    throw core::Error(core::ErrorKind::bad_input, "token server answered something other than a JSON object");
+    throw core::Error(core::ErrorKind::bad_input, "the answer is not a JSON object");
   }
   Token token;
   for (const char* field : {"token", "access_token"}) {
@@ -21,7 +21,11 @@ Token parse_token_response(std::string_view text) {
     }
   }
   if (token.value.empty()) {
-    throw core::Error(core::ErrorKind::auth, "token server answered without a token");
+    throw core::Error(core::ErrorKind::auth, "the answer holds no token");
+  }
+  if (!is_visible_ascii(token.value)) {
+    throw core::Error(core::ErrorKind::auth,
+                      "the token has a space, control or non-ASCII character in it (not allowed in a header)");
   }
   auto expires = doc.find("expires_in");
   if (expires != doc.end() && expires->is_number_integer() && expires->get<std::int64_t>() > 0) {
@@ -36,8 +40,8 @@ Url token_url(const Challenge& bearer, std::string_view scope) {
   Url url;
   try {
     url = Url::parse(realm);
-  } catch (const core::Error&) {
-    throw core::Error(core::ErrorKind::auth, "Bearer challenge with an invalid realm \"" + realm + "\"");
+  } catch (const core::Error& e) {
+    throw core::Error(core::ErrorKind::auth, "Bearer challenge with an invalid realm: " + e.message());
   }
   char sep = url.target.find('?') == std::string::npos ? '?' : '&';
   std::string service = bearer.param("service");

@@ -1,5 +1,6 @@
 #include "registry/detail/url.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/error.hpp"
@@ -33,7 +34,7 @@ void split_authority(std::string_view authority, std::string_view whole, Url& ur
   }
   if (host.empty()) bad_url(whole, "empty host");
   for (char c : host) {
-    if (c == '@' || c == '/' || c == '?' || c == '#' || c == ' ' || static_cast<unsigned char>(c) < 0x21) {
+    if (c == '@' || c == '/' || c == '?' || c == '#' || !is_visible_ascii(std::string_view(&c, 1))) {
       bad_url(whole, "invalid character in the host");
     }
   }
@@ -53,6 +54,7 @@ void split_authority(std::string_view authority, std::string_view whole, Url& ur
 }  // namespace
 
 Url Url::parse(std::string_view text) {
+  if (!is_visible_ascii(text)) bad_url(text, "a space, control or non-ASCII character in it");
   Url url;
   auto sep = text.find("://");
   if (sep == std::string_view::npos) bad_url(text, "not absolute");
@@ -94,6 +96,10 @@ std::string Url::origin() const {
 }
 
 std::string Url::string() const { return scheme + "://" + authority() + target; }
+
+bool is_visible_ascii(std::string_view text) {
+  return std::ranges::all_of(text, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
 
 std::string query_escape(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -14,7 +14,8 @@ struct Url {
   std::string target;  // path and query, starting with '/'
 
   // "http[s]://authority[/target]"; Error(bad_input) for anything else
-  // (other schemes, user info, a bad port, an empty host).
+  // (other schemes, user info, a bad port, an empty host, a space, control
+  // or non-ASCII byte anywhere: see is_visible_ascii).
   [[nodiscard]] static Url parse(std::string_view text);
   // From a registry host as written in references ("localhost:5000",
   // "[::1]:5000", "registry-1.docker.io").
@@ -29,6 +30,13 @@ struct Url {
 
   friend bool operator==(const Url&, const Url&) = default;
 };
+
+// Whether every byte is visible ASCII (RFC 9110 §5.5 VCHAR, 0x21-0x7E):
+// what may go from the network (a redirect's Location, a token realm, a
+// token) into a request line or header. A space ends the request target,
+// CR/LF end the line: either lets a hostile server write request lines of
+// its choosing into what gantry sends (CWE-113, header injection).
+[[nodiscard]] bool is_visible_ascii(std::string_view text);
 
 // Percent-encoding for a query component (RFC 3986 §2.3: unreserved kept).
 [[nodiscard]] std::string query_escape(std::string_view text);

@@ -48,6 +48,18 @@ def test_pull_over_tls_with_the_ca(registry_tls, repo, gantry):
     _assert_pulled(gantry.store, image, ref)
 
 
+def test_pull_over_tls_by_host_name(registry_tls, repo, gantry):
+    """The test bed's certificate names IP:127.0.0.1 and DNS:localhost: by
+    address the IP is verified (and no SNI sent, RFC 6066 §3), by name the
+    DNS name is."""
+    image, _ = _push(registry_tls, repo)
+    ref = registry_tls.ref(repo, "v1").replace("127.0.0.1:", "localhost:", 1)
+
+    gantry.ok("pull", "--ca-file", registry_tls.ca_file, ref)
+
+    _assert_pulled(gantry.store, image, ref)
+
+
 def test_pull_over_tls_without_the_ca_fails(registry_tls, repo, gantry):
     _, ref = _push(registry_tls, repo)
 

@@ -201,3 +201,18 @@ def test_redirect_loop_fails(registry_plain, repo, gantry, fault_proxy):
 
     assert "redirect" in line
     assert 1 < len(proxy.requests(path="/blobs/")) <= 50
+
+
+def test_a_token_that_would_inject_a_header_is_never_sent(registry_plain, repo, gantry, fault_proxy,
+                                                          token_server):
+    _push(registry_plain, repo)
+    proxy, tokens = _bearer_proxy(fault_proxy, token_server, registry_plain,
+                                  token_suffix="\r\nX-Injected: 1")
+
+    line = gantry.fails("pull", "--plain-http", proxy.ref(repo, "v1"))
+
+    token_host = tokens.realm.split("/")[2]
+    assert f"token server {token_host}" in line and proxy.host in line, line
+    assert len(tokens.requests()) == 1
+    assert [r.path for r in proxy.requests()] == ["/v2/"]  # the ping only: no request carried it
+    assert all("x-injected" not in r.headers for r in proxy.requests())

@@ -102,7 +102,7 @@ def test_wrong_bytes_from_a_mirror_are_unpacked_from_the_origin(big_image, regis
     mirror.add_rule(corrupted, Corrupt(), times=None)
     target = scratch / "rootfs"
 
-    gantry.ok(*argv(mode, origin.ref(repo, "v1"), target, "--mirror", mirror.host))
+    gantry.ok(*argv(mode, origin.ref(repo, "v1"), target, "--mirror", f"{origin.host}={mirror.host}"))
 
     assert len(mirror.blob_gets(corrupted)) == 1
     assert [r.status for r in origin.blob_gets(corrupted)] == [200]

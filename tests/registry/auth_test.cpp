@@ -325,5 +325,66 @@ TEST(Auth, ATokenTheRegistryNeverTakesEndsInAnAuthError) {
   EXPECT_EQ(tokens.issued(), 2);  // one refresh, then give up
 }
 
+// Header injection (CWE-113): nothing the token server or the registry
+// sends may add lines to a request. Each case fails with one line naming
+// the registry, and no request carrying an injected header line is made.
+void expect_injection_refused(const ScriptedServer& registry, const ScriptedServer& tokens, core::ErrorKind kind,
+                              const std::string& names) {
+  std::string blob = random_bytes(100, 45);
+  AuthFile none;
+  Options options = test_options();
+  options.auth_file = none.path();
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  try {
+    client.fetch_blobs(core::Reference::parse(registry.host() + "/app"), layers, sinks);
+    ADD_FAILURE() << "fetched";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), kind);
+    std::string what = e.what();
+    EXPECT_EQ(what.find_first_of("\r\n"), std::string::npos) << what;
+    EXPECT_NE(what.find(registry.host()), std::string::npos) << what;
+    EXPECT_NE(what.find(names), std::string::npos) << what;
+  }
+  for (const ScriptedServer* server : {&registry, &tokens}) {
+    for (const HttpRequest& r : server->requests()) {
+      EXPECT_FALSE(r.has("x-injected")) << r.target;
+      EXPECT_EQ(r.header("authorization").find("tok"), std::string::npos) << r.header("authorization");
+    }
+  }
+  EXPECT_TRUE(registry.requests_to("/v2/app/blobs/").empty());  // only the /v2/ ping was answered
+}
+
+TEST(Auth, ATokenWithALineBreakIsNeverSent) {
+  ScriptedServer tokens([](Exchange& exchange, ScriptedServer& server) {
+    while (server.next(exchange)) {
+      std::string body = R"({"token":"tok\r\nX-Injected: 1","expires_in":300})";  // JSON escapes: a real CR LF
+      if (!exchange.send(http_response(200, {{"Content-Type", "application/json"}}, body))) return;
+    }
+  });
+  std::string challenge = R"(Bearer realm="http://)" + tokens.host() + R"(/token",service="registry.test")";
+  ScriptedServer registry(protected_registry([] { return std::string("Bearer tok"); }, challenge,
+                                             [](const HttpRequest&, Exchange&) { return false; }));
+  expect_injection_refused(registry, tokens, core::ErrorKind::auth, "token server " + tokens.host());
+  EXPECT_EQ(tokens.requests().size(), 1u);
+}
+
+TEST(Auth, ARealmWithALineBreakIsNeverAsked) {
+  ScriptedServer tokens([](Exchange& exchange, ScriptedServer& server) {
+    while (server.next(exchange)) {
+      if (!exchange.send(http_response(200, {}, R"({"token":"tok"})"))) return;
+    }
+  });
+  // An obs-fold (CRLF then a space) inside the quoted realm: the header
+  // parser joins the lines with a space, which no URL may hold.
+  std::string challenge =
+      R"(Bearer realm="http://)" + tokens.host() + "/token\r\n X-Injected: 1\",service=\"registry.test\"";
+  ScriptedServer registry(protected_registry([] { return std::string("Bearer tok"); }, challenge,
+                                             [](const HttpRequest&, Exchange&) { return false; }));
+  expect_injection_refused(registry, tokens, core::ErrorKind::auth, "invalid realm");
+  EXPECT_TRUE(tokens.requests().empty());
+}
+
 }  // namespace
 }  // namespace gantry::registry

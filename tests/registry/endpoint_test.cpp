@@ -32,7 +32,7 @@ TEST(Endpoint, TlsUnlessNamedPlain) {
 
 TEST(Endpoint, MirrorsFirstThenTheOrigin) {
   Options options;
-  options.mirrors = {"mirror-a:5000", "mirror-b"};
+  options.mirrors = {{"docker.io", "mirror-a:5000"}, {"docker.io", "mirror-b"}};
   options.plain_http_hosts = {"mirror-a:5000"};
   auto list = endpoints_for(options, reference("docker.io", "library/busybox"));
   ASSERT_EQ(list.size(), 3u);
@@ -45,6 +45,21 @@ TEST(Endpoint, MirrorsFirstThenTheOrigin) {
   EXPECT_FALSE(list[2].mirror);
   EXPECT_EQ(list[2].host, "registry-1.docker.io");  // docker.io is reached there
   EXPECT_EQ(list[2].credentials, "docker.io");      // but its credentials are docker.io's
+}
+
+TEST(Endpoint, OnlyTheMirrorsOfTheReferencesRegistry) {
+  Options options;
+  options.mirrors = {{"docker.io", "hub-cache"}, {"quay.io", "quay-cache-1"}, {"localhost:5000", "local-cache"},
+                     {"quay.io", "quay-cache-2"}};
+  auto hosts = [&](const std::string& registry) {
+    std::vector<std::string> out;
+    for (const Endpoint& e : endpoints_for(options, reference(registry, "team/app"))) out.push_back(e.host);
+    return out;
+  };
+  EXPECT_EQ(hosts("quay.io"), (std::vector<std::string>{"quay-cache-1", "quay-cache-2", "quay.io"}));
+  EXPECT_EQ(hosts("docker.io"), (std::vector<std::string>{"hub-cache", "registry-1.docker.io"}));
+  EXPECT_EQ(hosts("localhost:5000"), (std::vector<std::string>{"local-cache", "localhost:5000"}));
+  EXPECT_EQ(hosts("localhost:5001"), (std::vector<std::string>{"localhost:5001"}));  // no mirror of its own
 }
 
 }  // namespace

@@ -392,7 +392,7 @@ TEST(Fetcher, AMirrorLackingTheBlobFallsBackToTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
@@ -407,12 +407,53 @@ TEST(Fetcher, AMirrorServingTheBlobSparesTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
   client.fetch_blobs(repo_at(origin), layers, sinks);
   EXPECT_EQ(origin.requests().size(), 0u);
+}
+
+TEST(Fetcher, ARedirectThatWouldInjectIntoTheNextRequestIsAnErrorNamingTheRegistry) {
+  std::string blob = random_bytes(1000, 30);
+  // An obs-fold (CRLF then a space) in Location arrives as a space; plain
+  // spaces would split the request line the same way.
+  for (std::string location : {"/bucket/b\r\n X-Injected: 1", "/bucket/b HTTP/1.1\r\n X-Injected: 1"}) {
+    ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+      if (r.target.starts_with("/bucket/")) return serve_blob(r, ex, by_digest({blob}));
+      return ex.send(http_response(307, {{"Location", location}}, ""));
+    }));
+    Client client(test_options());
+    MemorySinkFactory sinks;
+    std::vector<core::Descriptor> layers = {layer_of(blob)};
+    try {
+      client.fetch_blobs(repo_at(server), layers, sinks);
+      ADD_FAILURE() << "followed " << location;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+      std::string what = e.what();
+      EXPECT_NE(what.find("redirect from " + server.host() + " to an unusable Location"), std::string::npos) << what;
+      EXPECT_EQ(what.find_first_of("\r\n"), std::string::npos) << what;
+    }
+    for (const HttpRequest& r : server.requests()) EXPECT_FALSE(r.has("x-injected")) << r.target;
+    EXPECT_TRUE(server.requests_to("/bucket/").empty());
+  }
+}
+
+TEST(Fetcher, AMirrorOfAnotherRegistryIsNeverAsked) {
+  std::string blob = random_bytes(1000, 29);
+  ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
+  Options options = test_options();
+  options.mirrors = {parse_mirror(mirror.host()), Mirror{.registry = "localhost:1", .host = mirror.host()}};
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+  client.fetch_blobs(repo_at(origin), layers, sinks);
+  EXPECT_EQ(mirror.requests().size(), 0u);  // a docker.io mirror, and one of another registry
+  EXPECT_EQ(origin.requests_to("/v2/app/blobs/").size(), 1u);
+  EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
 }
 
 TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
@@ -422,7 +463,7 @@ TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, by_digest({blob})); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   EventLog events;
   Client client(options, &events);
   MemorySinkFactory sinks;
@@ -450,7 +491,7 @@ TEST(Fetcher, WrongBytesFromTheOriginStayAnErrorAfterAMirrorsWrongBytes) {
   ScriptedServer mirror(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, lies); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};
@@ -475,7 +516,7 @@ TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
   }));
   ScriptedServer origin(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, none); }));
   Options options = test_options();
-  options.mirrors = {mirror.host()};
+  options.mirrors = {Mirror{.registry = origin.host(), .host = mirror.host()}};
   Client client(options);
   MemorySinkFactory sinks;
   std::vector<core::Descriptor> layers = {layer_of(blob)};

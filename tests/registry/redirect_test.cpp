@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "core/error.hpp"
 
 namespace gantry::registry::detail {
@@ -22,6 +25,22 @@ TEST(Redirect, LocationForms) {
   EXPECT_EQ(resolve_location(base, "sibling").string(), "https://reg.example:5000/v2/app/blobs/sibling");
   EXPECT_EQ(resolve_location(base, "/p#frag").target, "/p");
   EXPECT_THROW((void)resolve_location(base, ""), core::Error);
+}
+
+TEST(Redirect, ALocationThatWouldInjectIntoTheNextRequestIsAnErrorNamingTheHost) {
+  Url base = Url::parse("https://reg.example:5000/v2/app/blobs/sha256:ab");
+  for (const std::string& bad : std::vector<std::string>{"/b\r\nX-Injected: 1", "https://cdn.example/b\r\nX-Injected: 1", "//cdn.example/b\nX: 1",
+                          "/b X-Injected: 1", "b c", "/b\tc", std::string("/b\0c", 4), "/caf\xc3\xa9", "https://cdn example/"}) {
+    try {
+      (void)resolve_location(base, bad);
+      ADD_FAILURE() << "followed \"" << bad << "\"";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::bad_input);
+      std::string what = e.what();
+      EXPECT_EQ(what.rfind("redirect from reg.example:5000 to an unusable Location", 0), 0u) << what;
+      EXPECT_EQ(what.find_first_of(std::string("\r\n\0", 3)), std::string::npos) << what;
+    }
+  }
 }
 
 TEST(Redirect, CredentialsOnlyToTheSameOrigin) {

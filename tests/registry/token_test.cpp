@@ -41,6 +41,29 @@ TEST(Token, MissingTokenIsAnAuthError) {
   EXPECT_THROW((void)parse_token_response("[1]"), core::Error);
 }
 
+TEST(Token, ATokenThatWouldInjectIntoAHeaderIsAnAuthError) {
+  // It is sent as "Authorization: Bearer <token>": RFC 7235 §2.1 token68
+  // in practice (JWTs), visible ASCII at the very least.
+  for (const char* bad : {R"({"token":"tok\r\nX-Injected: 1"})", R"({"token":"a b"})", R"({"token":"a\u0000b"})",
+                          R"({"access_token":"a\nb"})", R"({"token":"caf\u00e9"})"}) {
+    try {
+      (void)parse_token_response(bad);
+      ADD_FAILURE() << bad;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::auth) << bad;
+    }
+  }
+  EXPECT_EQ(parse_token_response(R"({"token":"eyJhbGciOi.eyJpc3Mi.c2ln-_~+/="})").value, "eyJhbGciOi.eyJpc3Mi.c2ln-_~+/=");
+}
+
+TEST(Token, ServiceAndScopeCannotLeaveTheQuery) {
+  Challenge bearer{.scheme = "bearer",
+                   .params = {{"realm", "https://auth.example.com/token"}, {"service", "s\r\nX-Injected: 1 &a=b#"}},
+                   .token68 = {}};
+  Url url = token_url(bearer, "repository:a:pull");
+  EXPECT_EQ(url.target, "/token?service=s%0D%0AX-Injected%3A%201%20%26a%3Db%23&scope=repository%3Aa%3Apull");
+}
+
 TEST(Token, UrlCarriesServiceAndScopeEscaped) {
   Challenge bearer{.scheme = "bearer",
                    .params = {{"realm", "https://auth.example.com/token"}, {"service", "registry example"}},
@@ -63,6 +86,16 @@ TEST(Token, RealmMustBeAnHttpUrl) {
   EXPECT_THROW((void)token_url(none, "s"), core::Error);
   Challenge ftp{.scheme = "bearer", .params = {{"realm", "ftp://x/token"}}, .token68 = {}};
   EXPECT_THROW((void)token_url(ftp, "s"), core::Error);
+  for (const char* realm : {"https://auth.example.com/token\r\nX-Injected: 1", "https://auth.example.com/t x"}) {
+    Challenge injecting{.scheme = "bearer", .params = {{"realm", realm}}, .token68 = {}};
+    try {
+      (void)token_url(injecting, "s");
+      ADD_FAILURE() << realm;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::auth);
+      EXPECT_EQ(std::string(e.what()).find_first_of("\r\n"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Token, LifetimeEndsBeforeTheExpiry) {

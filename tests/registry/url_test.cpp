@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "core/error.hpp"
 
 namespace gantry::registry::detail {
@@ -46,6 +49,19 @@ TEST(Url, RejectsWhatItCannotConnectTo) {
                           "https://h:x/", "https://user@h/", "https://[::1/", "https://h:/"}) {
     EXPECT_THROW((void)Url::parse(bad), core::Error) << bad;
   }
+}
+
+TEST(Url, RejectsWhatWouldBreakARequestLine) {
+  // Realms and redirect targets come from the network and go into a
+  // request line: a CR, LF, space or other control would inject into it.
+  for (const std::string& bad : std::vector<std::string>{"https://h/a\r\nX-Injected: 1", "https://h/a b", "https://h/a\tb", std::string("https://h/a\0b", 13),
+                          "https://h\r\nX: 1/a", "https://h/\x7f", "https://h/caf\xc3\xa9", "https://h\xc3\xa9/"}) {
+    EXPECT_THROW((void)Url::parse(bad), core::Error) << bad;
+  }
+  EXPECT_TRUE(is_visible_ascii("/v2/x/blobs/sha256:ab?X-Amz-Signature=a%2Fb&x=~!$'()*+,;=:@"));
+  EXPECT_FALSE(is_visible_ascii("a b"));
+  EXPECT_FALSE(is_visible_ascii("a\r"));
+  EXPECT_FALSE(is_visible_ascii("\xc3\xa9"));
 }
 
 TEST(Url, QueryEscape) {

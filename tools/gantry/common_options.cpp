@@ -23,7 +23,7 @@ constexpr std::array kCommon = {
     OptionSpec{.name = "plain-http-host", .value_name = "HOST[:PORT]", .help = "talk plain HTTP to this registry only", .repeatable = true},
     OptionSpec{.name = "ca-file", .value_name = "FILE", .help = "PEM CAs trusted in addition to the system's"},
     OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials (default $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json)"},
-    OptionSpec{.name = "mirror", .value_name = "HOST[:PORT]", .help = "pull-through mirror tried before the origin", .repeatable = true},
+    OptionSpec{.name = "mirror", .value_name = "[REG=]HOST", .help = "pull-through mirror HOST[:PORT] of registry REG only (default docker.io), tried before it; several keep their order", .repeatable = true},
     OptionSpec{.name = "jobs", .value_name = "N", .help = "blob downloads at once (default 4)"},
     OptionSpec{.name = "stall-timeout", .value_name = "SECONDS", .help = "retry a download that received nothing for this long (default 30)"},
     OptionSpec{.name = "json", .value_name = "", .help = "one JSON event per line on stdout"},
@@ -54,7 +54,7 @@ registry::Options registry_options(const ParsedArgs& args) {
   for (const std::string& host : args.values("plain-http-host")) options.plain_http_hosts.insert(host);
   if (auto f = args.value("ca-file")) options.ca_file = readable_file("ca-file", *f);
   if (auto f = args.value("auth-file")) options.auth_file = readable_file("auth-file", *f);
-  options.mirrors = args.values("mirror");
+  for (const std::string& mirror : args.values("mirror")) options.mirrors.push_back(registry::parse_mirror(mirror));
   if (auto j = args.value("jobs")) {
     int jobs = 0;
     auto [end, ec] = std::from_chars(j->data(), j->data() + j->size(), jobs);

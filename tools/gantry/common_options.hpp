@@ -17,7 +17,7 @@ namespace gantry::tools {
 
 // --store, else core::ContentStore::default_root().
 [[nodiscard]] std::filesystem::path store_root(const ParsedArgs& args);
-// Throws Error(bad_input) for a malformed --platform, --jobs, host or file.
+// Throws Error(bad_input) for a malformed --platform, --mirror, --jobs, host or file.
 [[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
 // "123", "64K", "512M", "20G", "1T" (binary units); Error(bad_input) naming the flag.
 [[nodiscard]] std::int64_t parse_size(std::string_view flag, const std::string& text);

@@ -70,6 +70,9 @@ class TokenServer:
     anonymous: bool = True
     repositories: set[str] | None = None
     expires_in: int = 300
+    # Appended to every token issued: a hostile token server's
+    # ("\r\nX-Injected: 1" tries header injection); such tokens grant nothing.
+    token_suffix: str = ""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -157,6 +160,7 @@ class TokenServer:
         with self._lock:
             self._issued[token] = _Issued(record.granted, time.monotonic() + self.expires_in)
         issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        token += self.token_suffix
         return 200, {"token": token, "access_token": token, "expires_in": self.expires_in,
                      "issued_at": issued_at}
 

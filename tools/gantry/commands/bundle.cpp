@@ -103,9 +103,10 @@ int run(const ParsedArgs& args) {
   bundle.host_gid = ::getgid();
   const UnpackOptions unpack = unpack_options(args);
 
+  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(std::move(client_options), events.get());
   BundleDir dir(args.positionals()[1]);
   UnpackReport report = unpack_rootfs(client, store, ref, dir.rootfs(), unpack);
   runtime::ProcessSpec process = runtime::make_process_spec(report.image.config, overrides, dir.rootfs(),

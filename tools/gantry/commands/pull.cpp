@@ -60,9 +60,10 @@ int run(const ParsedArgs& args) {
     throw core::Error(core::ErrorKind::bad_input, "gantry pull: --max-layer-size applies with --unpack only");
   }
   const UnpackOptions unpack = unpack_options(args);
+  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(std::move(client_options), events.get());
   if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client, unpack);
   const bool print = !args.flag("json");
 

@@ -136,9 +136,10 @@ int run(const ParsedArgs& args) {
   spec.with_init = args.flag("init");
   UnpackOptions unpack = unpack_options(args);
   unpack.pull = pull_policy(args);
+  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(std::move(client_options), events.get());
 
   const auto set_up = Clock::now();  // the store opened, the client (TLS context) made
   UnpackReport report = unpack_snapshots(client, store, ref, unpack);

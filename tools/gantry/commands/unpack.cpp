@@ -23,9 +23,10 @@ int run(const ParsedArgs& args) {
   const std::string& dir = args.positionals()[1];
   UnpackOptions options = unpack_options(args);
 
+  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(std::move(client_options), events.get());
   print_unpack_summary(args, unpack_rootfs(client, store, ref, dir, options), dir);
   return 0;
 }
