@@ -359,4 +359,30 @@ SeccompFilterSpec resolve_seccomp_profile(const SeccompProfile& profile, const s
   return out;
 }
 
+std::string to_runtime_spec_json(const SeccompFilterSpec& filter) {
+  using ordered = nlohmann::ordered_json;
+  ordered out{{"defaultAction", to_string(filter.default_action)}};
+  if (filter.default_errno_ret) out["defaultErrnoRet"] = *filter.default_errno_ret;
+  if (!filter.architectures.empty()) out["architectures"] = filter.architectures;
+  if (!filter.flags.empty()) out["flags"] = filter.flags;
+  ordered syscalls = ordered::array();
+  for (const auto& rule : filter.syscalls) {
+    ordered entry{{"names", rule.names}, {"action", to_string(rule.action)}};
+    if (rule.errno_ret) entry["errnoRet"] = *rule.errno_ret;
+    if (!rule.args.empty()) {
+      ordered args = ordered::array();
+      for (const auto& arg : rule.args) {
+        ordered a{{"index", arg.index}, {"value", arg.value}};
+        if (arg.value_two != 0) a["valueTwo"] = arg.value_two;
+        a["op"] = to_string(arg.op);
+        args.push_back(std::move(a));
+      }
+      entry["args"] = std::move(args);
+    }
+    syscalls.push_back(std::move(entry));
+  }
+  out["syscalls"] = std::move(syscalls);
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace gantry::runtime

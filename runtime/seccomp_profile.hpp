@@ -117,4 +117,8 @@ struct SeccompHost {
                                                         const std::vector<std::string>& capabilities,
                                                         const SeccompHost& host = this_host());
 
+// runtime-spec's linux.seccomp for `filter`, as Docker hands it to runc
+// (compact JSON): also what identifies a compiled filter.
+[[nodiscard]] std::string to_runtime_spec_json(const SeccompFilterSpec& filter);
+
 }  // namespace gantry::runtime

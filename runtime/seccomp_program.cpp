@@ -65,16 +65,6 @@ std::uint32_t libseccomp_arch(const std::string& name) {
   return arch;
 }
 
-unsigned kernel_flags(const std::vector<std::string>& flags) {
-  unsigned out = 0;
-  for (const auto& flag : flags) {
-    if (flag == "SECCOMP_FILTER_FLAG_LOG") out |= SECCOMP_FILTER_FLAG_LOG;
-    if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") out |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-    // SECCOMP_FILTER_FLAG_TSYNC: the container's process has one thread.
-  }
-  return out;
-}
-
 void add_rule(scmp_filter_ctx ctx, const std::string& name, std::uint32_t action, const std::vector<SeccompArg>& args) {
   const int number = seccomp_syscall_resolve_name(name.c_str());
   if (number == __NR_SCMP_ERROR) return;  // runc: "unknown seccomp syscall ignored"
@@ -142,7 +132,16 @@ SeccompProgram compile_seccomp(const SeccompFilterSpec& spec) {
     if (action == default_action) continue;  // runc: redundant; libseccomp would refuse it
     for (const auto& name : rule.names) add_rule(ctx, name, action, rule.args);
   }
-  return SeccompProgram(export_bpf(ctx), kernel_flags(spec.flags));
+  return SeccompProgram(export_bpf(ctx), seccomp_kernel_flags(spec));
+}
+
+unsigned seccomp_kernel_flags(const SeccompFilterSpec& filter) {
+  unsigned out = 0;
+  for (const auto& flag : filter.flags) {
+    if (flag == "SECCOMP_FILTER_FLAG_LOG") out |= SECCOMP_FILTER_FLAG_LOG;
+    if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") out |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  }
+  return out;
 }
 
 }  // namespace gantry::runtime

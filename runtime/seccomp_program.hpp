@@ -38,4 +38,8 @@ class SeccompProgram {
 // for the kernel (BPF_MAXINSNS).
 [[nodiscard]] SeccompProgram compile_seccomp(const SeccompFilterSpec& filter);
 
+// The SECCOMP_FILTER_FLAG_* bits for seccomp(2) from a filter's flags
+// (TSYNC is none: the container's process has one thread).
+[[nodiscard]] unsigned seccomp_kernel_flags(const SeccompFilterSpec& filter);
+
 }  // namespace gantry::runtime
