@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
+#include "runtime/detail/seccomp_enosys.hpp"
 
 namespace gantry::runtime {
 
@@ -95,10 +96,6 @@ std::vector<sock_filter> export_bpf(scmp_filter_ctx ctx) {
   if (count * sizeof(sock_filter) != static_cast<std::size_t>(size) || count == 0) {
     throw Error(ErrorKind::io, "seccomp: libseccomp exported " + std::to_string(size) + " bytes, not a BPF program");
   }
-  if (count > BPF_MAXINSNS) {
-    throw Error(ErrorKind::bad_input, "seccomp: the filter has " + std::to_string(count) +
-                                          " instructions, over the kernel's limit of " + std::to_string(BPF_MAXINSNS));
-  }
   std::vector<sock_filter> code(count);
   if (::lseek(memory.get(), 0, SEEK_SET) != 0) throw core::errno_error(errno, "cannot read the seccomp filter");
   if (core::read_full(memory.get(), code.data(), static_cast<std::size_t>(size), "memfd:gantry-seccomp") !=
@@ -117,8 +114,10 @@ SeccompProgram compile_seccomp(const SeccompFilterSpec& spec) {
   scmp_filter_ctx ctx = filter.get();
   // gantry sets no_new_privs itself, before the filter.
   if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); rc != 0) fail(rc, "cannot clear the NNP attribute");
+  std::vector<std::uint32_t> arches{seccomp_arch_native()};
   for (const auto& arch : spec.architectures) {
-    const int rc = seccomp_arch_add(ctx, libseccomp_arch(arch));
+    arches.push_back(libseccomp_arch(arch));
+    const int rc = seccomp_arch_add(ctx, arches.back());
     if (rc != 0 && rc != -EEXIST) fail(rc, "cannot add the architecture " + arch);
   }
   std::size_t syscalls = 0;
@@ -132,7 +131,14 @@ SeccompProgram compile_seccomp(const SeccompFilterSpec& spec) {
     if (action == default_action) continue;  // runc: redundant; libseccomp would refuse it
     for (const auto& name : rule.names) add_rule(ctx, name, action, rule.args);
   }
-  return SeccompProgram(export_bpf(ctx), seccomp_kernel_flags(spec));
+  std::vector<sock_filter> code = detail::enosys_stub(spec, arches);
+  const std::vector<sock_filter> filter_code = export_bpf(ctx);
+  code.insert(code.end(), filter_code.begin(), filter_code.end());
+  if (code.size() > BPF_MAXINSNS) {
+    throw Error(ErrorKind::bad_input, "seccomp: the filter has " + std::to_string(code.size()) +
+                                          " instructions, over the kernel's limit of " + std::to_string(BPF_MAXINSNS));
+  }
+  return SeccompProgram(std::move(code), seccomp_kernel_flags(spec));
 }
 
 unsigned seccomp_kernel_flags(const SeccompFilterSpec& filter) {

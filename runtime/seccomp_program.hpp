@@ -33,7 +33,8 @@ class SeccompProgram {
 // return EPERM; a rule with the default action is dropped; a syscall name
 // libseccomp does not know is skipped; the conditions of a rule all hold
 // at once, unless two test the same argument, when each is a rule of its
-// own; libseccomp's binary-tree layout past 32 syscalls. Error(bad_input)
+// own; libseccomp's binary-tree layout past 32 syscalls; ENOSYS for calls
+// newer than the profile knows (detail/seccomp_enosys.hpp). Error(bad_input)
 // for rules libseccomp refuses (naming the syscall), or a program too long
 // for the kernel (BPF_MAXINSNS).
 [[nodiscard]] SeccompProgram compile_seccomp(const SeccompFilterSpec& filter);
