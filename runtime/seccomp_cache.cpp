@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 constexpr std::size_t kTrailer = 64;  // hex sha256
 constexpr std::size_t kMaxFile = BPF_MAXINSNS * sizeof(sock_filter) + kTrailer;
 
-// What the compiled program depends on: the rules and the compiler.
+// What the compiled program depends on: the rules and the compiler (the
+// format line changes whenever compile_seccomp's output would).
 std::string cache_key(const SeccompFilterSpec& filter) {
   const scmp_version* version = seccomp_version();
   core::Hasher hasher;

@@ -24,8 +24,8 @@ constexpr std::size_t kMaxProfileSize = 4 << 20;
 constexpr std::uint64_t kMaxErrno = 4095;
 
 constexpr std::array<std::pair<SeccompAction, std::string_view>, 8> kActions{{
-    {SeccompAction::kill_thread, "SCMP_ACT_KILL"},  // runc: the same as KILL_THREAD
-    {SeccompAction::kill_thread, "SCMP_ACT_KILL_THREAD"},
+    {SeccompAction::kill_thread, "SCMP_ACT_KILL_THREAD"},  // first: the name written
+    {SeccompAction::kill_thread, "SCMP_ACT_KILL"},         // runc: the same
     {SeccompAction::kill_process, "SCMP_ACT_KILL_PROCESS"},
     {SeccompAction::trap, "SCMP_ACT_TRAP"},
     {SeccompAction::errno_return, "SCMP_ACT_ERRNO"},
@@ -61,7 +61,7 @@ constexpr std::array<std::string_view, 3> kFlags{"SECCOMP_FILTER_FLAG_TSYNC", "S
 // Where a value sits in the profile, for errors: `FILE: syscalls[3].args[0].op: ...`.
 class Reader {
  public:
-  Reader(std::string origin) : origin_(std::move(origin)) {}
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
 
   [[noreturn]] void fail(const std::string& where, const std::string& what,
                          ErrorKind kind = ErrorKind::bad_input) const {
@@ -308,9 +308,9 @@ constexpr std::string_view kArch = "riscv64", kScmpArch = "SCMP_ARCH_RISCV64";
 
 std::string_view to_string(SeccompAction action) {
   for (const auto& [a, name] : kActions) {
-    if (a == action && name != "SCMP_ACT_KILL") return name;
+    if (a == action) return name;
   }
-  return "SCMP_ACT_KILL_THREAD";
+  return "SCMP_ACT_KILL_PROCESS";
 }
 
 std::string_view to_string(SeccompCompare compare) {

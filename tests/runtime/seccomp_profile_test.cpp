@@ -86,6 +86,9 @@ TEST(SeccompProfile, EveryActionAndComparisonHasItsName) {
                               {"SCMP_ACT_LOG", SeccompAction::log},
                               {"SCMP_ACT_ALLOW", SeccompAction::allow}}) {
     EXPECT_EQ(parse(std::string(R"({"defaultAction": ")") + name + "\"}").default_action, action) << name;
+    if (name != std::string("SCMP_ACT_KILL")) {
+      EXPECT_EQ(to_string(action), name);  // written as runtime-spec names it
+    }
   }
   for (const char* op : {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
                          "SCMP_CMP_MASKED_EQ"}) {
