@@ -280,7 +280,7 @@ KernelVersion running_kernel() {
   struct utsname name {};
   unsigned kernel = 0, major = 0;
   if (::uname(&name) != 0 || std::sscanf(name.release, "%u.%u", &kernel, &major) != 2) {
-    throw Error(ErrorKind::unsupported, "cannot read the kernel's version (uname)");
+    throw Error(ErrorKind::io, "cannot read the kernel's version (uname)");
   }
   return {kernel, major};
 }

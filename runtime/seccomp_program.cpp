@@ -62,7 +62,7 @@ std::uint32_t libseccomp_arch(const std::string& name) {
   std::string token = name.substr(std::string_view("SCMP_ARCH_").size());
   for (char& c : token) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const std::uint32_t arch = seccomp_arch_resolve_name(token.c_str());
-  if (arch == 0) throw Error(ErrorKind::unsupported, "seccomp: this libseccomp does not know the architecture " + name);
+  if (arch == 0) throw Error(ErrorKind::bad_input, "seccomp: this libseccomp does not know the architecture " + name);
   return arch;
 }
 

@@ -58,7 +58,7 @@ class Stub {
       } else if (BPF_CLASS(insn.code) == BPF_JMP) {
         const std::uint32_t yes = offset(insn.yes), no = offset(insn.no);
         // A stub of a few arches is far shorter than a conditional jump's 255.
-        if (yes > 255 || no > 255) throw core::Error(core::ErrorKind::unsupported, "seccomp: the ENOSYS stub is too long");
+        if (yes > 255 || no > 255) throw core::Error(core::ErrorKind::bad_input, "seccomp: too many architectures for the ENOSYS stub");
         f.jt = static_cast<std::uint8_t>(yes);
         f.jf = static_cast<std::uint8_t>(no);
       }
