@@ -16,8 +16,9 @@
 //           bounding set cut to Docker's default capabilities; groups, gid,
 //           uid; descriptors above stdio closed on exec; the seccomp filter
 //           (compiled by the parent: Docker's default profile unless
-//           unconfined or given); execve through the container's PATH. The command is PID 1 of its PID namespace;
-//           it is killed (and the namespace with it) if gantry dies.
+//           unconfined or given); execve through the container's PATH.
+//           The command is PID 1 of its PID namespace; it is killed (and
+//           the namespace with it) if gantry dies.
 //   parent: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and
 //           SIGWINCH to it, waits, and returns its exit status (128+N when it
 //           died of signal N). With a terminal (-t) the process gets a pty's
