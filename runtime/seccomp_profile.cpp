@@ -58,6 +58,12 @@ constexpr std::array<std::string_view, 23> kArchitectures{
 constexpr std::array<std::string_view, 3> kFlags{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
                                                  "SECCOMP_FILTER_FLAG_SPEC_ALLOW"};
 
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+}
+
 // Where a value sits in the profile, for errors: `FILE: syscalls[3].args[0].op: ...`.
 class Reader {
  public:
@@ -68,10 +74,20 @@ class Reader {
     throw Error(kind, "seccomp profile " + origin_ + ": " + where + ": " + what);
   }
 
-  // Absent and null alike mean "not set", as Go's encoding/json reads them.
-  static const json* member(const json& object, const char* key) {
-    auto it = object.find(key);
-    return it == object.end() || it->is_null() ? nullptr : &*it;
+  // The member `key` of the object at `where` ("" for the document), as
+  // Go's encoding/json finds it for Docker: ignoring case (ASCII here), and
+  // absent and null alike "not set". Two keys that differ only in case are
+  // refused: which one Go keeps depends on their order, which is lost here.
+  const json* member(const json& object, std::string_view key, const std::string& where) const {
+    const json* found = nullptr;
+    for (const auto& [name, value] : object.items()) {
+      if (!equal_ignoring_case(name, key)) continue;
+      if (found != nullptr) {
+        fail(where.empty() ? std::string(key) : where + "." + std::string(key), "given twice, in different cases");
+      }
+      found = &value;
+    }
+    return found == nullptr || found->is_null() ? nullptr : found;
   }
 
   const json& object(const json& value, const std::string& where) const {
@@ -152,9 +168,9 @@ class Reader {
   std::optional<SeccompFilterCondition> condition(const json* value, const std::string& where) const {
     if (value == nullptr) return std::nullopt;
     object(*value, where);
-    SeccompFilterCondition out{.caps = strings(member(*value, "caps"), where + ".caps"),
-                               .arches = strings(member(*value, "arches"), where + ".arches")};
-    if (const json* version = member(*value, "minKernel")) {
+    SeccompFilterCondition out{.caps = strings(member(*value, "caps", where), where + ".caps"),
+                               .arches = strings(member(*value, "arches", where), where + ".arches")};
+    if (const json* version = member(*value, "minKernel", where)) {
       // moby: an empty version is no condition.
       if (!(version->is_string() && version->get_ref<const std::string&>().empty())) {
         out.min_kernel = kernel_version(*version, where + ".minKernel");
@@ -166,37 +182,37 @@ class Reader {
   SeccompArg arg(const json& value, const std::string& where) const {
     object(value, where);
     auto required = [&](const char* key) -> const json& {
-      const json* field = member(value, key);
+      const json* field = member(value, key, where);
       if (field == nullptr) fail(where + "." + key, "required field is missing");
       return *field;
     };
     SeccompArg out;
     out.index = static_cast<unsigned>(unsigned_number(required("index"), where + ".index", 5));
     out.value = unsigned_number(required("value"), where + ".value", UINT64_MAX);
-    if (const json* two = member(value, "valueTwo")) out.value_two = unsigned_number(*two, where + ".valueTwo", UINT64_MAX);
+    if (const json* two = member(value, "valueTwo", where)) out.value_two = unsigned_number(*two, where + ".valueTwo", UINT64_MAX);
     out.op = named(kCompares, required("op"), where + ".op", "comparison");
     return out;
   }
 
   SeccompProfileRule rule(const json& value, const std::string& where) const {
     object(value, where);
-    SeccompProfileRule out{.rule = {.names = strings(member(value, "names"), where + ".names")}};
-    if (const json* name = member(value, "name")) {
+    SeccompProfileRule out{.rule = {.names = strings(member(value, "names", where), where + ".names")}};
+    if (const json* name = member(value, "name", where)) {
       if (!out.rule.names.empty()) fail(where, "both \"name\" and \"names\" are given; use either");
       out.rule.names.push_back(text(*name, where + ".name"));
     }
-    const json* action_value = member(value, "action");
+    const json* action_value = member(value, "action", where);
     if (action_value == nullptr) fail(where + ".action", "required field is missing");
     out.rule.action = action(*action_value, where + ".action");
-    out.rule.errno_ret = errno_number(member(value, "errnoRet"), where + ".errnoRet");
-    if (const json* args = member(value, "args")) {
+    out.rule.errno_ret = errno_number(member(value, "errnoRet", where), where + ".errnoRet");
+    if (const json* args = member(value, "args", where)) {
       if (!args->is_array()) fail(where + ".args", std::string("expected an array, got ") + args->type_name());
       for (std::size_t i = 0; i < args->size(); ++i) {
         out.rule.args.push_back(arg((*args)[i], where + ".args[" + std::to_string(i) + "]"));
       }
     }
-    out.includes = condition(member(value, "includes"), where + ".includes");
-    out.excludes = condition(member(value, "excludes"), where + ".excludes");
+    out.includes = condition(member(value, "includes", where), where + ".includes");
+    out.excludes = condition(member(value, "excludes", where), where + ".excludes");
     return out;
   }
 
@@ -211,8 +227,8 @@ class Reader {
                                             (error.byte > text.size() ? " (unexpected end of input)" : ""));
     }
     object(doc, "the document");
-    const json* default_action = member(doc, "defaultAction");
-    const json* syscalls = member(doc, "syscalls");
+    const json* default_action = member(doc, "defaultAction", "");
+    const json* syscalls = member(doc, "syscalls", "");
     if (syscalls != nullptr && !syscalls->is_array()) {
       fail("syscalls", std::string("expected an array, got ") + syscalls->type_name());
     }
@@ -222,21 +238,21 @@ class Reader {
 
     SeccompProfile out;
     out.default_action = action(*default_action, "defaultAction");
-    out.default_errno_ret = errno_number(member(doc, "defaultErrnoRet"), "defaultErrnoRet");
-    out.architectures = architectures(member(doc, "architectures"), "architectures");
-    if (const json* arch_map = member(doc, "archMap")) {
+    out.default_errno_ret = errno_number(member(doc, "defaultErrnoRet", ""), "defaultErrnoRet");
+    out.architectures = architectures(member(doc, "architectures", ""), "architectures");
+    if (const json* arch_map = member(doc, "archMap", "")) {
       if (!out.architectures.empty()) fail("archMap", "both \"architectures\" and \"archMap\" are given; use either");
       if (!arch_map->is_array()) fail("archMap", std::string("expected an array, got ") + arch_map->type_name());
       for (std::size_t i = 0; i < arch_map->size(); ++i) {
         const std::string where = "archMap[" + std::to_string(i) + "]";
         const json& entry = object((*arch_map)[i], where);
-        const json* arch = member(entry, "architecture");
+        const json* arch = member(entry, "architecture", where);
         if (arch == nullptr) fail(where + ".architecture", "required field is missing");
         out.arch_map.push_back({architecture(*arch, where + ".architecture"),
-                                architectures(member(entry, "subArchitectures"), where + ".subArchitectures")});
+                                architectures(member(entry, "subArchitectures", where), where + ".subArchitectures")});
       }
     }
-    out.flags = strings(member(doc, "flags"), "flags");
+    out.flags = strings(member(doc, "flags", ""), "flags");
     for (std::size_t i = 0; i < out.flags.size(); ++i) {
       if (std::find(kFlags.begin(), kFlags.end(), out.flags[i]) == kFlags.end()) {
         fail("flags[" + std::to_string(i) + "]", "unsupported flag \"" + out.flags[i] + "\"", ErrorKind::unsupported);

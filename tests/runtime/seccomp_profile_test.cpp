@@ -98,6 +98,24 @@ TEST(SeccompProfile, EveryActionAndComparisonHasItsName) {
   }
 }
 
+// Docker reads profiles with Go's encoding/json, which matches keys
+// ignoring case: a profile Docker confines with must not run unconfined here.
+TEST(SeccompProfile, KeysMatchIgnoringCaseAndTwoSpellingsAreRefused) {
+  SeccompProfile p = parse(R"({"DefaultAction": "SCMP_ACT_ERRNO", "DEFAULTERRNORET": 38,
+      "Syscalls": [{"Names": ["read"], "ACTION": "SCMP_ACT_ALLOW", "Args": [{"Index": 1, "Value": 2, "OP": "SCMP_CMP_GT"}]}]})");
+  EXPECT_EQ(p.default_action, SeccompAction::errno_return);
+  EXPECT_EQ(p.default_errno_ret, 38u);
+  ASSERT_EQ(p.syscalls.size(), 1u);
+  EXPECT_EQ(p.syscalls[0].rule.names, Names{"read"});
+  EXPECT_EQ(p.syscalls[0].rule.args[0].op, SeccompCompare::greater);
+
+  EXPECT_EQ(error_message(R"({"defaultAction": "SCMP_ACT_ALLOW", "DefaultAction": "SCMP_ACT_ERRNO"})"),
+            "seccomp profile test.json: defaultAction: given twice, in different cases");
+  EXPECT_EQ(error_message(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "Names": ["b"],
+                              "action": "SCMP_ACT_ALLOW"}]})"),
+            "seccomp profile test.json: syscalls[0].names: given twice, in different cases");
+}
+
 TEST(SeccompProfile, NoDefaultActionAndNoSyscallsIsUnconfined) {
   EXPECT_FALSE(parse_seccomp_profile("{}", "test.json"));
   EXPECT_FALSE(parse_seccomp_profile(R"({"syscalls": []})", "test.json"));
