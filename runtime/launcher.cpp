@@ -27,6 +27,7 @@
 #include "runtime/detail/container_init.hpp"
 #include "runtime/detail/rootfs_file.hpp"
 #include "runtime/rootfs.hpp"
+#include "runtime/seccomp_cache.hpp"
 
 namespace gantry::runtime {
 
@@ -327,6 +328,12 @@ LaunchResult launch(const LaunchSpec& spec) {
   std::vector<gid_t> groups(process.user.additional_gids.begin(), process.user.additional_gids.end());
   std::vector<int> caps;
   for (const auto& name : default_capabilities()) caps.push_back(capability_number(name));
+  std::optional<SeccompProgram> seccomp;
+  if (spec.options.seccomp) {
+    seccomp.emplace(cached_seccomp_program(resolve_seccomp_profile(*spec.options.seccomp, default_capabilities()),
+                                           spec.seccomp_cache));
+  }
+  const sock_fprog seccomp_filter = seccomp ? seccomp->program() : sock_fprog{};
   const std::vector<std::string> candidates = exec_candidates(process);
   std::vector<const char*> candidate_ptrs;
   for (const auto& c : candidates) candidate_ptrs.push_back(c.c_str());
@@ -362,6 +369,8 @@ LaunchResult launch(const LaunchSpec& spec) {
       .stdin_fd = null_stdin ? null_stdin.get() : -1,
       .tty_fd = terminal ? terminal->slave.get() : -1,
       .with_init = spec.with_init,
+      .seccomp = seccomp ? &seccomp_filter : nullptr,
+      .seccomp_flags = seccomp ? seccomp->flags() : 0,
       .error_fd = error_write.get(),
   };
   result.times.mount = Clock::now() - started;

@@ -14,9 +14,11 @@
 //           resolved inside the rootfs (openat2 RESOLVE_IN_ROOT, mounted
 //           through /proc/self/fd); pivot_root; hostname; no_new_privs; the
 //           bounding set cut to Docker's default capabilities; groups, gid,
-//           uid; descriptors above stdio closed on exec; execve through the
-//           container's PATH. The command is PID 1 of its PID namespace;
-//           it is killed (and the namespace with it) if gantry dies.
+//           uid; descriptors above stdio closed on exec; the seccomp filter
+//           (compiled by the parent: Docker's default profile unless
+//           unconfined or given); execve through the container's PATH.
+//           The command is PID 1 of its PID namespace; it is killed (and
+//           the namespace with it) if gantry dies.
 //   parent: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and
 //           SIGWINCH to it, waits, and returns its exit status (128+N when it
 //           died of signal N). With a terminal (-t) the process gets a pty's
@@ -50,6 +52,8 @@ struct LaunchSpec {
   BundleOptions options{};
   bool keep_stdin = false;  // -i; otherwise stdin is /dev/null (with -t: the terminal, not fed)
   bool with_init = false;   // --init: a minimal init is PID 1, the command its child
+  // Where compiled seccomp filters are kept between runs (empty: compiled each time).
+  std::filesystem::path seccomp_cache{};
 };
 
 struct LaunchTimes {

@@ -51,6 +51,9 @@ json linux_section(const BundleOptions& options) {
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
                             "/sys/firmware",       "/proc/scsi"};
   section["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  if (options.seccomp) {
+    section["seccomp"] = json::parse(to_runtime_spec_json(resolve_seccomp_profile(*options.seccomp, default_capabilities())));
+  }
   return section;
 }
 

@@ -4,7 +4,9 @@
 // `runc spec` and Docker's: new PID, IPC, UTS and mount namespaces (and a
 // network one with `isolated_network`), /proc, a tmpfs /dev with devpts,
 // shm and mqueue, a read-only /sys, Docker's default capabilities,
-// no_new_privs, runc's masked and read-only paths, RLIMIT_NOFILE 1024.
+// no_new_privs, runc's masked and read-only paths, RLIMIT_NOFILE 1024, and
+// Docker's default seccomp profile (or the one given) resolved for those
+// capabilities and this machine, as Docker writes linux.seccomp for runc.
 // Rootless: a user namespace mapping the caller's uid and gid to 0, /sys
 // bound from the host (sysfs cannot be mounted), no devpts gid, no cgroup
 // mount, as `runc spec --rootless` writes.
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "runtime/process_spec.hpp"
+#include "runtime/seccomp_profile.hpp"
 
 namespace gantry::runtime {
 
@@ -23,6 +26,8 @@ struct BundleOptions {
   std::uint32_t host_uid = 0;  // rootless: mapped to 0 in the container
   std::uint32_t host_gid = 0;
   bool terminal = false;
+  // --security-opt seccomp=: nullopt is "unconfined".
+  std::optional<SeccompProfile> seccomp = default_seccomp_profile();
 };
 
 // Docker's default capability set.

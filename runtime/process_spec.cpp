@@ -1,6 +1,7 @@
 #include "runtime/process_spec.hpp"
 
 #include <cstdlib>
+#include <unordered_map>
 
 #include "core/error.hpp"
 
@@ -13,23 +14,28 @@ using core::ErrorKind;
 
 std::string_view key_of(std::string_view entry) { return entry.substr(0, entry.find('=')); }
 
-// Sets KEY=VALUE in place of an entry with the same KEY, else appends it.
-void set_env(std::vector<std::string>& env, std::string entry) {
-  for (auto& existing : env) {
-    if (key_of(existing) == key_of(entry)) {
-      existing = std::move(entry);
-      return;
+// The process's environment as Docker merges it: an entry replaces the one
+// with its KEY in place, else it is appended. Indexed by KEY, so merging an
+// image's Env with -e is linear in their sizes (a scan per entry took 9 s
+// for 20,000 entries).
+class Environment {
+ public:
+  void set(std::string entry) {
+    auto [it, added] = positions_.try_emplace(std::string(key_of(entry)), entries_.size());
+    if (added) {
+      entries_.push_back(std::move(entry));
+    } else {
+      entries_[it->second] = std::move(entry);
     }
   }
-  env.push_back(std::move(entry));
-}
+  [[nodiscard]] bool has(std::string_view key) const { return positions_.contains(std::string(key)); }
+  // The entries; the index is no longer needed after this.
+  [[nodiscard]] std::vector<std::string> release() && { return std::move(entries_); }
 
-bool has_env(const std::vector<std::string>& env, std::string_view key) {
-  for (const auto& entry : env) {
-    if (key_of(entry) == key) return true;
-  }
-  return false;
-}
+ private:
+  std::vector<std::string> entries_;
+  std::unordered_map<std::string, std::size_t> positions_;
+};
 
 std::vector<std::string> process_args(const core::ImageConfig& config, const ProcessOverrides& overrides) {
   std::vector<std::string> args;
@@ -67,20 +73,23 @@ ProcessSpec make_process_spec(const core::ImageConfig& config, const ProcessOver
 
   spec.user = resolve_user_in(rootfs, overrides.user.value_or(config.user));
 
-  for (const auto& entry : config.env) set_env(spec.env, entry);
+  Environment env;
+  for (const auto& entry : config.env) env.set(entry);
   for (const auto& entry : overrides.env) {
     if (entry.empty() || entry.front() == '=') {
       throw Error(ErrorKind::bad_input, "invalid environment variable \"" + entry + "\": want KEY=VALUE or KEY");
     }
     if (entry.find('=') != std::string::npos) {
-      set_env(spec.env, entry);
+      env.set(entry);
     } else if (const char* value = std::getenv(entry.c_str())) {
-      set_env(spec.env, entry + "=" + value);
+      env.set(entry + "=" + value);
     }
   }
-  if (!has_env(spec.env, "PATH")) spec.env.insert(spec.env.begin(), std::string(kDefaultPath));
-  set_env(spec.env, "HOSTNAME=" + hostname);
-  if (!has_env(spec.env, "HOME")) spec.env.push_back("HOME=" + spec.user.home);
+  const bool has_path = env.has("PATH");
+  env.set("HOSTNAME=" + hostname);
+  if (!env.has("HOME")) env.set("HOME=" + spec.user.home);
+  spec.env = std::move(env).release();
+  if (!has_path) spec.env.insert(spec.env.begin(), std::string(kDefaultPath));
   return spec;
 }
 

@@ -6,6 +6,7 @@
 // friends, fork): raw system calls only. It reports a failure through
 // `error_fd` and exits.
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -46,6 +47,8 @@ struct ContainerInit {
   int stdin_fd = -1;  // dup2'ed onto 0 when >= 0
   int tty_fd = -1;    // a terminal's slave side: the controlling tty and 0, 1, 2
   bool with_init = false;  // PID 1 is a minimal init; the command its child
+  const sock_fprog* seccomp = nullptr;  // installed right before execve (or the init's fork)
+  unsigned seccomp_flags = 0;           // SECCOMP_FILTER_FLAG_*
   int error_fd = -1;
 };
 

@@ -66,6 +66,46 @@ TEST(OciConfig, DockersDefaultCapabilitiesAndNamespaces) {
   EXPECT_FALSE(c["linux"]["maskedPaths"].empty());
 }
 
+// As Docker writes it for runc: the rules left for Docker's default
+// capabilities on this machine, runtime-spec's field names.
+TEST(OciConfig, DockersDefaultSeccompProfileResolvedForTheContainer) {
+  json c = json::parse(oci_config_json(process(), {}));
+  const json& seccomp = c["linux"]["seccomp"];
+  EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+  EXPECT_EQ(seccomp["defaultErrnoRet"], 1);
+  ASSERT_FALSE(seccomp["architectures"].empty());
+  EXPECT_EQ(seccomp["architectures"][0], this_host().scmp_arch);
+  std::vector<std::string> allowed;
+  json clone3, personality;
+  for (const auto& rule : seccomp["syscalls"]) {
+    EXPECT_FALSE(rule.contains("includes") || rule.contains("excludes") || rule.contains("comment")) << rule.dump();
+    for (const auto& name : rule["names"]) {
+      if (rule["action"] == "SCMP_ACT_ALLOW") allowed.push_back(name);
+      if (name == "clone3") clone3 = rule;
+      if (name == "personality" && personality.is_null()) personality = rule;
+    }
+  }
+  auto allows = [&](const char* name) { return std::count(allowed.begin(), allowed.end(), name); };
+  for (const char* name : {"read", "execve", "chroot"}) EXPECT_EQ(allows(name), 1) << name;
+  EXPECT_EQ(allows("socket"), 3);  // below, at and above AF_VSOCK (40), which is denied
+  for (const char* name : {"unshare", "mount", "keyctl", "add_key", "bpf"}) EXPECT_EQ(allows(name), 0) << name;
+  EXPECT_EQ(clone3, json::parse(R"({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38})"));
+  EXPECT_EQ(personality["args"], json::parse(R"([{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}])"));
+}
+
+TEST(OciConfig, AGivenSeccompProfileOrNone) {
+  BundleOptions options;
+  options.seccomp = parse_seccomp_profile(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+       "args": [{"index": 1, "value": 7, "valueTwo": 3, "op": "SCMP_CMP_MASKED_EQ"}]}]})", "test.json");
+  json c = json::parse(oci_config_json(process(), options));
+  EXPECT_EQ(c["linux"]["seccomp"], json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+       "args": [{"index": 1, "value": 7, "valueTwo": 3, "op": "SCMP_CMP_MASKED_EQ"}]}]})"));
+  options.seccomp = std::nullopt;  // --security-opt seccomp=unconfined
+  EXPECT_FALSE(json::parse(oci_config_json(process(), options))["linux"].contains("seccomp"));
+}
+
 TEST(OciConfig, RootlessMapsTheCallerToRoot) {
   ProcessSpec root = process();
   root.user = ExecUser{};

@@ -89,6 +89,31 @@ TEST_F(ProcessSpecTest, EnvOverridesReplaceInPlaceAndDefaultsFillTheGaps) {
   EXPECT_TRUE(error_of([&] { (void)spec({.env = Args{"=x"}}); }));
 }
 
+// Merging is linear: a scan per entry would take minutes here (and hit
+// ctest's timeout) where an index takes well under a second.
+TEST_F(ProcessSpecTest, HugeEnvironmentsMergeInImageOrderWithOverridesInPlace) {
+  constexpr int kImage = 200'000, kOverrides = 100'000;
+  config_.env.clear();
+  for (int i = 0; i < kImage; ++i) config_.env.push_back("K" + std::to_string(i) + "=image");
+  ProcessOverrides overrides;
+  // Every other entry of the image's upper half overridden (from the last one back), then as many new ones.
+  for (int i = kImage - 2; i >= 0 && overrides.env.size() < kOverrides / 2; i -= 2) {
+    overrides.env.push_back("K" + std::to_string(i) + "=cli");
+  }
+  for (int i = 0; i < kOverrides / 2; ++i) overrides.env.push_back("N" + std::to_string(i) + "=new");
+  const ProcessSpec p = spec(overrides);
+
+  ASSERT_EQ(p.env.size(), 1u + kImage + kOverrides / 2 + 2u);  // PATH, image, new, HOSTNAME, HOME
+  EXPECT_EQ(p.env.front(), std::string(kDefaultPath));
+  for (int i = 0; i < kImage; ++i) {
+    ASSERT_EQ(p.env[1 + i], "K" + std::to_string(i) + (i % 2 == 0 && i >= kImage - kOverrides ? "=cli" : "=image"))
+        << i;
+  }
+  for (int i = 0; i < kOverrides / 2; ++i) ASSERT_EQ(p.env[1 + kImage + i], "N" + std::to_string(i) + "=new") << i;
+  EXPECT_EQ(p.env[p.env.size() - 2], "HOSTNAME=box");
+  EXPECT_EQ(p.env.back(), "HOME=/home/app");
+}
+
 TEST_F(ProcessSpecTest, WorkdirAndUserOverrides) {
   ProcessSpec p = spec({.user = std::string("0:3000"), .workdir = std::string("/data")});
   EXPECT_EQ(p.cwd, "/data");

@@ -28,6 +28,13 @@ runtime::BundleOptions bundle_options(const ParsedArgs& args) {
   }
   options.isolated_network = net == "none";
   options.terminal = args.flag("tty");
+  for (const auto& option : args.values("security-opt")) {
+    constexpr std::string_view kSeccomp = "seccomp=";
+    if (!option.starts_with(kSeccomp)) {
+      throw core::Error(core::ErrorKind::bad_input, "--security-opt: want seccomp=unconfined or seccomp=FILE, not \"" + option + "\"");
+    }
+    options.seccomp = runtime::seccomp_profile_option(option.substr(kSeccomp.size()));
+  }
   return options;
 }
 

@@ -19,10 +19,11 @@ inline constexpr std::array kProcessOptions = {
     OptionSpec{.name = "hostname", .value_name = "NAME", .help = "the container's hostname (default: gantry)"},
     OptionSpec{.name = "net", .value_name = "host|none", .help = "share the host's network (default) or get a new empty one"},
     OptionSpec{.name = "tty", .value_name = "", .help = "give the process a terminal", .short_name = 't'},
+    OptionSpec{.name = "security-opt", .value_name = "OPT", .help = "seccomp=unconfined: no seccomp filter; seccomp=FILE: the Docker-format JSON profile FILE, not Docker's default", .repeatable = true},
 };
 
 // From the options above and the arguments after `--` (the command).
-// Error(bad_input) for a malformed --net.
+// Error(bad_input) for a malformed --net, --security-opt or seccomp profile.
 [[nodiscard]] runtime::ProcessOverrides process_overrides(const ParsedArgs& args);
 [[nodiscard]] runtime::BundleOptions bundle_options(const ParsedArgs& args);
 

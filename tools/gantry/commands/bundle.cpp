@@ -131,8 +131,10 @@ Command bundle_command() {
           "WorkingDir (created in the rootfs if missing), User resolved in the image's\n"
           "/etc/passwd and /etc/group (with supplementary groups), a default PATH, HOSTNAME\n"
           "and HOME. The container gets new PID, IPC, UTS and mount namespaces, the host's\n"
-          "network (or a new one with --net none), Docker's default capabilities and\n"
-          "no_new_privs. With --rootless the config maps this user to root in a user\n"
+          "network (or a new one with --net none), Docker's default capabilities,\n"
+          "no_new_privs and Docker's default seccomp profile in linux.seccomp (none with\n"
+          "--security-opt seccomp=unconfined; seccomp=FILE: a Docker-format JSON profile).\n"
+          "With --rootless the config maps this user to root in a user\n"
           "namespace, as `runc spec --rootless` does. Run it with `runc run --bundle DIR ID`.\n"
           "DIR must be new or empty; on failure it is left as it was found.",
       .options = options(),

@@ -146,6 +146,7 @@ int run(const ParsedArgs& args) {
   ContainerDir container(store, args.flag("keep"));
   spec.config = &report.image.config;
   spec.container_dir = container.path();
+  spec.seccomp_cache = store.root() / "cache" / "seccomp";
   auto flatten = [&] {
     spec.lower_dirs.clear();
     spec.rootfs = container.path() / "rootfs";
@@ -200,7 +201,8 @@ Command run_command() {
           "the image's process (Docker's rules, as `gantry bundle`) as PID 1 of new PID,\n"
           "mount, UTS and IPC namespaces (and a new network one with --net none): /proc, a\n"
           "minimal /dev, a read-only /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf\n"
-          "bound in, pivot_root, no_new_privs, Docker's default capabilities. stdin (with -i),\n"
+          "bound in, pivot_root, no_new_privs, Docker's default capabilities and seccomp\n"
+          "profile (--security-opt seccomp=unconfined|FILE as docker run). stdin (with -i),\n"
           "stdout and stderr pass through (-t: a terminal instead); SIGINT, SIGTERM, SIGHUP,\n"
           "SIGQUIT, SIGUSR1/2 and SIGWINCH are forwarded (as PID 1, the command ignores those\n"
           "it has no handler for, as with docker run; --init puts a minimal init in front of\n"
