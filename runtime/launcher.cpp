@@ -73,7 +73,9 @@ class OverlayMount {
       throw Error(ErrorKind::unsupported, "too many layers for one overlayfs mount (" +
                                               std::to_string(lowers.size()) + ")");
     }
-    if (::mount("overlay", merged_.c_str(), "overlay", 0, data.c_str()) != 0) {
+    // nodev: no device node of the image (or made by the container's root)
+    // opens through it (container_init's devices).
+    if (::mount("overlay", merged_.c_str(), "overlay", MS_NODEV, data.c_str()) != 0) {
       const int err = errno;
       // ENODEV: no overlayfs; EINVAL: this filesystem cannot be its upper or lower.
       throw Error(err == ENODEV || err == EINVAL || err == EOPNOTSUPP ? ErrorKind::unsupported : ErrorKind::io,
@@ -174,6 +176,7 @@ void forward_signal(int signal) {
 struct Terminal {
   core::FileHandle master;
   core::FileHandle slave;
+  std::string slave_name;
 
   Terminal() {
     master = core::FileHandle(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -182,6 +185,7 @@ struct Terminal {
     }
     char name[128];
     if (::ptsname_r(master.get(), name, sizeof name) != 0) throw core::errno_error(errno, "cannot name the terminal", "");
+    slave_name = name;
     slave = core::open_file(name, O_RDWR | O_NOCTTY);
     copy_window_size(master.get());
   }
@@ -361,6 +365,7 @@ LaunchResult launch(const LaunchSpec& spec) {
       .envp = envp.data(),
       .stdin_fd = null_stdin ? null_stdin.get() : -1,
       .tty_fd = terminal ? terminal->slave.get() : -1,
+      .tty_path = terminal ? terminal->slave_name.c_str() : nullptr,
       .with_init = spec.with_init,
       .error_fd = error_write.get(),
   };

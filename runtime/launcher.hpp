@@ -3,14 +3,17 @@
 // starts one (order of steps after crun's linux.c and youki's init):
 //
 //   parent: overlayfs of the image's snapshots (lower) and a fresh upper and
-//           work dir under the container dir, mounted at CONTAINER/merged;
+//           work dir under the container dir, mounted nodev at
+//           CONTAINER/merged (a flattened rootfs is bound nodev in the child);
 //           the WorkingDir made, /etc/hosts, /etc/hostname, /etc/resolv.conf
 //           prepared; argv, envp and every path prepared (the child does not
 //           allocate: gantry has threads when it forks)
 //   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); mounts made
-//           private; /proc, a tmpfs /dev with null, zero, full, random,
-//           urandom, tty, pts, shm, mqueue and the standard symlinks, a
-//           read-only /sys, the three /etc files bound in, every target
+//           private; /proc, a nodev tmpfs /dev with the host's null, zero,
+//           full, random, urandom and tty (and, with -t, the terminal as
+//           console) each bound in read-only, pts, nodev shm and mqueue and
+//           the standard symlinks: no other device node opens (container_init);
+//           a read-only /sys, the three /etc files bound in, every target
 //           resolved inside the rootfs (openat2 RESOLVE_IN_ROOT, mounted
 //           through /proc/self/fd); pivot_root; hostname; no_new_privs; the
 //           bounding set cut to Docker's default capabilities; groups, gid,

@@ -12,8 +12,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,11 +73,11 @@ int open_inside(int root, const char* relative, int flags) {
   return fd;
 }
 
-// "/proc/self/fd/N": mount(2) onto a target resolved safely beforehand.
-// (Formatted by hand: stdio may take locks.)
+// "/proc/self/fd/N" (or "/proc/self/fd/N/NAME"): mount(2) onto a target
+// resolved safely beforehand. (Formatted by hand: stdio may take locks.)
 struct FdPath {
-  char text[40] = "/proc/self/fd/";
-  explicit FdPath(int fd) {
+  char text[64] = "/proc/self/fd/";
+  explicit FdPath(int fd, const char* name = nullptr) {
     char digits[12];
     int n = 0;
     do {
@@ -86,6 +87,10 @@ struct FdPath {
     std::size_t at = ::strlen(text);
     while (n > 0) text[at++] = digits[--n];
     text[at] = '\0';
+    if (name) {
+      append(text, sizeof text, "/");
+      append(text, sizeof text, name);
+    }
   }
 };
 
@@ -100,13 +105,21 @@ void mount_inside(const ContainerInit& init, int root, const char* target, const
 
 // ---- the steps ----------------------------------------------------------------
 
+// The only device nodes a container can open (runc's default devices, and
+// the terminal's console). Every other mount it can write or reach is
+// nodev (the rootfs, /dev, shm, mqueue, /proc, /sys): a node the image
+// ships or the container's root makes with mknod (CAP_MKNOD is Docker's
+// default) cannot be opened, so no host disk is reachable. Docker/runc get
+// the same from the device cgroup; nodev works on cgroup v1, v2 and hybrids
+// alike. These nodes are the host's, each bound in on its own (a bind
+// mount keeps its own flags, not nodev) and read-only, so that chmod or
+// chown on them cannot change the host's inode.
 struct Node {
-  const char* name;
-  mode_t mode;
-  unsigned major, minor;
+  const char* name;    // in /dev
+  const char* source;  // on the host
 };
-constexpr Node kDevices[] = {{"null", 0666, 1, 3},    {"zero", 0666, 1, 5}, {"full", 0666, 1, 7},
-                             {"random", 0666, 1, 8},  {"urandom", 0666, 1, 9}, {"tty", 0666, 5, 0}};
+constexpr Node kDevices[] = {{"null", "/dev/null"},     {"zero", "/dev/zero"},       {"full", "/dev/full"},
+                             {"random", "/dev/random"}, {"urandom", "/dev/urandom"}, {"tty", "/dev/tty"}};
 struct Link {
   const char* name;
   const char* target;
@@ -115,20 +128,28 @@ constexpr Link kDevLinks[] = {{"fd", "/proc/self/fd"},         {"stdin", "/proc/
                               {"stdout", "/proc/self/fd/1"},    {"stderr", "/proc/self/fd/2"},
                               {"ptmx", "pts/ptmx"},             {"core", "/proc/kcore"}};
 
+void bind_node(const ContainerInit& init, int dev_dir, const char* name, const char* source) {
+  int fd = ::openat(dev_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) fail_setup(init, "cannot create /dev/", name);
+  ::close(fd);
+  FdPath target(dev_dir, name);
+  if (::mount(source, target.text, nullptr, MS_BIND, nullptr) != 0) fail_setup(init, "cannot bind", source);
+  if (::mount(nullptr, target.text, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, nullptr) != 0) {
+    fail_setup(init, "cannot make read-only", source);
+  }
+}
+
 void make_dev(const ContainerInit& init, int root) {
-  mount_inside(init, root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  mount_inside(init, root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k");
   // The tmpfs is ours: nothing of the image is in it, plain *at() calls are safe.
   int dev = open_inside(root, "dev", O_DIRECTORY);
   if (dev < 0) fail_setup(init, "cannot open", "/dev");
   FdPath dev_path(dev);
   int dev_dir = ::open(dev_path.text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dev_dir < 0) fail_setup(init, "cannot open", "/dev");
-  for (const Node& node : kDevices) {
-    if (::mknodat(dev_dir, node.name, S_IFCHR | node.mode, makedev(node.major, node.minor)) != 0 ||
-        ::fchmodat(dev_dir, node.name, node.mode, 0) != 0) {
-      fail_setup(init, "cannot create device /dev/", node.name);
-    }
-  }
+  for (const Node& node : kDevices) bind_node(init, dev_dir, node.name, node.source);
+  // -t: the terminal is the console too, as runc binds it.
+  if (init.tty_path) bind_node(init, dev_dir, "console", init.tty_path);
   for (const Link& link : kDevLinks) {
     if (::symlinkat(link.target, dev_dir, link.name) != 0) fail_setup(init, "cannot create /dev/", link.name);
   }
@@ -137,17 +158,33 @@ void make_dev(const ContainerInit& init, int root) {
   }
   ::close(dev_dir);
   ::close(dev);
+  // Not nodev: its nodes are the container's terminals (devpts has no mknod).
   mount_inside(init, root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                "newinstance,ptmxmode=0666,mode=0620,gid=5");
   mount_inside(init, root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
   mount_inside(init, root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
 }
 
+// A flattened copy is a plain directory of the host's filesystem: bound
+// onto itself (not recursively: nothing mounted beneath comes along) and
+// made nodev like the overlay, its other flags kept.
+void bind_rootfs_nodev(const ContainerInit& init) {
+  if (::mount(init.rootfs, init.rootfs, nullptr, MS_BIND, nullptr) != 0) fail_setup(init, "cannot bind", init.rootfs);
+  // A bind remount sets the flags it is given (the atime ones excepted).
+  struct statfs fs {};
+  if (::statfs(init.rootfs, &fs) != 0) fail_setup(init, "cannot stat", init.rootfs);
+  unsigned long kept = 0;
+  if (fs.f_flags & ST_RDONLY) kept |= MS_RDONLY;
+  if (fs.f_flags & ST_NOSUID) kept |= MS_NOSUID;
+  if (fs.f_flags & ST_NOEXEC) kept |= MS_NOEXEC;
+  if (::mount(nullptr, init.rootfs, nullptr, MS_BIND | MS_REMOUNT | MS_NODEV | kept, nullptr) != 0) {
+    fail_setup(init, "cannot make nodev", init.rootfs);
+  }
+}
+
 void make_mounts(const ContainerInit& init) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail_setup(init, "cannot make mounts private", nullptr);
-  if (init.bind_rootfs && ::mount(init.rootfs, init.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-    fail_setup(init, "cannot bind", init.rootfs);
-  }
+  if (init.bind_rootfs) bind_rootfs_nodev(init);
   int root = ::open(init.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) fail_setup(init, "cannot open", init.rootfs);
   mount_inside(init, root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
@@ -176,14 +213,18 @@ void protect_proc(const ContainerInit& init) {
     if (::mount("/dev/null", file, nullptr, MS_BIND, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", file);
   }
   for (const char* dir : {"/proc/acpi", "/proc/scsi", "/sys/firmware"}) {
-    if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", dir);
+    if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 && errno != ENOENT) {
+      fail_setup(init, "cannot mask", dir);
+    }
   }
   for (const char* path : {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
     if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
       if (errno == ENOENT) continue;
       fail_setup(init, "cannot bind", path);
     }
-    if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr) != 0) {
+    // (A bind remount sets the flags given: proc's nodev, nosuid, noexec again.)
+    if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC,
+                nullptr) != 0) {
       fail_setup(init, "cannot make read-only", path);
     }
   }

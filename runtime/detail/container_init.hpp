@@ -45,6 +45,8 @@ struct ContainerInit {
   char* const* envp = nullptr;
   int stdin_fd = -1;  // dup2'ed onto 0 when >= 0
   int tty_fd = -1;    // a terminal's slave side: the controlling tty and 0, 1, 2
+  const char* tty_path = nullptr;  // its name on the host, bound to /dev/console (a
+                                   // descriptor of the parent's mount namespace cannot be)
   bool with_init = false;  // PID 1 is a minimal init; the command its child
   int error_fd = -1;
 };

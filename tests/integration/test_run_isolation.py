@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from gantry_testbed import images, trees
 from gantry_testbed.layers import build_layer
+from gantry_testbed.tarwriter import Entry
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="gantry run needs root")
 
@@ -51,3 +54,85 @@ def test_an_rfc_1123_hostname_is_the_containers(gantry, registry_plain, repo):
     result = run(gantry, registry_plain.ref(repo, "v1"), "sh", "-c", "hostname; cat /etc/hostname",
                  options=("--hostname", name))
     assert (result.returncode, result.stdout) == (0, f"{name}\n{name}\n"), result.stderr
+
+
+# ---- host devices -------------------------------------------------------------
+
+@pytest.fixture
+def host_disk(scratch):
+    """A block device of the host: a loop device over a sentinel file."""
+    sentinel = scratch / "sentinel"
+    content = secrets.token_bytes(64 * 1024)
+    sentinel.write_bytes(content)
+    device = subprocess.run(["losetup", "--find", "--show", str(sentinel)], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    try:
+        yield Path(device), sentinel, content
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=True)
+
+
+# Each node: is it a block device, can it be read, can it be written.
+PROBE = """
+for node in "$@"; do
+  case $node in /image/*) ;; *) busybox mknod $node b $MAJOR $MINOR 2>/dev/null ;; esac
+  if [ -b $node ]; then kind=block; else kind=none; fi
+  if head -c 16 $node >/dev/null 2>&1; then r=read; else r=noread; fi
+  if { printf owned > $node; } 2>/dev/null; then w=wrote; else w=nowrite; fi
+  echo "$node $kind $(stat -c %a $node 2>/dev/null) $r $w"
+done
+"""
+MADE = ["/tmp/made", "/dev/made", "/dev/shm/made", "/made"]
+
+
+@needs_root
+@pytest.mark.parametrize("layout", ["overlay", "flattened"])
+def test_no_host_device_opens_whether_the_image_ships_it_or_root_makes_it(gantry, registry_plain, repo, host_disk,
+                                                                         layout):
+    device, sentinel, content = host_disk
+    rdev = os.stat(device).st_rdev
+    major, minor = os.major(rdev), os.minor(rdev)
+    entries = trees.busybox_entries() + [
+        Entry("image", "dir"),
+        Entry("image/disk", "block", mode=0o666, devmajor=major, devminor=minor)]
+    image = images.build_image([build_layer(entries)], config=images.ImageConfig(cmd=("sh",)))
+    registry_plain.client.push_image(repo, image, tag="v1")
+    ref = registry_plain.ref(repo, "v1")
+    options = ("-e", f"MAJOR={major}", "-e", f"MINOR={minor}") + (("--no-overlay",) if layout == "flattened" else ())
+
+    as_root = run(gantry, ref, "sh", "-c", PROBE, "probe", "/image/disk", *MADE, options=options)
+    as_nobody = run(gantry, ref, "sh", "-c", PROBE, "probe", "/image/disk", "/tmp/other",
+                    options=options + ("-u", "65534"))
+
+    assert (as_root.returncode, as_root.stderr) == (0, "")
+    # The container's root may make the node (CAP_MKNOD, as in Docker) but
+    # never open it; the image's node is there, world-readable, and closed.
+    assert as_root.stdout.splitlines() == [
+        "/image/disk block 666 noread nowrite",
+        *(f"{node} block 644 noread nowrite" for node in MADE)]
+    assert (as_nobody.returncode, as_nobody.stderr) == (0, "")
+    assert as_nobody.stdout.splitlines() == ["/image/disk block 666 noread nowrite", "/tmp/other none 644 noread wrote"]
+    assert sentinel.read_bytes() == content
+
+
+@needs_root
+def test_the_standard_nodes_work_and_the_hosts_stay_as_they_are(gantry, registry_plain, repo):
+    registry_plain.client.push_image(repo, images.busybox_image(), tag="v1")
+    ref = registry_plain.ref(repo, "v1")
+    host_modes = {name: os.stat(f"/dev/{name}").st_mode for name in ("null", "zero", "full", "random", "urandom", "tty")}
+    script = ("echo x > /dev/null && echo null ok; head -c 4 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; "
+              "head -c 4 /dev/random | wc -c; { echo x > /dev/full; } 2>/dev/null || echo full is full; "
+              "busybox chmod 0600 /dev/null 2>/dev/null || echo no chmod; "
+              "busybox chown 65534 /dev/zero 2>/dev/null || echo no chown; "
+              "{ : > /dev/ptmx; } 2>/dev/null && echo ptmx ok; ls /dev/pts")
+    for user in ("0", "65534"):
+        result = run(gantry, ref, "sh", "-c", script, options=("-u", user))
+        assert (result.returncode, result.stderr) == (0, ""), user
+        assert result.stdout.split("\n")[:8] == ["null ok", "4", "4", "4", "full is full", "no chmod", "no chown",
+                                                 "ptmx ok"], (user, result.stdout)
+        assert "ptmx" in result.stdout.split("\n")[8:]
+    assert {name: os.stat(f"/dev/{name}").st_mode for name in host_modes} == host_modes
+
+    tty = run(gantry, ref, "sh", "-c", "test -t 0 && echo x > /dev/tty && echo x > /dev/console && echo tty ok",
+              options=("-t",))
+    assert (tty.returncode, tty.stdout) == (0, "x\nx\ntty ok\n"), tty.stderr
