@@ -150,6 +150,27 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
+// --init: gantry-init beside this gantry (runtime/init/), opened on the
+// host before clone; the child execs the descriptor.
+core::FileHandle open_init_program() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error(ErrorKind::io, "cannot find gantry's own binary: " + ec.message(), {.path = "/proc/self/exe"});
+  const fs::path init = self.parent_path() / "gantry-init";
+  core::FileHandle fd(::open(init.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw core::errno_error(errno, "cannot open the init for --init (installed beside gantry)", init.string());
+  return fd;
+}
+
+// gantry_init.cpp's usage: ERROR_FD N CANDIDATE... ARG...
+std::vector<std::string> init_arguments(int error_fd, const std::vector<std::string>& candidates,
+                                        const ProcessSpec& process) {
+  std::vector<std::string> args{"gantry-init", std::to_string(error_fd), std::to_string(candidates.size())};
+  args.insert(args.end(), candidates.begin(), candidates.end());
+  args.insert(args.end(), process.args.begin(), process.args.end());
+  return args;
+}
+
 // ---- signals -------------------------------------------------------------------
 
 std::atomic<pid_t> g_child{0};
@@ -343,6 +364,13 @@ LaunchResult launch(const LaunchSpec& spec) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw core::errno_error(errno, "cannot create a pipe", "");
   core::FileHandle error_read(pipe_fds[0]), error_write(pipe_fds[1]);
+  core::FileHandle init_program;
+  std::vector<std::string> init_args;
+  if (spec.with_init) {
+    init_program = open_init_program();
+    init_args = init_arguments(error_write.get(), candidates, process);
+  }
+  std::vector<char*> init_argv = c_strings(init_args);
 
   const detail::ContainerInit init{
       .rootfs = rootfs_text.c_str(),
@@ -367,6 +395,8 @@ LaunchResult launch(const LaunchSpec& spec) {
       .tty_fd = terminal ? terminal->slave.get() : -1,
       .tty_path = terminal ? terminal->slave_name.c_str() : nullptr,
       .with_init = spec.with_init,
+      .init_fd = init_program ? init_program.get() : -1,
+      .init_argv = init_argv.data(),
       .error_fd = error_write.get(),
   };
   result.times.mount = Clock::now() - started;

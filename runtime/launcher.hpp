@@ -25,8 +25,10 @@
 //           died of signal N). With a terminal (-t) the process gets a pty's
 //           slave side as its controlling terminal and stdio; gantry relays
 //           the master side (and, with -i, its stdin, in raw mode if a tty).
-//           With --init, PID 1 is a minimal init that forwards those signals
-//           to the command, its child, and reaps orphans.
+//           With --init, PID 1 is gantry-init (runtime/init/, found beside
+//           gantry's binary, exec'ed from a descriptor: nothing of gantry's
+//           memory or environment is in the container), which forwards
+//           those signals to the command, its child, and reaps orphans.
 //
 // Needs root (CAP_SYS_ADMIN for the mounts and namespaces).
 
@@ -52,7 +54,7 @@ struct LaunchSpec {
   const core::ImageConfig* config = nullptr;
   BundleOptions options{};
   bool keep_stdin = false;  // -i; otherwise stdin is /dev/null (with -t: the terminal, not fed)
-  bool with_init = false;   // --init: a minimal init is PID 1, the command its child
+  bool with_init = false;   // --init: gantry-init is PID 1, the command its child
 };
 
 struct LaunchTimes {

@@ -15,7 +15,6 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,31 +26,8 @@ namespace {
 
 // ---- failure reports, without allocation ----------------------------------
 
-void append(char* buffer, std::size_t size, const char* text) {
-  std::size_t used = ::strnlen(buffer, size);
-  if (used + 1 >= size) return;
-  std::size_t room = size - used - 1;
-  std::size_t n = ::strnlen(text, room);
-  ::memcpy(buffer + used, text, n);
-  buffer[used + n] = '\0';
-}
-
 [[noreturn]] void fail(const ContainerInit& init, int status, const char* what, const char* subject, int err) {
-  InitFailure report;
-  report.exit_status = status;
-  append(report.message, sizeof report.message, what);
-  if (subject) {
-    append(report.message, sizeof report.message, " ");
-    append(report.message, sizeof report.message, subject);
-  }
-  if (err != 0) {
-    append(report.message, sizeof report.message, ": ");
-    const char* text = ::strerrordesc_np(err);  // a static string: no locale, no allocation
-    append(report.message, sizeof report.message, text ? text : "unknown error");
-  }
-  ssize_t ignored = ::write(init.error_fd, &report, sizeof report);
-  (void)ignored;
-  ::_exit(status);
+  report_failure(init.error_fd, status, what, subject, err);
 }
 
 [[noreturn]] void fail_setup(const ContainerInit& init, const char* what, const char* subject) {
@@ -261,59 +237,28 @@ void drop_privileges(const ContainerInit& init) {
   if (::syscall(SYS_capset, &header, data) != 0) fail_setup(init, "cannot set capabilities", nullptr);
 }
 
-// execve through the candidates (the container's PATH), as Docker reports:
-// 127 when no candidate exists, 126 when one exists but cannot be executed.
 [[noreturn]] void exec_command(const ContainerInit& init) {
-  int denied = 0;
-  for (int i = 0; i < init.candidate_count; ++i) {
-    ::execve(init.candidates[i], init.argv, init.envp);
-    if (errno == EACCES || errno == ENOEXEC || errno == EISDIR) {
-      denied = errno;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      denied = errno;
-      break;
-    }
-  }
-  char what[300] = "exec: \"";
-  append(what, sizeof what, init.command);
-  append(what, sizeof what, "\"");
-  if (denied != 0) fail(init, 126, what, nullptr, denied == EISDIR || denied == ENOEXEC ? EACCES : denied);
-  append(what, sizeof what, init.command_has_slash ? ": no such file or directory" : ": executable file not found in $PATH");
-  fail(init, 127, what, nullptr, 0);
+  exec_command(CommandExec{.command = init.command,
+                           .candidates = init.candidates,
+                           .candidate_count = init.candidate_count,
+                           .command_has_slash = init.command_has_slash,
+                           .argv = init.argv,
+                           .envp = init.envp},
+               init.error_fd);
 }
 
-// --init: PID 1 forwards signals to the command, reaps every orphan the
-// PID namespace hands it, and exits as the command did (128+N for signal N).
-volatile pid_t g_command = 0;
-
-void forward_to_command(int signal) {
-  if (g_command > 0) ::kill(g_command, signal);
-}
-
+// --init: PID 1 is gantry-init (runtime/init/gantry_init.cpp), a program of
+// its own run from the descriptor the parent opened on the host (it need
+// not exist in the image): nothing of gantry's memory (the credentials of
+// --auth-file), environment or binary stays in the container, as it would
+// in a fork of gantry. It makes itself non-dumpable, forwards signals to
+// the command, reaps orphans and exits as the command did.
 [[noreturn]] void run_init(const ContainerInit& init) {
-  // A raw fork: glibc's runs atfork handlers and takes locks of threads
-  // that exist only in the parent.
-  const pid_t command = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (command < 0) fail_setup(init, "cannot fork the command", nullptr);
-  if (command == 0) exec_command(init);
-  ::close(init.error_fd);  // the command's copy closes on exec: EOF tells the parent it ran
-  g_command = command;
-  struct sigaction action {};
-  action.sa_handler = forward_to_command;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    ::sigaction(signal, &action, nullptr);
-  }
-  for (;;) {
-    int status = 0;
-    const pid_t reaped = ::wait(&status);
-    if (reaped < 0) {
-      if (errno == EINTR) continue;
-      ::_exit(125);
-    }
-    if (reaped != command) continue;  // an orphan
-    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
+  // The init reports the command's exec failure on the error pipe: it
+  // stays open across this exec (and closes on the command's).
+  if (::fcntl(init.error_fd, F_SETFD, 0) != 0) fail_setup(init, "cannot pass the error pipe to the init", nullptr);
+  ::syscall(SYS_execveat, init.init_fd, "", init.init_argv, init.envp, AT_EMPTY_PATH);
+  fail_setup(init, "cannot start the init", nullptr);
 }
 
 void attach_terminal(const ContainerInit& init) {

@@ -10,14 +10,9 @@
 
 #include <cstdint>
 
-namespace gantry::runtime::detail {
+#include "runtime/detail/exec_command.hpp"
 
-// What the child reports when it cannot start the command. EOF on the pipe
-// instead means execve succeeded.
-struct InitFailure {
-  int exit_status = 0;    // 125, 126 or 127
-  char message[512] = {};  // one line
-};
+namespace gantry::runtime::detail {
 
 struct InitBindFile {
   const char* source;  // absolute, on the host
@@ -48,6 +43,8 @@ struct ContainerInit {
   const char* tty_path = nullptr;  // its name on the host, bound to /dev/console (a
                                    // descriptor of the parent's mount namespace cannot be)
   bool with_init = false;  // PID 1 is a minimal init; the command its child
+  int init_fd = -1;                    // with_init: the init program, opened on the host
+  char* const* init_argv = nullptr;    // its argv (gantry_init.cpp's usage)
   int error_fd = -1;
 };
 

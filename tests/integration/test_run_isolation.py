@@ -5,10 +5,13 @@ still runs images of many layers on overlayfs."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import secrets
-import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,94 @@ def test_the_standard_nodes_work_and_the_hosts_stay_as_they_are(gantry, registry
     tty = run(gantry, ref, "sh", "-c", "test -t 0 && echo x > /dev/tty && echo x > /dev/console && echo tty ok",
               options=("-t",))
     assert (tty.returncode, tty.stdout) == (0, "x\nx\ntty ok\n"), tty.stderr
+
+
+# ---- gantry's memory and environment ------------------------------------------
+
+# Larger regions are not read (sanitizer shadow memory is terabytes); the
+# test requires that no container process has one.
+MAX_REGION = 256 << 20
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _container_processes(gantry_pid: int) -> list[int]:
+    """The processes of the container (another PID namespace than ours)."""
+    ours = os.readlink("/proc/self/ns/pid")
+    return [pid for pid in _descendants(gantry_pid) if os.readlink(f"/proc/{pid}/ns/pid") != ours]
+
+
+def _readable_memory(pid: int) -> bytes:
+    """Every readable mapping of `pid`, as the host's root reads it (more
+    than the container's root may: a non-dumpable process is closed to it)."""
+    chunks = []
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+            match = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
+            start, end, perms = int(match[1], 16), int(match[2], 16), match[3]
+            if not perms.startswith("r") or line.endswith("[vvar]") or line.endswith("[vvar_vclock]"):
+                continue
+            assert end - start <= MAX_REGION, f"pid {pid}: a mapping too large to read: {line}"
+            mem.seek(start)
+            try:
+                chunks.append(mem.read(end - start))
+            except OSError:
+                pass  # e.g. an I/O mapping
+    return b"\0".join(chunks)
+
+
+@needs_root
+@pytest.mark.parametrize("init", [False, True], ids=["no-init", "init"])
+def test_no_credential_or_host_environment_of_gantry_reaches_the_container(gantry, registry_auth, repo, scratch,
+                                                                           init):
+    registry_auth.client.push_image(repo, images.busybox_image(), tag="v1")
+    auth = base64.b64encode(f"{registry_auth.username}:{registry_auth.password}".encode())
+    config = scratch / "config.json"
+    config.write_text(json.dumps({"auths": {registry_auth.host: {"auth": auth.decode()}}}))
+    host_only, control = secrets.token_hex(16), secrets.token_hex(16)
+    secrets_of_gantry = [registry_auth.password.encode(), auth, host_only.encode()]
+    # --pull always: gantry asks the registry, is challenged, and reads the
+    # credentials into its memory before it starts the container.
+    argv = gantry.argv("run", "--quiet", "--ca-file", registry_auth.ca_file, "--auth-file", str(config),
+                       "--pull", "always", "-e", f"CONTROL={control}", *(("--init",) if init else ()),
+                       registry_auth.ref(repo, "v1"), "--", "sh", "-c", "echo ready; exec sleep 100")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**gantry.env, "GANTRY_TEST_HOST_ONLY": host_only})
+    try:
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        pids = _container_processes(proc.pid)
+        assert len(pids) == (2 if init else 1)
+        seen = {pid: (_readable_memory(pid), Path(f"/proc/{pid}/environ").read_bytes()) for pid in pids}
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    # The scan sees what the container has: its own environment (-e).
+    # (Booleans first: pytest would print the whole memory.)
+    found_control = any(control.encode() in memory and control.encode() in environ for memory, environ in seen.values())
+    assert found_control
+    for pid, (memory, environ) in seen.items():
+        for secret in secrets_of_gantry:
+            in_memory, in_environ = secret in memory, secret in environ
+            assert not in_memory, f"pid {pid}: gantry's secret {secret!r} is in its memory"
+            assert not in_environ, f"pid {pid}: gantry's secret {secret!r} is in its environment"
+
+
+@needs_root
+def test_the_init_is_closed_to_the_container(gantry, registry_plain, repo):
+    """gantry-init is not dumpable: the container's root (without
+    CAP_SYS_PTRACE) can read neither its memory (maps, mem), its environment
+    nor its binary; it forwards signals and reaps as before (test_run.py)."""
+    registry_plain.client.push_image(repo, images.busybox_image(), tag="v1")
+    script = ("for f in maps environ; do head -c 1 /proc/1/$f >/dev/null 2>&1 || echo no $f; done; "
+              "readlink /proc/1/exe >/dev/null 2>&1 || echo no exe; echo pid $$; cat /proc/1/cmdline | tr '\\0' ' '")
+    result = run(gantry, registry_plain.ref(repo, "v1"), "sh", "-c", script, options=("--init",))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["no maps", "no environ", "no exe", "pid 2"]
+    assert lines[4].startswith("gantry-init ")
