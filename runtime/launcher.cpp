@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -25,6 +24,7 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 #include "runtime/detail/container_init.hpp"
+#include "runtime/detail/overlay_mount.hpp"
 #include "runtime/detail/rootfs_file.hpp"
 #include "runtime/rootfs.hpp"
 
@@ -37,9 +37,6 @@ using Clock = std::chrono::steady_clock;
 using core::Error;
 using core::ErrorKind;
 
-// overlayfs takes its options in one page.
-constexpr std::size_t kMaxMountData = 4095;
-
 int capability_number(const std::string& name) {
   static const std::map<std::string, int> numbers{
       {"CAP_CHOWN", CAP_CHOWN},           {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
@@ -51,46 +48,6 @@ int capability_number(const std::string& name) {
       {"CAP_KILL", CAP_KILL},             {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE}};
   return numbers.at(name);
 }
-
-// The overlay mount in the host's mount namespace, where the parent reads
-// the image's passwd and prepares the rootfs; the child takes a copy of it
-// at clone, so this one is detached as soon as the child has exec'ed.
-class OverlayMount {
- public:
-  OverlayMount(const std::vector<fs::path>& lowers, const fs::path& container) : merged_(container / "merged") {
-    for (const char* dir : {"upper", "work", "merged"}) {
-      if (::mkdir((container / dir).c_str(), 0755) != 0 && errno != EEXIST) {
-        throw core::errno_error(errno, "cannot create", (container / dir).string());
-      }
-    }
-    std::string data = "lowerdir=";
-    for (std::size_t i = 0; i < lowers.size(); ++i) {
-      if (i > 0) data += ':';
-      data += lowers[i].string();
-    }
-    data += ",upperdir=" + (container / "upper").string() + ",workdir=" + (container / "work").string();
-    if (data.size() > kMaxMountData) {
-      throw Error(ErrorKind::unsupported, "too many layers for one overlayfs mount (" +
-                                              std::to_string(lowers.size()) + ")");
-    }
-    // nodev: no device node of the image (or made by the container's root)
-    // opens through it (container_init's devices).
-    if (::mount("overlay", merged_.c_str(), "overlay", MS_NODEV, data.c_str()) != 0) {
-      const int err = errno;
-      // ENODEV: no overlayfs; EINVAL: this filesystem cannot be its upper or lower.
-      throw Error(err == ENODEV || err == EINVAL || err == EOPNOTSUPP ? ErrorKind::unsupported : ErrorKind::io,
-                  std::string("cannot mount overlayfs: ") + ::strerror(err), {.path = merged_.string()});
-    }
-  }
-  ~OverlayMount() { ::umount2(merged_.c_str(), MNT_DETACH); }
-  OverlayMount(const OverlayMount&) = delete;
-  OverlayMount& operator=(const OverlayMount&) = delete;
-
-  [[nodiscard]] const fs::path& merged() const { return merged_; }
-
- private:
-  fs::path merged_;
-};
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -326,7 +283,7 @@ LaunchResult launch(const LaunchSpec& spec) {
   check_can_launch();
   const auto started = Clock::now();
   LaunchResult result;
-  std::optional<OverlayMount> overlay;
+  std::optional<detail::OverlayMount> overlay;
   if (!spec.lower_dirs.empty()) overlay.emplace(spec.lower_dirs, spec.container_dir);
   const fs::path rootfs = overlay ? overlay->merged() : spec.rootfs;
 

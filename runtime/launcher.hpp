@@ -2,9 +2,10 @@
 // The built-in launcher: a process in a container of its own, as `docker run`
 // starts one (order of steps after crun's linux.c and youki's init):
 //
-//   parent: overlayfs of the image's snapshots (lower) and a fresh upper and
-//           work dir under the container dir, mounted nodev at
-//           CONTAINER/merged (a flattened rootfs is bound nodev in the child);
+//   parent: overlayfs of the image's snapshots (lower, up to overlayfs's
+//           500) and a fresh upper and work dir under the container dir,
+//           mounted nodev at CONTAINER/merged (detail/overlay_mount; a
+//           flattened rootfs is bound nodev in the child);
 //           the WorkingDir made, /etc/hosts, /etc/hostname, /etc/resolv.conf
 //           prepared; argv, envp and every path prepared (the child does not
 //           allocate: gantry has threads when it forks)

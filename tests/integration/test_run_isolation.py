@@ -230,3 +230,23 @@ def test_the_init_is_closed_to_the_container(gantry, registry_plain, repo):
     lines = result.stdout.splitlines()
     assert lines[:4] == ["no maps", "no environ", "no exe", "pid 2"]
     assert lines[4].startswith("gantry-init ")
+
+
+# ---- many layers --------------------------------------------------------------
+
+@needs_root
+def test_an_image_of_128_layers_runs_on_overlayfs(gantry, registry_plain, repo):
+    """mount(2)'s one page of options holds about 40 absolute lower dirs;
+    the new mount API stacks one at a time, up to overlayfs's 500."""
+    layers = [build_layer(trees.busybox_entries())]
+    for i in range(1, 128):
+        layers.append(build_layer([Entry("etc", "dir"), Entry("etc/top", data=f"{i}\n".encode()),
+                                   Entry("layers", "dir"), Entry(f"layers/{i}", data=b"x")]))
+    image = images.build_image(layers, config=images.ImageConfig(cmd=("sh",)))
+    registry_plain.client.push_image(repo, image, tag="v1")
+
+    result = run(gantry, registry_plain.ref(repo, "v1"), "sh", "-c",
+                 "cat /etc/top; ls /layers | wc -l; grep ' / ' /proc/mounts | cut -d ' ' -f 1-3", timeout=280)
+
+    assert (result.returncode, result.stderr) == (0, "")  # nothing said about a flattened copy
+    assert result.stdout.splitlines() == ["127", "127", "overlay / overlay"]
