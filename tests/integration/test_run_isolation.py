@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gantry_testbed import images, trees
+from gantry_testbed.gantry_cli import Gantry
 from gantry_testbed.layers import build_layer
 from gantry_testbed.tarwriter import Entry
 
@@ -230,6 +231,22 @@ def test_the_init_is_closed_to_the_container(gantry, registry_plain, repo):
     lines = result.stdout.splitlines()
     assert lines[:4] == ["no maps", "no environ", "no exe", "pid 2"]
     assert lines[4].startswith("gantry-init ")
+
+
+@needs_root
+def test_without_its_init_beside_it_gantry_says_so_in_one_line(gantry_bin, registry_plain, repo, scratch):
+    registry_plain.client.push_image(repo, images.busybox_image(), tag="v1")
+    (scratch / "bin").mkdir()
+    os.link(gantry_bin, scratch / "bin" / "gantry")  # /proc/self/exe: the link, without gantry-init beside it
+    lonely = Gantry(scratch / "bin" / "gantry", scratch / "store", scratch / "home")
+
+    result = run(lonely, registry_plain.ref(repo, "v1"), "true", options=("--init",))
+
+    assert result.returncode != 0
+    assert result.stderr.startswith("gantry: error: cannot open the init for --init"), result.stderr
+    assert f"{scratch}/bin/gantry-init" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert list((scratch / "store" / "containers").iterdir()) == []
+    assert run(lonely, registry_plain.ref(repo, "v1"), "true").returncode == 0  # only --init needs it
 
 
 # ---- many layers --------------------------------------------------------------
