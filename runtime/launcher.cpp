@@ -24,6 +24,7 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 #include "runtime/detail/container_init.hpp"
+#include "runtime/detail/device_cgroup.hpp"
 #include "runtime/detail/overlay_mount.hpp"
 #include "runtime/detail/rootfs_file.hpp"
 #include "runtime/rootfs.hpp"
@@ -279,10 +280,16 @@ void check_can_launch() {
   }
 }
 
+void remove_launch_leftovers(const fs::path& container_dir) {
+  detail::DeviceCgroup::remove_stale(container_dir.filename().string());
+}
+
 LaunchResult launch(const LaunchSpec& spec) {
   check_can_launch();
   const auto started = Clock::now();
   LaunchResult result;
+  const std::optional<detail::DeviceCgroup> device_cgroup =
+      detail::DeviceCgroup::create(spec.container_dir.filename().string());
   std::optional<detail::OverlayMount> overlay;
   if (!spec.lower_dirs.empty()) overlay.emplace(spec.lower_dirs, spec.container_dir);
   const fs::path rootfs = overlay ? overlay->merged() : spec.rootfs;
@@ -330,6 +337,7 @@ LaunchResult launch(const LaunchSpec& spec) {
   std::vector<char*> init_argv = c_strings(init_args);
 
   const detail::ContainerInit init{
+      .cgroup_procs = device_cgroup ? device_cgroup->procs_path().c_str() : nullptr,
       .rootfs = rootfs_text.c_str(),
       .bind_rootfs = !overlay,
       .hostname = spec.options.hostname.c_str(),

@@ -9,7 +9,9 @@
 //           the WorkingDir made, /etc/hosts, /etc/hostname, /etc/resolv.conf
 //           prepared; argv, envp and every path prepared (the child does not
 //           allocate: gantry has threads when it forks)
-//   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); mounts made
+//   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); into the
+//           device cgroup where cgroup v1's devices controller is (deny all,
+//           runc's standard nodes allowed: detail/device_cgroup); mounts made
 //           private; /proc, a nodev tmpfs /dev with the host's null, zero,
 //           full, random, urandom and tty (and, with -t, the terminal as
 //           console) each bound in read-only, pts, nodev shm and mqueue and
@@ -76,6 +78,10 @@ struct LaunchResult {
 // Error(unsupported) unless this process may launch (it needs root): a
 // caller checks before it does the work that leads up to a launch.
 void check_can_launch();
+
+// What a launch into `container_dir` leaves outside it when its gantry is
+// killed (its device cgroup); for the caller that removes such dirs.
+void remove_launch_leftovers(const std::filesystem::path& container_dir);
 
 // Throws Error(io) or Error(unsupported) for what the machine cannot do
 // (namespaces, mounts; Error(unsupported) when overlayfs cannot stack the

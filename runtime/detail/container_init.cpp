@@ -85,11 +85,12 @@ void mount_inside(const ContainerInit& init, int root, const char* target, const
 // the terminal's console). Every other mount it can write or reach is
 // nodev (the rootfs, /dev, shm, mqueue, /proc, /sys): a node the image
 // ships or the container's root makes with mknod (CAP_MKNOD is Docker's
-// default) cannot be opened, so no host disk is reachable. Docker/runc get
-// the same from the device cgroup; nodev works on cgroup v1, v2 and hybrids
-// alike. These nodes are the host's, each bound in on its own (a bind
-// mount keeps its own flags, not nodev) and read-only, so that chmod or
-// chown on them cannot change the host's inode.
+// default) cannot be opened, so no host disk is reachable. Docker/runc rely
+// on the device cgroup; nodev works on cgroup v1, v2 and hybrids alike, and
+// the device cgroup is added where there is one (device_cgroup.hpp).
+// These nodes are the host's, each bound in on its own (a bind mount keeps
+// its own flags, not nodev) and read-only, so that chmod or chown on them
+// cannot change the host's inode.
 struct Node {
   const char* name;    // in /dev
   const char* source;  // on the host
@@ -156,6 +157,15 @@ void bind_rootfs_nodev(const ContainerInit& init) {
   if (::mount(nullptr, init.rootfs, nullptr, MS_BIND | MS_REMOUNT | MS_NODEV | kept, nullptr) != 0) {
     fail_setup(init, "cannot make nodev", init.rootfs);
   }
+}
+
+// Before anything of the image runs: the device cgroup (device_cgroup.hpp)
+// holds this process and every one it starts.
+void join_device_cgroup(const ContainerInit& init) {
+  if (!init.cgroup_procs) return;
+  int fd = ::open(init.cgroup_procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, "0", 1) != 1) fail_setup(init, "cannot join the device cgroup", init.cgroup_procs);
+  ::close(fd);
 }
 
 void make_mounts(const ContainerInit& init) {
@@ -271,6 +281,7 @@ void attach_terminal(const ContainerInit& init) {
 }  // namespace
 
 void container_init(const ContainerInit& init) {
+  join_device_cgroup(init);
   make_mounts(init);
   enter_rootfs(init);
   protect_proc(init);

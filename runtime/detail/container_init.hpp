@@ -20,6 +20,7 @@ struct InitBindFile {
 };
 
 struct ContainerInit {
+  const char* cgroup_procs = nullptr;  // the device cgroup to join first, if any
   const char* rootfs = nullptr;  // absolute; a mount point unless bind_rootfs
   bool bind_rootfs = false;      // a plain directory: bind it onto itself first
   const char* hostname = nullptr;

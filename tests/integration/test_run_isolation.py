@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -142,6 +143,60 @@ def test_the_standard_nodes_work_and_the_hosts_stay_as_they_are(gantry, registry
     assert (tty.returncode, tty.stdout) == (0, "x\nx\ntty ok\n"), tty.stderr
 
 
+DEVICES_CONTROLLER = Path("/sys/fs/cgroup/devices")
+needs_devices_controller = pytest.mark.skipif(not (DEVICES_CONTROLLER / "devices.allow").exists(),
+                                              reason="no cgroup v1 devices controller: nodev alone (tested above)")
+
+
+def _device_cgroup(pid: int) -> Path:
+    [line] = [line for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if ":devices:" in line]
+    return DEVICES_CONTROLLER / line.split(":", 2)[2].lstrip("/")
+
+
+@needs_root
+@needs_devices_controller
+def test_a_device_cgroup_refuses_a_host_device_reached_through_a_magic_link(gantry, registry_plain, repo,
+                                                                             host_disk):
+    """A host disk given as stdin (read-only) is the container's to read, but
+    reopening it through /proc/self/fd/0 (the host's /dev, not nodev) for
+    writing is the device cgroup's to refuse, as under Docker."""
+    device, sentinel, content = host_disk
+    registry_plain.client.push_image(repo, images.busybox_image(), tag="v1")
+    script = ("head -c 16 | wc -c; { printf owned > /proc/self/fd/0; } 2>/dev/null || echo no reopen; "
+              "grep devices /proc/self/cgroup | cut -d : -f 3")
+    with open(device, "rb") as disk:
+        result = subprocess.run(gantry.argv("run", "--plain-http", "--quiet", "-i", registry_plain.ref(repo, "v1"),
+                                            "--", "sh", "-c", script),
+                                stdin=disk, capture_output=True, text=True, timeout=120, env=gantry.env)
+    assert result.returncode == 0, result.stderr
+    count, refused, cgroup = result.stdout.splitlines()
+    assert (count, refused) == ("16", "no reopen")
+    assert cgroup.startswith("/gantry/") and not (DEVICES_CONTROLLER / cgroup.lstrip("/")).exists()  # removed
+    assert sentinel.read_bytes() == content
+
+
+@needs_root
+@needs_devices_controller
+def test_the_device_cgroup_of_a_killed_gantry_goes_with_the_next_run(gantry, registry_plain, repo):
+    registry_plain.client.push_image(repo, images.busybox_image(), tag="v1")
+    ref = registry_plain.ref(repo, "v1")
+    proc = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", ref, "--", "sh", "-c", "echo ready; sleep 100"),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=gantry.env)
+    assert proc.stdout.readline() == "ready\n"
+    [container] = _container_processes(proc.pid)
+    cgroup = _device_cgroup(container)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    while (cgroup / "cgroup.procs").read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cgroup.exists(), "left by the killed gantry"
+
+    assert run(gantry, ref, "true").returncode == 0
+
+    assert not cgroup.exists()
+
+
 # ---- gantry's memory and environment ------------------------------------------
 
 # Larger regions are not read (sanitizer shadow memory is terabytes); the
@@ -204,6 +259,8 @@ def test_no_credential_or_host_environment_of_gantry_reaches_the_container(gantr
         pids = _container_processes(proc.pid)
         assert len(pids) == (2 if init else 1)
         seen = {pid: (_readable_memory(pid), Path(f"/proc/{pid}/environ").read_bytes()) for pid in pids}
+        os.kill(pids[0], signal.SIGKILL)  # PID 1: gantry ends the run and cleans up
+        assert proc.wait(timeout=30) == 128 + signal.SIGKILL
     finally:
         proc.kill()
         proc.communicate(timeout=30)

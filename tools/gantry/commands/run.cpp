@@ -99,6 +99,7 @@ class ContainerDir {
     for (const auto& entry : fs::directory_iterator(containers, ec)) {
       if (!left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
       ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
+      runtime::remove_launch_leftovers(entry.path());
       try {
         core::remove_tree(entry.path());
       } catch (const core::Error&) {
