@@ -337,7 +337,7 @@ LaunchResult launch(const LaunchSpec& spec) {
   std::vector<char*> init_argv = c_strings(init_args);
 
   const detail::ContainerInit init{
-      .cgroup_procs = device_cgroup ? device_cgroup->procs_path().c_str() : nullptr,
+      .cgroup_tasks = device_cgroup ? device_cgroup->tasks_path().c_str() : nullptr,
       .rootfs = rootfs_text.c_str(),
       .bind_rootfs = !overlay,
       .hostname = spec.options.hostname.c_str(),

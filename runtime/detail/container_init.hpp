@@ -20,7 +20,7 @@ struct InitBindFile {
 };
 
 struct ContainerInit {
-  const char* cgroup_procs = nullptr;  // the device cgroup to join first, if any
+  const char* cgroup_tasks = nullptr;  // the device cgroup's tasks file, to join first (if any)
   const char* rootfs = nullptr;  // absolute; a mount point unless bind_rootfs
   bool bind_rootfs = false;      // a plain directory: bind it onto itself first
   const char* hostname = nullptr;

@@ -23,7 +23,7 @@ class DeviceCgroup {
   // The cgroup a killed gantry left for NAME, if any (empty by then).
   static void remove_stale(const std::string& name);
 
-  DeviceCgroup(DeviceCgroup&& other) noexcept : path_(std::move(other.path_)), procs_(std::move(other.procs_)) {
+  DeviceCgroup(DeviceCgroup&& other) noexcept : path_(std::move(other.path_)), tasks_(std::move(other.tasks_)) {
     other.path_.clear();
   }
   DeviceCgroup& operator=(DeviceCgroup&&) = delete;
@@ -31,15 +31,15 @@ class DeviceCgroup {
   DeviceCgroup& operator=(const DeviceCgroup&) = delete;
   ~DeviceCgroup();  // removed: its processes have all exited by then
 
-  // Where the container's first process writes "0" to join it, before it
-  // runs anything of the image.
-  [[nodiscard]] const std::string& procs_path() const { return procs_; }
+  // Where the container's first process, single-threaded, writes "0" to
+  // join it, before it runs anything of the image.
+  [[nodiscard]] const std::string& tasks_path() const { return tasks_; }
 
  private:
-  explicit DeviceCgroup(std::string path) : path_(std::move(path)), procs_(path_ + "/cgroup.procs") {}
+  explicit DeviceCgroup(std::string path) : path_(std::move(path)), tasks_(path_ + "/tasks") {}
 
   std::string path_;
-  std::string procs_;
+  std::string tasks_;
 };
 
 }  // namespace gantry::runtime::detail
