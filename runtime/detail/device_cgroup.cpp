@@ -37,7 +37,12 @@ void write_rule(const std::string& file, const char* rule) {
 
 std::optional<DeviceCgroup> DeviceCgroup::create(const std::string& name) {
   if (::access((std::string(kControllerRoot) + "/devices.allow").c_str(), F_OK) != 0) return std::nullopt;
-  if (::mkdir(kGantryCgroups, 0755) != 0 && errno != EEXIST) throw core::errno_error(errno, "cannot create", kGantryCgroups);
+  if (::mkdir(kGantryCgroups, 0755) != 0 && errno != EEXIST) {
+    // Read-only (as /sys/fs/cgroup inside a Docker container): not ours to
+    // manage, as if there were no controller; nodev still holds.
+    if (errno == EROFS) return std::nullopt;
+    throw core::errno_error(errno, "cannot create", kGantryCgroups);
+  }
   const std::string path = std::string(kGantryCgroups) + "/" + name;
   if (::mkdir(path.c_str(), 0755) != 0) throw core::errno_error(errno, "cannot create", path);
   DeviceCgroup cgroup(path);  // removed again if a rule cannot be written

@@ -17,8 +17,9 @@ namespace gantry::runtime::detail {
 class DeviceCgroup {
  public:
   // DEVICES/gantry/NAME, its rules written, or nothing where no devices
-  // controller is mounted. Error(io) when one is but the cgroup cannot be
-  // made. NAME: unique per container (its directory's name).
+  // controller is mounted (or only read-only). Error(io) when one is but
+  // the cgroup cannot be made. NAME: unique per container (its directory's
+  // name).
   [[nodiscard]] static std::optional<DeviceCgroup> create(const std::string& name);
   // The cgroup a killed gantry left for NAME, if any (empty by then).
   static void remove_stale(const std::string& name);
