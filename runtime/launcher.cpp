@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -25,6 +24,8 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 #include "runtime/detail/container_init.hpp"
+#include "runtime/detail/device_cgroup.hpp"
+#include "runtime/detail/overlay_mount.hpp"
 #include "runtime/detail/rootfs_file.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/seccomp_cache.hpp"
@@ -38,9 +39,6 @@ using Clock = std::chrono::steady_clock;
 using core::Error;
 using core::ErrorKind;
 
-// overlayfs takes its options in one page.
-constexpr std::size_t kMaxMountData = 4095;
-
 int capability_number(const std::string& name) {
   static const std::map<std::string, int> numbers{
       {"CAP_CHOWN", CAP_CHOWN},           {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
@@ -52,44 +50,6 @@ int capability_number(const std::string& name) {
       {"CAP_KILL", CAP_KILL},             {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE}};
   return numbers.at(name);
 }
-
-// The overlay mount in the host's mount namespace, where the parent reads
-// the image's passwd and prepares the rootfs; the child takes a copy of it
-// at clone, so this one is detached as soon as the child has exec'ed.
-class OverlayMount {
- public:
-  OverlayMount(const std::vector<fs::path>& lowers, const fs::path& container) : merged_(container / "merged") {
-    for (const char* dir : {"upper", "work", "merged"}) {
-      if (::mkdir((container / dir).c_str(), 0755) != 0 && errno != EEXIST) {
-        throw core::errno_error(errno, "cannot create", (container / dir).string());
-      }
-    }
-    std::string data = "lowerdir=";
-    for (std::size_t i = 0; i < lowers.size(); ++i) {
-      if (i > 0) data += ':';
-      data += lowers[i].string();
-    }
-    data += ",upperdir=" + (container / "upper").string() + ",workdir=" + (container / "work").string();
-    if (data.size() > kMaxMountData) {
-      throw Error(ErrorKind::unsupported, "too many layers for one overlayfs mount (" +
-                                              std::to_string(lowers.size()) + ")");
-    }
-    if (::mount("overlay", merged_.c_str(), "overlay", 0, data.c_str()) != 0) {
-      const int err = errno;
-      // ENODEV: no overlayfs; EINVAL: this filesystem cannot be its upper or lower.
-      throw Error(err == ENODEV || err == EINVAL || err == EOPNOTSUPP ? ErrorKind::unsupported : ErrorKind::io,
-                  std::string("cannot mount overlayfs: ") + ::strerror(err), {.path = merged_.string()});
-    }
-  }
-  ~OverlayMount() { ::umount2(merged_.c_str(), MNT_DETACH); }
-  OverlayMount(const OverlayMount&) = delete;
-  OverlayMount& operator=(const OverlayMount&) = delete;
-
-  [[nodiscard]] const fs::path& merged() const { return merged_; }
-
- private:
-  fs::path merged_;
-};
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -149,6 +109,27 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
+// --init: gantry-init beside this gantry (runtime/init/), opened on the
+// host before clone; the child execs the descriptor.
+core::FileHandle open_init_program() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error(ErrorKind::io, "cannot find gantry's own binary: " + ec.message(), {.path = "/proc/self/exe"});
+  const fs::path init = self.parent_path() / "gantry-init";
+  core::FileHandle fd(::open(init.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw core::errno_error(errno, "cannot open the init for --init (installed beside gantry)", init.string());
+  return fd;
+}
+
+// gantry_init.cpp's usage: ERROR_FD N CANDIDATE... ARG...
+std::vector<std::string> init_arguments(int error_fd, const std::vector<std::string>& candidates,
+                                        const ProcessSpec& process) {
+  std::vector<std::string> args{"gantry-init", std::to_string(error_fd), std::to_string(candidates.size())};
+  args.insert(args.end(), candidates.begin(), candidates.end());
+  args.insert(args.end(), process.args.begin(), process.args.end());
+  return args;
+}
+
 // ---- signals -------------------------------------------------------------------
 
 std::atomic<pid_t> g_child{0};
@@ -175,6 +156,7 @@ void forward_signal(int signal) {
 struct Terminal {
   core::FileHandle master;
   core::FileHandle slave;
+  std::string slave_name;
 
   Terminal() {
     master = core::FileHandle(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -183,6 +165,7 @@ struct Terminal {
     }
     char name[128];
     if (::ptsname_r(master.get(), name, sizeof name) != 0) throw core::errno_error(errno, "cannot name the terminal", "");
+    slave_name = name;
     slave = core::open_file(name, O_RDWR | O_NOCTTY);
     copy_window_size(master.get());
   }
@@ -298,11 +281,17 @@ void check_can_launch() {
   }
 }
 
+void remove_launch_leftovers(const fs::path& container_dir) {
+  detail::DeviceCgroup::remove_stale(container_dir.filename().string());
+}
+
 LaunchResult launch(const LaunchSpec& spec) {
   check_can_launch();
   const auto started = Clock::now();
   LaunchResult result;
-  std::optional<OverlayMount> overlay;
+  const std::optional<detail::DeviceCgroup> device_cgroup =
+      detail::DeviceCgroup::create(spec.container_dir.filename().string());
+  std::optional<detail::OverlayMount> overlay;
   if (!spec.lower_dirs.empty()) overlay.emplace(spec.lower_dirs, spec.container_dir);
   const fs::path rootfs = overlay ? overlay->merged() : spec.rootfs;
 
@@ -346,8 +335,16 @@ LaunchResult launch(const LaunchSpec& spec) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw core::errno_error(errno, "cannot create a pipe", "");
   core::FileHandle error_read(pipe_fds[0]), error_write(pipe_fds[1]);
+  core::FileHandle init_program;
+  std::vector<std::string> init_args;
+  if (spec.with_init) {
+    init_program = open_init_program();
+    init_args = init_arguments(error_write.get(), candidates, process);
+  }
+  std::vector<char*> init_argv = c_strings(init_args);
 
   const detail::ContainerInit init{
+      .cgroup_tasks = device_cgroup ? device_cgroup->tasks_path().c_str() : nullptr,
       .rootfs = rootfs_text.c_str(),
       .bind_rootfs = !overlay,
       .hostname = spec.options.hostname.c_str(),
@@ -368,9 +365,12 @@ LaunchResult launch(const LaunchSpec& spec) {
       .envp = envp.data(),
       .stdin_fd = null_stdin ? null_stdin.get() : -1,
       .tty_fd = terminal ? terminal->slave.get() : -1,
+      .tty_path = terminal ? terminal->slave_name.c_str() : nullptr,
       .with_init = spec.with_init,
       .seccomp = seccomp ? &seccomp_filter : nullptr,
       .seccomp_flags = seccomp ? seccomp->flags() : 0,
+      .init_fd = init_program ? init_program.get() : -1,
+      .init_argv = init_argv.data(),
       .error_fd = error_write.get(),
   };
   result.times.mount = Clock::now() - started;

@@ -2,15 +2,21 @@
 // The built-in launcher: a process in a container of its own, as `docker run`
 // starts one (order of steps after crun's linux.c and youki's init):
 //
-//   parent: overlayfs of the image's snapshots (lower) and a fresh upper and
-//           work dir under the container dir, mounted at CONTAINER/merged;
+//   parent: overlayfs of the image's snapshots (lower, up to overlayfs's
+//           500) and a fresh upper and work dir under the container dir,
+//           mounted nodev at CONTAINER/merged (detail/overlay_mount; a
+//           flattened rootfs is bound nodev in the child);
 //           the WorkingDir made, /etc/hosts, /etc/hostname, /etc/resolv.conf
 //           prepared; argv, envp and every path prepared (the child does not
 //           allocate: gantry has threads when it forks)
-//   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); mounts made
-//           private; /proc, a tmpfs /dev with null, zero, full, random,
-//           urandom, tty, pts, shm, mqueue and the standard symlinks, a
-//           read-only /sys, the three /etc files bound in, every target
+//   child:  clone(NEWNS | NEWPID | NEWUTS | NEWIPC [| NEWNET]); into the
+//           device cgroup where cgroup v1's devices controller is (deny all,
+//           runc's standard nodes allowed: detail/device_cgroup); mounts made
+//           private; /proc, a nodev tmpfs /dev with the host's null, zero,
+//           full, random, urandom and tty (and, with -t, the terminal as
+//           console) each bound in read-only, pts, nodev shm and mqueue and
+//           the standard symlinks: no other device node opens (container_init);
+//           a read-only /sys, the three /etc files bound in, every target
 //           resolved inside the rootfs (openat2 RESOLVE_IN_ROOT, mounted
 //           through /proc/self/fd); pivot_root; hostname; no_new_privs; the
 //           bounding set cut to Docker's default capabilities; groups, gid,
@@ -24,8 +30,10 @@
 //           died of signal N). With a terminal (-t) the process gets a pty's
 //           slave side as its controlling terminal and stdio; gantry relays
 //           the master side (and, with -i, its stdin, in raw mode if a tty).
-//           With --init, PID 1 is a minimal init that forwards those signals
-//           to the command, its child, and reaps orphans.
+//           With --init, PID 1 is gantry-init (runtime/init/, found beside
+//           gantry's binary, exec'ed from a descriptor: nothing of gantry's
+//           memory or environment is in the container), which forwards
+//           those signals to the command, its child, and reaps orphans.
 //
 // Needs root (CAP_SYS_ADMIN for the mounts and namespaces).
 
@@ -51,7 +59,7 @@ struct LaunchSpec {
   const core::ImageConfig* config = nullptr;
   BundleOptions options{};
   bool keep_stdin = false;  // -i; otherwise stdin is /dev/null (with -t: the terminal, not fed)
-  bool with_init = false;   // --init: a minimal init is PID 1, the command its child
+  bool with_init = false;   // --init: gantry-init is PID 1, the command its child
   // Where compiled seccomp filters are kept between runs (empty: compiled each time).
   std::filesystem::path seccomp_cache{};
 };
@@ -74,6 +82,10 @@ struct LaunchResult {
 // Error(unsupported) unless this process may launch (it needs root): a
 // caller checks before it does the work that leads up to a launch.
 void check_can_launch();
+
+// What a launch into `container_dir` leaves outside it when its gantry is
+// killed (its device cgroup); for the caller that removes such dirs.
+void remove_launch_leftovers(const std::filesystem::path& container_dir);
 
 // Throws Error(io) or Error(unsupported) for what the machine cannot do
 // (namespaces, mounts; Error(unsupported) when overlayfs cannot stack the

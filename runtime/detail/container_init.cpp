@@ -13,9 +13,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,31 +27,8 @@ namespace {
 
 // ---- failure reports, without allocation ----------------------------------
 
-void append(char* buffer, std::size_t size, const char* text) {
-  std::size_t used = ::strnlen(buffer, size);
-  if (used + 1 >= size) return;
-  std::size_t room = size - used - 1;
-  std::size_t n = ::strnlen(text, room);
-  ::memcpy(buffer + used, text, n);
-  buffer[used + n] = '\0';
-}
-
 [[noreturn]] void fail(const ContainerInit& init, int status, const char* what, const char* subject, int err) {
-  InitFailure report;
-  report.exit_status = status;
-  append(report.message, sizeof report.message, what);
-  if (subject) {
-    append(report.message, sizeof report.message, " ");
-    append(report.message, sizeof report.message, subject);
-  }
-  if (err != 0) {
-    append(report.message, sizeof report.message, ": ");
-    const char* text = ::strerrordesc_np(err);  // a static string: no locale, no allocation
-    append(report.message, sizeof report.message, text ? text : "unknown error");
-  }
-  ssize_t ignored = ::write(init.error_fd, &report, sizeof report);
-  (void)ignored;
-  ::_exit(status);
+  report_failure(init.error_fd, status, what, subject, err);
 }
 
 [[noreturn]] void fail_setup(const ContainerInit& init, const char* what, const char* subject) {
@@ -73,11 +50,11 @@ int open_inside(int root, const char* relative, int flags) {
   return fd;
 }
 
-// "/proc/self/fd/N": mount(2) onto a target resolved safely beforehand.
-// (Formatted by hand: stdio may take locks.)
+// "/proc/self/fd/N" (or "/proc/self/fd/N/NAME"): mount(2) onto a target
+// resolved safely beforehand. (Formatted by hand: stdio may take locks.)
 struct FdPath {
-  char text[40] = "/proc/self/fd/";
-  explicit FdPath(int fd) {
+  char text[64] = "/proc/self/fd/";
+  explicit FdPath(int fd, const char* name = nullptr) {
     char digits[12];
     int n = 0;
     do {
@@ -87,6 +64,10 @@ struct FdPath {
     std::size_t at = ::strlen(text);
     while (n > 0) text[at++] = digits[--n];
     text[at] = '\0';
+    if (name) {
+      append(text, sizeof text, "/");
+      append(text, sizeof text, name);
+    }
   }
 };
 
@@ -101,13 +82,22 @@ void mount_inside(const ContainerInit& init, int root, const char* target, const
 
 // ---- the steps ----------------------------------------------------------------
 
+// The only device nodes a container can open (runc's default devices, and
+// the terminal's console). Every other mount it can write or reach is
+// nodev (the rootfs, /dev, shm, mqueue, /proc, /sys): a node the image
+// ships or the container's root makes with mknod (CAP_MKNOD is Docker's
+// default) cannot be opened, so no host disk is reachable. Docker/runc rely
+// on the device cgroup; nodev works on cgroup v1, v2 and hybrids alike, and
+// the device cgroup is added where there is one (device_cgroup.hpp).
+// These nodes are the host's, each bound in on its own (a bind mount keeps
+// its own flags, not nodev) and read-only, so that chmod or chown on them
+// cannot change the host's inode.
 struct Node {
-  const char* name;
-  mode_t mode;
-  unsigned major, minor;
+  const char* name;    // in /dev
+  const char* source;  // on the host
 };
-constexpr Node kDevices[] = {{"null", 0666, 1, 3},    {"zero", 0666, 1, 5}, {"full", 0666, 1, 7},
-                             {"random", 0666, 1, 8},  {"urandom", 0666, 1, 9}, {"tty", 0666, 5, 0}};
+constexpr Node kDevices[] = {{"null", "/dev/null"},     {"zero", "/dev/zero"},       {"full", "/dev/full"},
+                             {"random", "/dev/random"}, {"urandom", "/dev/urandom"}, {"tty", "/dev/tty"}};
 struct Link {
   const char* name;
   const char* target;
@@ -116,20 +106,28 @@ constexpr Link kDevLinks[] = {{"fd", "/proc/self/fd"},         {"stdin", "/proc/
                               {"stdout", "/proc/self/fd/1"},    {"stderr", "/proc/self/fd/2"},
                               {"ptmx", "pts/ptmx"},             {"core", "/proc/kcore"}};
 
+void bind_node(const ContainerInit& init, int dev_dir, const char* name, const char* source) {
+  int fd = ::openat(dev_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) fail_setup(init, "cannot create /dev/", name);
+  ::close(fd);
+  FdPath target(dev_dir, name);
+  if (::mount(source, target.text, nullptr, MS_BIND, nullptr) != 0) fail_setup(init, "cannot bind", source);
+  if (::mount(nullptr, target.text, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, nullptr) != 0) {
+    fail_setup(init, "cannot make read-only", source);
+  }
+}
+
 void make_dev(const ContainerInit& init, int root) {
-  mount_inside(init, root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  mount_inside(init, root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k");
   // The tmpfs is ours: nothing of the image is in it, plain *at() calls are safe.
   int dev = open_inside(root, "dev", O_DIRECTORY);
   if (dev < 0) fail_setup(init, "cannot open", "/dev");
   FdPath dev_path(dev);
   int dev_dir = ::open(dev_path.text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dev_dir < 0) fail_setup(init, "cannot open", "/dev");
-  for (const Node& node : kDevices) {
-    if (::mknodat(dev_dir, node.name, S_IFCHR | node.mode, makedev(node.major, node.minor)) != 0 ||
-        ::fchmodat(dev_dir, node.name, node.mode, 0) != 0) {
-      fail_setup(init, "cannot create device /dev/", node.name);
-    }
-  }
+  for (const Node& node : kDevices) bind_node(init, dev_dir, node.name, node.source);
+  // -t: the terminal is the console too, as runc binds it.
+  if (init.tty_path) bind_node(init, dev_dir, "console", init.tty_path);
   for (const Link& link : kDevLinks) {
     if (::symlinkat(link.target, dev_dir, link.name) != 0) fail_setup(init, "cannot create /dev/", link.name);
   }
@@ -138,17 +136,44 @@ void make_dev(const ContainerInit& init, int root) {
   }
   ::close(dev_dir);
   ::close(dev);
+  // Not nodev: its nodes are the container's terminals (devpts has no mknod).
   mount_inside(init, root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                "newinstance,ptmxmode=0666,mode=0620,gid=5");
   mount_inside(init, root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
   mount_inside(init, root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
 }
 
+// A flattened copy is a plain directory of the host's filesystem: bound
+// onto itself (not recursively: nothing mounted beneath comes along) and
+// made nodev like the overlay, its other flags kept.
+void bind_rootfs_nodev(const ContainerInit& init) {
+  if (::mount(init.rootfs, init.rootfs, nullptr, MS_BIND, nullptr) != 0) fail_setup(init, "cannot bind", init.rootfs);
+  // A bind remount sets the flags it is given (the atime ones excepted).
+  struct statfs fs {};
+  if (::statfs(init.rootfs, &fs) != 0) fail_setup(init, "cannot stat", init.rootfs);
+  unsigned long kept = 0;
+  if (fs.f_flags & ST_RDONLY) kept |= MS_RDONLY;
+  if (fs.f_flags & ST_NOSUID) kept |= MS_NOSUID;
+  if (fs.f_flags & ST_NOEXEC) kept |= MS_NOEXEC;
+  if (::mount(nullptr, init.rootfs, nullptr, MS_BIND | MS_REMOUNT | MS_NODEV | kept, nullptr) != 0) {
+    fail_setup(init, "cannot make nodev", init.rootfs);
+  }
+}
+
+// Before anything of the image runs: into the device cgroup
+// (device_cgroup.hpp), with every process it starts. This process has one
+// thread: "0" to `tasks` moves it without the global lock a pid written to
+// cgroup.procs takes (an RCU grace period, ~10 ms per run).
+void join_device_cgroup(const ContainerInit& init) {
+  if (!init.cgroup_tasks) return;
+  int fd = ::open(init.cgroup_tasks, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, "0", 1) != 1) fail_setup(init, "cannot join the device cgroup", init.cgroup_tasks);
+  ::close(fd);
+}
+
 void make_mounts(const ContainerInit& init) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail_setup(init, "cannot make mounts private", nullptr);
-  if (init.bind_rootfs && ::mount(init.rootfs, init.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-    fail_setup(init, "cannot bind", init.rootfs);
-  }
+  if (init.bind_rootfs) bind_rootfs_nodev(init);
   int root = ::open(init.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) fail_setup(init, "cannot open", init.rootfs);
   mount_inside(init, root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
@@ -177,14 +202,18 @@ void protect_proc(const ContainerInit& init) {
     if (::mount("/dev/null", file, nullptr, MS_BIND, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", file);
   }
   for (const char* dir : {"/proc/acpi", "/proc/scsi", "/sys/firmware"}) {
-    if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY, nullptr) != 0 && errno != ENOENT) fail_setup(init, "cannot mask", dir);
+    if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 && errno != ENOENT) {
+      fail_setup(init, "cannot mask", dir);
+    }
   }
   for (const char* path : {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
     if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
       if (errno == ENOENT) continue;
       fail_setup(init, "cannot bind", path);
     }
-    if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr) != 0) {
+    // (A bind remount sets the flags given: proc's nodev, nosuid, noexec again.)
+    if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC,
+                nullptr) != 0) {
       fail_setup(init, "cannot make read-only", path);
     }
   }
@@ -221,59 +250,28 @@ void drop_privileges(const ContainerInit& init) {
   if (::syscall(SYS_capset, &header, data) != 0) fail_setup(init, "cannot set capabilities", nullptr);
 }
 
-// execve through the candidates (the container's PATH), as Docker reports:
-// 127 when no candidate exists, 126 when one exists but cannot be executed.
 [[noreturn]] void exec_command(const ContainerInit& init) {
-  int denied = 0;
-  for (int i = 0; i < init.candidate_count; ++i) {
-    ::execve(init.candidates[i], init.argv, init.envp);
-    if (errno == EACCES || errno == ENOEXEC || errno == EISDIR) {
-      denied = errno;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      denied = errno;
-      break;
-    }
-  }
-  char what[300] = "exec: \"";
-  append(what, sizeof what, init.command);
-  append(what, sizeof what, "\"");
-  if (denied != 0) fail(init, 126, what, nullptr, denied == EISDIR || denied == ENOEXEC ? EACCES : denied);
-  append(what, sizeof what, init.command_has_slash ? ": no such file or directory" : ": executable file not found in $PATH");
-  fail(init, 127, what, nullptr, 0);
+  exec_command(CommandExec{.command = init.command,
+                           .candidates = init.candidates,
+                           .candidate_count = init.candidate_count,
+                           .command_has_slash = init.command_has_slash,
+                           .argv = init.argv,
+                           .envp = init.envp},
+               init.error_fd);
 }
 
-// --init: PID 1 forwards signals to the command, reaps every orphan the
-// PID namespace hands it, and exits as the command did (128+N for signal N).
-volatile pid_t g_command = 0;
-
-void forward_to_command(int signal) {
-  if (g_command > 0) ::kill(g_command, signal);
-}
-
+// --init: PID 1 is gantry-init (runtime/init/gantry_init.cpp), a program of
+// its own run from the descriptor the parent opened on the host (it need
+// not exist in the image): nothing of gantry's memory (the credentials of
+// --auth-file), environment or binary stays in the container, as it would
+// in a fork of gantry. It makes itself non-dumpable, forwards signals to
+// the command, reaps orphans and exits as the command did.
 [[noreturn]] void run_init(const ContainerInit& init) {
-  // A raw fork: glibc's runs atfork handlers and takes locks of threads
-  // that exist only in the parent.
-  const pid_t command = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (command < 0) fail_setup(init, "cannot fork the command", nullptr);
-  if (command == 0) exec_command(init);
-  ::close(init.error_fd);  // the command's copy closes on exec: EOF tells the parent it ran
-  g_command = command;
-  struct sigaction action {};
-  action.sa_handler = forward_to_command;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    ::sigaction(signal, &action, nullptr);
-  }
-  for (;;) {
-    int status = 0;
-    const pid_t reaped = ::wait(&status);
-    if (reaped < 0) {
-      if (errno == EINTR) continue;
-      ::_exit(125);
-    }
-    if (reaped != command) continue;  // an orphan
-    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
+  // The init reports the command's exec failure on the error pipe: it
+  // stays open across this exec (and closes on the command's).
+  if (::fcntl(init.error_fd, F_SETFD, 0) != 0) fail_setup(init, "cannot pass the error pipe to the init", nullptr);
+  ::syscall(SYS_execveat, init.init_fd, "", init.init_argv, init.envp, AT_EMPTY_PATH);
+  fail_setup(init, "cannot start the init", nullptr);
 }
 
 // The filter last, after no_new_privs (drop_privileges), as runc does: the
@@ -296,6 +294,7 @@ void attach_terminal(const ContainerInit& init) {
 }  // namespace
 
 void container_init(const ContainerInit& init) {
+  join_device_cgroup(init);
   make_mounts(init);
   enter_rootfs(init);
   protect_proc(init);

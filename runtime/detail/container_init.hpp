@@ -11,14 +11,9 @@
 
 #include <cstdint>
 
-namespace gantry::runtime::detail {
+#include "runtime/detail/exec_command.hpp"
 
-// What the child reports when it cannot start the command. EOF on the pipe
-// instead means execve succeeded.
-struct InitFailure {
-  int exit_status = 0;    // 125, 126 or 127
-  char message[512] = {};  // one line
-};
+namespace gantry::runtime::detail {
 
 struct InitBindFile {
   const char* source;  // absolute, on the host
@@ -26,6 +21,7 @@ struct InitBindFile {
 };
 
 struct ContainerInit {
+  const char* cgroup_tasks = nullptr;  // the device cgroup's tasks file, to join first (if any)
   const char* rootfs = nullptr;  // absolute; a mount point unless bind_rootfs
   bool bind_rootfs = false;      // a plain directory: bind it onto itself first
   const char* hostname = nullptr;
@@ -46,9 +42,13 @@ struct ContainerInit {
   char* const* envp = nullptr;
   int stdin_fd = -1;  // dup2'ed onto 0 when >= 0
   int tty_fd = -1;    // a terminal's slave side: the controlling tty and 0, 1, 2
+  const char* tty_path = nullptr;  // its name on the host, bound to /dev/console (a
+                                   // descriptor of the parent's mount namespace cannot be)
   bool with_init = false;  // PID 1 is a minimal init; the command its child
   const sock_fprog* seccomp = nullptr;  // installed right before execve (or the init's fork)
   unsigned seccomp_flags = 0;           // SECCOMP_FILTER_FLAG_*
+  int init_fd = -1;                    // with_init: the init program, opened on the host
+  char* const* init_argv = nullptr;    // its argv (gantry_init.cpp's usage)
   int error_fd = -1;
 };
 

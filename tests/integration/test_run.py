@@ -171,14 +171,16 @@ def test_flattened_copy_without_overlayfs(gantry, image_ref):
     assert (result.returncode, result.stdout) == (0, "bar\n/bin/busybox\n"), result.stderr
 
 
+@pytest.mark.parametrize("init", [(), ("--init",)], ids=["", "init"])
 @pytest.mark.parametrize("args,status,message", [
     (("nope",), 127, 'exec: "nope": executable file not found in $PATH'),
     (("/bin/nope",), 127, 'exec: "/bin/nope": no such file or directory'),
     (("/etc/passwd",), 126, 'exec: "/etc/passwd": Permission denied'),
 ])
-def test_commands_that_cannot_run(gantry, image_ref, args, status, message):
+def test_commands_that_cannot_run(gantry, image_ref, args, status, message, init):
+    """The same report whether gantry's child or gantry-init (--init) tried."""
     ref, _ = image_ref
-    result = run(gantry, ref, *args)
+    result = run(gantry, ref, *args, options=init)
     assert (result.returncode, result.stdout, result.stderr) == (status, "", f"gantry: error: {message}\n")
 
 

@@ -1,6 +1,7 @@
 #include "tools/gantry/process_cli.hpp"
 
 #include "core/error.hpp"
+#include "runtime/hostname.hpp"
 
 namespace gantry::tools {
 
@@ -17,9 +18,7 @@ runtime::ProcessOverrides process_overrides(const ParsedArgs& args) {
 runtime::BundleOptions bundle_options(const ParsedArgs& args) {
   runtime::BundleOptions options;
   if (auto hostname = args.value("hostname")) {
-    if (hostname->empty() || hostname->size() > 64) {
-      throw core::Error(core::ErrorKind::bad_input, "--hostname: want 1 to 64 characters");
-    }
+    runtime::check_hostname(*hostname);
     options.hostname = *hostname;
   }
   const std::string net = args.value("net").value_or("host");

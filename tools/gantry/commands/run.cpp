@@ -36,7 +36,7 @@ const std::vector<OptionSpec>& options() {
     all.push_back(OptionSpec{.name = "interactive", .value_name = "",
                              .help = "keep stdin open for the process (otherwise it reads /dev/null)", .short_name = 'i'});
     all.push_back(OptionSpec{.name = "init", .value_name = "",
-                             .help = "PID 1 is a minimal init that forwards signals and reaps zombies; the command its child"});
+                             .help = "PID 1 is gantry-init (installed beside gantry), which forwards signals and reaps zombies; the command its child"});
     all.push_back(OptionSpec{.name = "keep", .value_name = "",
                              .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
     all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
@@ -99,6 +99,7 @@ class ContainerDir {
     for (const auto& entry : fs::directory_iterator(containers, ec)) {
       if (!left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
       ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
+      runtime::remove_launch_leftovers(entry.path());
       try {
         core::remove_tree(entry.path());
       } catch (const core::Error&) {
@@ -200,15 +201,16 @@ Command run_command() {
           "fresh upper dir in STORE/containers/<id>/ (removed at exit unless --keep), and runs\n"
           "the image's process (Docker's rules, as `gantry bundle`) as PID 1 of new PID,\n"
           "mount, UTS and IPC namespaces (and a new network one with --net none): /proc, a\n"
-          "minimal /dev, a read-only /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf\n"
-          "bound in, pivot_root, no_new_privs, Docker's default capabilities and seccomp\n"
-          "profile (--security-opt seccomp=unconfined|FILE as docker run). stdin (with -i),\n"
-          "stdout and stderr pass through (-t: a terminal instead); SIGINT, SIGTERM, SIGHUP,\n"
-          "SIGQUIT, SIGUSR1/2 and SIGWINCH are forwarded (as PID 1, the command ignores those\n"
-          "it has no handler for, as with docker run; --init puts a minimal init in front of\n"
-          "it). Exits with the process's status, 128+N when it died of signal N, 127 when the\n"
-          "command is not found, 126 when it cannot be run. Where overlayfs cannot stack the\n"
-          "snapshots, a flattened copy runs instead (said on stderr). Needs root.",
+          "minimal /dev (no other device node opens: every mount is nodev), a read-only\n"
+          "/sys, /etc/hosts, /etc/hostname and /etc/resolv.conf bound in, pivot_root,\n"
+          "no_new_privs, Docker's default capabilities and seccomp profile (--security-opt\n"
+          "seccomp=unconfined|FILE as docker run). stdin (with -i), stdout and stderr pass\n"
+          "through (-t: a terminal instead); SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and\n"
+          "SIGWINCH are forwarded (as PID 1, the command ignores those it has no handler for,\n"
+          "as with docker run; --init puts gantry-init, a small program of its own, in front\n"
+          "of it). Exits with the process's status, 128+N when it died of signal N, 127 when\n"
+          "the command is not found, 126 when it cannot be run. Where overlayfs cannot stack\n"
+          "the snapshots, a flattened copy runs instead (said on stderr). Needs root.",
       .options = options(),
       .takes_common_options = true,
       .run = run,
