@@ -265,7 +265,7 @@ ContentStore::ContentStore(std::filesystem::path root) : root_(std::move(root)) 
   // created in it.
   fs::path ingest = ingest_dir(root_);
   bool have_layout = check_layout(root_);
-  make_directory(ingest);
+  detail::make_private_directory(ingest);
   if (!have_layout) {
     detail::publish_file(ingest, layout_path(root_), kLayoutJson, Publish::keep_existing);
     check_layout(root_);

@@ -81,7 +81,7 @@ SnapshotIngest ContentStore::begin_snapshot(const Digest& chain_id) {
   }
   fs::path staging = ingest / (chain_id.hex() + ".snapshot");
   remove_tree(staging);  // a builder that died left it
-  detail::make_directory(detail::snapshots_dir(root_));
+  detail::make_private_directory(detail::snapshots_dir(root_));
   if (::mkdir(staging.c_str(), 0755) != 0) throw errno_error(errno, "cannot create directory", staging.string());
   return {.present = false,
           .writer = std::make_unique<DirSnapshotWriter>(std::move(lock), std::move(staging), snapshot_path(chain_id))};

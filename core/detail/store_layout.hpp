@@ -21,4 +21,21 @@ inline void make_directory(const std::filesystem::path& dir) {
   }
 }
 
+// A directory only the store's owner may enter: ingest/ and snapshots/ hold
+// unpacked layers, whose device nodes (an image may ship a 0666 block node
+// of a host disk), setuid files and world-writable dirs must not be reachable
+// by other users of the host (containerd keeps its snapshotter's root 0700
+// for the same reason). Overlayfs reads lower dirs with the mounter's
+// credentials, so containers are not affected. A store made by an earlier
+// gantry is tightened.
+inline void make_private_directory(const std::filesystem::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return;
+  if (errno != EEXIST) throw errno_error(errno, "cannot create directory", dir.string());
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw errno_error(errno, "cannot stat", dir.string());
+  if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0) {
+    throw errno_error(errno, "cannot make private", dir.string());
+  }
+}
+
 }  // namespace gantry::core::detail

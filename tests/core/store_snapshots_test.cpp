@@ -71,6 +71,30 @@ TEST_F(SnapshotStoreTest, ACommittedSnapshotIsInPlaceAndPresent) {
   EXPECT_FALSE(again.writer);
 }
 
+// Unpacked layers may hold a host disk's device node (mode 0666), setuid
+// files, world-writable dirs: no other user of the host may reach them, in
+// staging or complete, and a store an earlier gantry made 0755 is tightened.
+TEST_F(SnapshotStoreTest, OnlyTheStoresOwnerCanEnterSnapshotsAndTheirStaging) {
+  auto mode_of = [](const fs::path& dir) {
+    struct stat st {};
+    EXPECT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+    return st.st_mode & 07777;
+  };
+  SnapshotIngest ingest = store_->begin_snapshot(chain_);
+  ASSERT_TRUE(ingest.writer);
+  EXPECT_EQ(mode_of(tmp_ / "store" / "ingest"), 0700u);
+  EXPECT_EQ(mode_of(tmp_ / "store" / "snapshots"), 0700u);
+  ingest.writer->commit();
+
+  store_.reset();
+  ASSERT_EQ(::chmod((tmp_ / "store" / "ingest").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((tmp_ / "store" / "snapshots").c_str(), 0755), 0);
+  store_.emplace(tmp_ / "store");
+  EXPECT_EQ(mode_of(tmp_ / "store" / "ingest"), 0700u);
+  SnapshotIngest other = store_->begin_snapshot(digest_of("another chain ID"));
+  EXPECT_EQ(mode_of(tmp_ / "store" / "snapshots"), 0700u);
+}
+
 TEST_F(SnapshotStoreTest, AWriterDroppedUncommittedLeavesNothing) {
   {
     SnapshotIngest ingest = store_->begin_snapshot(chain_);
