@@ -30,16 +30,38 @@ namespace {
 // fetcher's threads) and the replaying thread. The file only grows while
 // the replay runs (the sink appends), and is cut only by restart(), under
 // the mutex, which the replay holds while it reads.
+enum class ReplayState {
+  replaying,  // the thread feeds the file's bytes; the sink only appends
+  caught_up,  // the sink now writes to the pipeline itself
+  stopped,    // restart or the download's failure: the thread ends
+  failed,     // the pipeline (or the file) failed the replay: so does the download
+};
+
 struct Replay {
   std::mutex mutex;
   core::FileHandle file;
   std::filesystem::path path;
   std::int64_t in_file = 0;     // bytes in the partial file
   std::int64_t fed = 0;         // of them, those in the pipeline
-  bool caught_up = false;       // the sink now writes to the pipeline itself
-  bool stopped = false;         // restart or failure: the replay ends
+  ReplayState state = ReplayState::replaying;
+  std::exception_ptr error;     // with failed
   bool complete = false;        // every byte is in the file and verified
   std::function<void()> wake;   // the fetcher's, paused until the catch-up
+
+  // Ends the replay with `failure` and wakes the paused fetcher, whose next
+  // write then throws it: a download left paused would hang the command.
+  void fail(std::exception_ptr failure) {
+    std::function<void()> paused;
+    {
+      std::lock_guard lock(mutex);
+      if (state == ReplayState::replaying) {
+        state = ReplayState::failed;
+        error = std::move(failure);
+      }
+      paused = std::move(wake);
+    }
+    if (paused) paused();
+  }
 };
 
 void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
@@ -47,13 +69,13 @@ void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
     for (;;) {
       unpack::ChunkQueue::Buffer buffer = pipeline.acquire();
       std::unique_lock lock(r->mutex);
-      if (r->stopped) return;
+      if (r->state != ReplayState::replaying) return;
       if (r->fed == r->in_file) {
         if (r->complete) {
           pipeline.close();
           return;
         }
-        r->caught_up = true;
+        r->state = ReplayState::caught_up;
         auto wake = std::move(r->wake);
         lock.unlock();
         if (wake) wake();
@@ -72,6 +94,7 @@ void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
     }
   } catch (...) {
     pipeline.fail(std::current_exception());
+    r->fail(std::current_exception());
   }
 }
 
@@ -97,6 +120,7 @@ class TeeSink final : public registry::BlobSink {
     store_->write(bytes);
     if (!direct_) {
       std::lock_guard lock(replay_->mutex);
+      if (replay_->error) std::rethrow_exception(replay_->error);
       if (replaying_locked()) {
         // The replay picks these bytes up from the file and wakes us.
         replay_->in_file += static_cast<std::int64_t>(bytes.size());
@@ -110,7 +134,12 @@ class TeeSink final : public registry::BlobSink {
 
   void on_ready(std::function<void()> wake) override {
     if (!direct_) {
-      std::lock_guard lock(replay_->mutex);
+      std::unique_lock lock(replay_->mutex);
+      if (replay_->error) {
+        lock.unlock();
+        wake();  // to the next write(), which throws the replay's error
+        return;
+      }
       if (replaying_locked()) {
         replay_->wake = std::move(wake);
         return;
@@ -126,7 +155,7 @@ class TeeSink final : public registry::BlobSink {
       std::lock_guard lock(replay_->mutex);
       if (replaying_locked()) {
         // The replay stops where it is: the bytes it fed come again first.
-        replay_->stopped = true;
+        replay_->state = ReplayState::stopped;
         direct_ = true;
         forwarded_ = replay_->fed;
         wake = std::move(replay_->wake);
@@ -167,7 +196,7 @@ class TeeSink final : public registry::BlobSink {
   // The first call after it has switches to direct writes, counting the
   // replayed bytes as forwarded.
   bool replaying_locked() {
-    if (!replay_->caught_up) return true;
+    if (replay_->state == ReplayState::replaying) return true;
     direct_ = true;
     forwarded_ = replay_->fed;
     return false;
@@ -176,7 +205,7 @@ class TeeSink final : public registry::BlobSink {
   void stop_replay() {
     if (!replay_) return;
     std::lock_guard lock(replay_->mutex);
-    replay_->stopped = true;
+    if (replay_->state == ReplayState::replaying) replay_->state = ReplayState::stopped;
   }
 
   registry::BlobSinkPtr store_;
