@@ -103,6 +103,15 @@ std::function<void()> await_all(std::vector<std::shared_future<void>> lowers) {
   };
 }
 
+// Called on a stop request (another thread): every layer pipeline fails,
+// so the unpack unwinds as after any error.
+void fail_inputs(std::span<const LayerFeed> feeds) {
+  auto stopped = std::make_exception_ptr(Error(ErrorKind::io, "interrupted"));
+  for (const LayerFeed& feed : feeds) {
+    if (feed.input) feed.input->fail(stopped);
+  }
+}
+
 // Streams the layers; a failure is rethrown after every pipeline stopped,
 // the fetch's before the first layer's. `again`: the failure came from wrong
 // bytes that were since replaced in the store.
@@ -160,6 +169,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
         std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *appliers.back(), after));
     feeds.push_back(LayerFeed{.blob = layers[i], .input = &pipelines.back()->input()});
   }
+  std::stop_callback stopping(options.stop, [&feeds] { fail_inputs(feeds); });
   stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
     for (auto& p : pipelines) {
       try {
@@ -213,6 +223,7 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
 
   // The first failure bottom up is the cause; upper layers waiting for a
   // failed lower one fail with its error.
+  std::stop_callback stopping(options.stop, [&feeds] { fail_inputs(feeds); });
   stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
     for (auto& build : builds) {
       build->finisher.join();

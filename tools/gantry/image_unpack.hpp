@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <stop_token>
 #include <vector>
 
 #include "core/reference.hpp"
@@ -28,6 +29,9 @@ struct UnpackOptions {
   // Refuse a layer that expands beyond this many bytes (decompression bombs); 0: no cap.
   std::int64_t max_layer_size = 0;
   PullPolicy pull = PullPolicy::always;
+  // A stop requested here (SIGINT/SIGTERM) fails every layer pipeline; the
+  // unpack then unwinds as on any failure (nothing half made stays).
+  std::stop_token stop;
 };
 
 struct UnpackReport {

@@ -105,7 +105,7 @@ int run(const ParsedArgs& args) {
 
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(interruptible_registry_options(args), events.get());
   BundleDir dir(args.positionals()[1]);
   UnpackReport report = unpack_rootfs(client, store, ref, dir.rootfs(), unpack);
   runtime::ProcessSpec process = runtime::make_process_spec(report.image.config, overrides, dir.rootfs(),
@@ -137,6 +137,7 @@ Command bundle_command() {
       .options = options(),
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 

@@ -62,7 +62,7 @@ int run(const ParsedArgs& args) {
   const UnpackOptions unpack = unpack_options(args);
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(interruptible_registry_options(args), events.get());
   if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client, unpack);
   const bool print = !args.flag("json");
 
@@ -98,7 +98,8 @@ Command pull_command() {
           "default) to the manifest for the platform, fetches the config and every layer\n"
           "concurrently, verifies each against its digest, stores them in the OCI image layout\n"
           "at --store and records REF in its index.json. Blobs already in the store are not\n"
-          "fetched again; an interrupted download resumes where it stopped. Prints\n"
+          "fetched again; an interrupted download resumes where it stopped (SIGINT or\n"
+          "SIGTERM keep the partial files and exit 130 or 143). Prints\n"
           "NAME@DIGEST for each image pulled.\n"
           "\n"
           "With --unpack, each layer is also unpacked, while it downloads, into a snapshot\n"
@@ -109,6 +110,7 @@ Command pull_command() {
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 

@@ -25,7 +25,7 @@ int run(const ParsedArgs& args) {
 
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
-  registry::Client client(registry_options(args), events.get());
+  registry::Client client(interruptible_registry_options(args), events.get());
   print_unpack_summary(args, unpack_rootfs(client, store, ref, dir, options), dir);
   return 0;
 }
@@ -44,10 +44,13 @@ Command unpack_command() {
           "already in the store are read from it. Whiteouts and opaque directories remove\n"
           "lower content; no entry can write outside DIR (names with .., absolute names and\n"
           "symlinks are resolved inside it). A new DIR appears only once complete (it is\n"
-          "built beside DIR and renamed); an existing empty DIR is emptied again on failure.",
+          "built beside DIR and renamed); an existing empty DIR is emptied again on failure.\n"
+          "SIGINT or SIGTERM stops it the same way (partial downloads are kept for the next\n"
+          "run) with exit status 130 or 143; a second signal stops it at once.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 
