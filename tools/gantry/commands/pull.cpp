@@ -10,11 +10,14 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
+
+static_assert(kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {
     OptionSpec{.name = "unpack", .value_name = "",
@@ -106,7 +109,8 @@ Command pull_command() {
           "in the store (STORE/snapshots/sha256/<chain ID>, whiteouts in overlayfs form),\n"
           "the layers of one image at once; a snapshot is complete only once its layer's\n"
           "diff ID matched, and one already present (e.g. a base layer shared with another\n"
-          "image) is not unpacked again.",
+          "image) is not unpacked again. As many layers as --jobs unpack at once, bottom\n"
+          "first; an image of more than 1000 layers is refused before any layer is fetched.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,

@@ -7,11 +7,14 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
+
+static_assert(kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {kMaxLayerSizeOption};
 
@@ -45,6 +48,9 @@ Command unpack_command() {
           "lower content; no entry can write outside DIR (names with .., absolute names and\n"
           "symlinks are resolved inside it). A new DIR appears only once complete (it is\n"
           "built beside DIR and renamed); an existing empty DIR is emptied again on failure.\n"
+          "As many layers as --jobs decode and apply at once, bottom first; the others'\n"
+          "downloads go into the store meanwhile. An image of more than 1000 layers is\n"
+          "refused before any layer is fetched.\n"
           "SIGINT or SIGTERM stops it the same way (partial downloads are kept for the next\n"
           "run) with exit status 130 or 143; a second signal stops it at once.",
       .options = kOptions,
