@@ -53,16 +53,19 @@ def _one_line_failure(gantry, *args):
 
 
 def _names_a_layer_and_path(line, image, store):
+    """The error names one layer, and the path that layer was being written
+    to: its partial blob in the store, or a file of that layer (the applier
+    names the entry, data<i> for layer i, with the layer's digest)."""
     digests = [layer.blob.digest for layer in image.layers]
-    named = [d for d in digests if d in line]
+    named = [i for i, d in enumerate(digests) if d in line]
     assert len(named) == 1, line
     assert "No space left on device" in line, line
-    # The path written is the named layer's partial blob or a snapshot in the store.
-    paths = re.findall(r"(/\S+)", line)
-    assert any(p.startswith(str(store)) for p in paths), line
-    partials = [p for p in paths if p.endswith(".partial")]
-    for p in partials:
-        assert named[0].split(":")[1] in p, f"the error names one layer and the path of another: {line}"
+    [path] = re.findall(r"path (\S+?)\)$", line)
+    layer = named[0]
+    if path.endswith(".partial"):
+        assert path == f"{store}/ingest/{digests[layer].split(':')[1]}.partial", line
+    elif not path.startswith(str(store)):
+        assert path == f"data{layer}", f"the error names one layer and the path of another: {line}"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

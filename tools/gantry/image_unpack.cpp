@@ -5,7 +5,8 @@
 #include <future>
 #include <memory>
 #include <optional>
-#include <thread>
+#include <stop_token>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/manifest.hpp"
