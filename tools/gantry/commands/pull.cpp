@@ -10,6 +10,7 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/interrupt.hpp"
 #include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
@@ -30,8 +31,10 @@ void print_pulled(const registry::ResolvedImage& image) {
   std::printf("%s@%s\n", image.reference.name().c_str(), image.manifest_descriptor.digest.string().c_str());
 }
 
-// One line per image that failed when several were asked for.
+// One line per image that failed when several were asked for; after a
+// SIGINT/SIGTERM the one line says so instead (main.cpp).
 void print_failure(const core::Reference& ref, const char* what) {
+  if (interrupting_signal() != 0) return;
   std::fprintf(stderr, "gantry: error: %s: %s\n", ref.string().c_str(), what);
 }
 
