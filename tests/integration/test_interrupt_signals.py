@@ -31,6 +31,7 @@ def two_layer_image(registry_plain, module_scratch):
     repo = f"it/interrupt-{secrets.token_hex(4)}"
     image = images.build_image([base, big], config=images.ImageConfig(cmd=("sh",)))  # bundle needs one
     registry_plain.client.push_image(repo, image, tag="v1")
+    registry_plain.client.push_manifest(repo, "v2", image.manifest.data, image.media_type)
     return repo, image
 
 
@@ -77,3 +78,21 @@ def test_signal_stops_cleanly_and_the_next_run_resumes(command, sig, two_layer_i
     assert store.wrong_blobs(image.blobs()) == []
     if command != "pull":
         assert _beside(target) == ["target"]
+
+
+def test_several_images_stopped_by_a_signal_end_with_one_line(two_layer_image, gantry, fault_proxy, registry_plain):
+    repo, image = two_layer_image
+    big = image.layers[1].blob
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(big.digest, Throttle(RATE), times=None)
+    process = gantry.spawn("pull", "--unpack", "--plain-http", "--quiet", proxy.ref(repo, "v1"), proxy.ref(repo, "v2"))
+    OciStore(gantry.store).wait_for_partial(big.digest, SIGNAL_AFTER, process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("gantry pull did not stop on SIGTERM")
+    assert process.returncode == 143, stderr
+    assert stderr.splitlines() == ["gantry: error: interrupted by SIGTERM"]
