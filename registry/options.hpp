@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,10 @@ struct Options {
   std::chrono::milliseconds progress_interval{100};
 
   std::string user_agent = "gantry/0.1";
+
+  // A stop requested here (SIGINT/SIGTERM) ends every blob download at its
+  // next chunk or attempt; partial files are kept for a resume.
+  std::stop_token stop;
 };
 
 }  // namespace gantry::registry

@@ -87,6 +87,17 @@ void ChunkQueue::fail(std::exception_ptr error) {
   notify_space(lock);
 }
 
+void ChunkQueue::throw_if_failed() {
+  std::unique_lock lock(mutex_);
+  rethrow_locked();
+}
+
+void ChunkQueue::drop_buffers() {
+  std::unique_lock lock(mutex_);
+  std::deque<Chunk>().swap(queued_);
+  std::vector<Buffer>().swap(pool_);
+}
+
 // Wakes a paused async producer (outside the lock: the wake may re-enter).
 void ChunkQueue::notify_space(std::unique_lock<std::mutex>& lock) {
   changed_.notify_all();

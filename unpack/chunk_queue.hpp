@@ -60,6 +60,12 @@ class ChunkQueue {
   // --- either side ---
   // Fails the queue: both sides' next calls throw `error`. The first error wins.
   void fail(std::exception_ptr error);
+  // Throws the queue's error, if it failed (for a producer that is not
+  // pushing yet, e.g. writing ahead into a file).
+  void throw_if_failed();
+  // The stream is over (both sides are done or gone): frees the pooled and
+  // queued buffers, so a finished layer holds no memory.
+  void drop_buffers();
   [[nodiscard]] std::size_t chunk_size() const noexcept { return chunk_size_; }
 
  private:

@@ -55,11 +55,16 @@ std::string compression_name(core::media_type::Compression c) { return std::stri
 
 }  // namespace
 
-LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, std::shared_future<void> apply_after)
+std::unique_ptr<ChunkQueue> LayerPipeline::make_input() {
+  return std::make_unique<ChunkQueue>(kQueueDepth, kChunkSize);
+}
+
+LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input,
+                             std::shared_future<void> apply_after)
     : spec_(std::move(spec)),
       applier_(applier),
       apply_after_(std::move(apply_after)),
-      input_(kQueueDepth, kChunkSize),
+      input_(input),
       tar_(kQueueDepth, kChunkSize),
       applied_(applied_promise_.get_future().share()) {
   decoder_ = std::thread([this] { decode_stage(); });

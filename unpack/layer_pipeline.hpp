@@ -47,17 +47,20 @@ class LayerPipeline {
   static constexpr std::size_t kChunkSize = 1 << 20;
   static constexpr std::size_t kQueueDepth = 4;
 
-  // `applier` must outlive the pipeline. Its entries are applied only after
-  // `apply_after` is ready (a lower layer's completion, for a flattened
-  // rootfs where layers apply in order); decoding starts at once regardless.
-  LayerPipeline(LayerSpec spec, Applier& applier, std::shared_future<void> apply_after = {});
+  // `applier` and `input` (a queue of kQueueDepth x kChunkSize, from
+  // make_input()) must outlive the pipeline; the input is apart so that its
+  // producer may outlive a pipeline that failed. Entries are applied only
+  // after `apply_after` is ready (a lower layer's completion, for a
+  // flattened rootfs where layers apply in order); decoding starts at once
+  // regardless. Two threads run from here until wait().
+  LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input, std::shared_future<void> apply_after = {});
   ~LayerPipeline();
   LayerPipeline(const LayerPipeline&) = delete;
   LayerPipeline& operator=(const LayerPipeline&) = delete;
 
-  // Where the compressed bytes go; close() it after the last one, or fail()
-  // it when the download fails.
-  [[nodiscard]] ChunkQueue& input() noexcept { return input_; }
+  // A queue for a pipeline's compressed bytes: close() it after the last
+  // one, or fail() it when the download fails.
+  [[nodiscard]] static std::unique_ptr<ChunkQueue> make_input();
 
   // Ready once every entry of this layer is applied (or holding the error
   // that stopped it): the next layer's `apply_after` for a flattened rootfs.
@@ -78,7 +81,7 @@ class LayerPipeline {
   LayerSpec spec_;
   Applier& applier_;
   std::shared_future<void> apply_after_;
-  ChunkQueue input_;
+  ChunkQueue& input_;
   ChunkQueue tar_;
   LayerResult result_;
   std::exception_ptr decode_error_;

@@ -29,7 +29,8 @@ constexpr std::size_t kBufferSize = 1024 * 1024;
 constexpr std::chrono::milliseconds kBusyFirstWait{50};
 constexpr std::chrono::milliseconds kBusyMaxWait{1000};
 
-// Ends a download because another one of the same call failed. Not a
+// Ends a download because another one of the same call failed, or a stop
+// was requested (Options::stop). Not a
 // core::Error, so no retry or mirror fallback intercepts it.
 struct Cancelled : std::exception {
   [[nodiscard]] const char* what() const noexcept override { return "cancelled"; }
@@ -125,7 +126,7 @@ asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(Job job, BlobSinkFactory& s
   std::chrono::milliseconds busy_wait = kBusyFirstWait;
   while (true) {
     Slots::Permit permit = co_await slots_.acquire();
-    if (job.stop) throw Cancelled();
+    if (job.stop || session_.options().stop.stop_requested()) throw Cancelled();
     BlobSinkFactory::Opened opened = co_await off_thread(opener_, [&sinks, &job] { return sinks.open(job.blob); });
     switch (opened.state) {
       case BlobSinkFactory::State::present:
@@ -250,7 +251,7 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job
   const auto interval = session_.options().progress_interval;
   auto last_progress = std::chrono::steady_clock::now();
   while (true) {
-    if (job.stop) throw Cancelled();
+    if (job.stop || session_.options().stop.stop_requested()) throw Cancelled();
     std::size_t n = co_await response.read(buffer);
     if (n == 0) break;
     // More bytes than the descriptor says is an error, never a truncation.

@@ -6,6 +6,7 @@ produces the whole tree."""
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from gantry_testbed import images, layers
 from gantry_testbed.content import RandomContent
 from gantry_testbed.faultproxy import Throttle
 from gantry_testbed.gantry_cli import kill
+from gantry_testbed.ocistore import OciStore
 from gantry_testbed.tarwriter import Entry
 
 RATE = 8 << 20  # through the proxy: the second layer takes about 4 s
@@ -74,3 +76,29 @@ def test_failed_unpack_into_an_existing_empty_dir_leaves_it_empty(two_layer_imag
     gantry.fails("unpack", "--plain-http", "--quiet", "--max-layer-size", "1M", ref, str(target))
     assert list(target.iterdir()) == []
     assert _staging_dirs(scratch) == []
+
+
+def test_a_resumed_layer_that_fails_while_its_partial_is_replayed_ends_the_unpack(
+        two_layer_image, gantry, fault_proxy, registry_plain, scratch):
+    # The rerun replays the partial file into the layer's pipeline while the
+    # rest downloads; the pipeline fails (the layer is over the size limit)
+    # during the replay. The paused download must hear of it: it once waited
+    # for the replay's wake for ever.
+    repo, image = two_layer_image
+    big = image.layers[1].blob
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(big.digest, Throttle(RATE), times=None)
+    ref = proxy.ref(repo, "v1")
+    store = OciStore(gantry.store)
+    target = scratch / "rootfs"
+    first = gantry.spawn("unpack", "--plain-http", "--quiet", ref, str(target))
+    store.wait_for_partial(big.digest, 8 << 20, first)
+    kill(first)
+
+    try:
+        line = gantry.fails("unpack", "--plain-http", "--max-layer-size", "1M", ref, str(target))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the rerun hung after its replay failed")
+    assert "beyond the limit" in line and big.digest in line
+    assert not target.exists() and _staging_dirs(scratch) == []
+    assert big.digest in store.partials()

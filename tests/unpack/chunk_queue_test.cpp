@@ -106,5 +106,24 @@ TEST(ChunkQueue, FailureReachesABlockedConsumerAndTheFirstErrorWins) {
   EXPECT_THROW(q.pop(c), std::runtime_error);
 }
 
+TEST(ChunkQueue, ThrowIfFailedReportsTheFailureToAProducerNotPushingYet) {
+  ChunkQueue q(2, 16);
+  EXPECT_NO_THROW(q.throw_if_failed());
+  q.fail(std::make_exception_ptr(std::runtime_error("layer failed")));
+  EXPECT_THROW(q.throw_if_failed(), std::runtime_error);
+}
+
+TEST(ChunkQueue, DropBuffersLetsGoOfQueuedAndPooledChunks) {
+  ChunkQueue q(2, 16);
+  EXPECT_TRUE(q.push_copy(bytes_of("one")));
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  q.recycle(std::move(c.buffer));
+  EXPECT_TRUE(q.push_copy(bytes_of("two")));
+  q.drop_buffers();  // the stream is over: the queued chunk goes too
+  q.close();
+  EXPECT_FALSE(q.pop(c));
+}
+
 }  // namespace
 }  // namespace gantry::unpack

@@ -59,8 +59,9 @@ class LayerPipelineTest : public ::testing::Test {
 TEST_F(LayerPipelineTest, UncompressedLayerIsAppliedAndItsDiffIdChecked) {
   std::string tar = make_tar({{.path = "etc/", .type = AE_IFDIR}, {.path = "etc/motd", .content = "hi"}});
   Applier applier(root_, {});
-  LayerPipeline pipeline(spec(Compression::none, tar), applier);
-  auto feeder = feed(pipeline.input(), tar, 100);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(spec(Compression::none, tar), applier, *input);
+  auto feeder = feed(*input, tar, 100);
   LayerResult result = pipeline.wait();
   feeder.join();
   EXPECT_EQ(read("etc/motd"), "hi");
@@ -75,8 +76,9 @@ TEST_F(LayerPipelineTest, GzipLayerLargerThanSeveralChunksStreams) {
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 8);
   std::string tar = make_tar({{.path = "big", .content = big}, {.path = "small", .content = "s"}});
   Applier applier(root_, {});
-  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
-  auto feeder = feed(pipeline.input(), testing::gzip(tar), 4096);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier, *input);
+  auto feeder = feed(*input, testing::gzip(tar), 4096);
   LayerResult result = pipeline.wait();
   feeder.join();
   EXPECT_EQ(read("big"), big);
@@ -93,8 +95,9 @@ TEST_F(LayerPipelineTest, OutputHeldByTheDecoderAfterTheLastInputIsDrained) {
   for (auto [compression, blob] : {std::pair{Compression::zstd, zst}, std::pair{Compression::gzip, testing::gzip(tar)}}) {
     std::filesystem::remove_all(root_ / "zeros");
     Applier applier(root_, {});
-    LayerPipeline pipeline(spec(compression, tar), applier);
-    auto feeder = feed(pipeline.input(), blob, blob.size());
+    auto input = LayerPipeline::make_input();
+    LayerPipeline pipeline(spec(compression, tar), applier, *input);
+    auto feeder = feed(*input, blob, blob.size());
     LayerResult result = pipeline.wait();
     feeder.join();
     EXPECT_EQ(result.uncompressed_bytes, static_cast<std::int64_t>(tar.size()));
@@ -107,8 +110,9 @@ TEST_F(LayerPipelineTest, WrongDiffIdIsADigestMismatch) {
   Applier applier(root_, {});
   LayerSpec s = spec(Compression::none, tar);
   s.diff_id = core::digest_of("something else");
-  LayerPipeline pipeline(s, applier);
-  auto feeder = feed(pipeline.input(), tar, 1 << 20);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(s, applier, *input);
+  auto feeder = feed(*input, tar, 1 << 20);
   try {
     pipeline.wait();
     FAIL() << "expected a diff ID mismatch";
@@ -123,8 +127,9 @@ TEST_F(LayerPipelineTest, TruncatedGzipIsBadInput) {
   std::string tar = make_tar({{.path = "a", .content = std::string(100000, 'q')}});
   std::string gz = testing::gzip(tar);
   Applier applier(root_, {});
-  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
-  auto feeder = feed(pipeline.input(), gz.substr(0, gz.size() - 10), 512);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier, *input);
+  auto feeder = feed(*input, gz.substr(0, gz.size() - 10), 512);
   try {
     pipeline.wait();
     FAIL() << "expected a truncation error";
@@ -138,8 +143,9 @@ TEST_F(LayerPipelineTest, TruncatedGzipIsBadInput) {
 TEST_F(LayerPipelineTest, DeclaredGzipButPlainTarIsRefused) {
   std::string tar = make_tar({{.path = "a", .content = "x"}});
   Applier applier(root_, {});
-  LayerPipeline pipeline(spec(Compression::gzip, tar), applier);
-  auto feeder = feed(pipeline.input(), tar, 1 << 20);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(spec(Compression::gzip, tar), applier, *input);
+  auto feeder = feed(*input, tar, 1 << 20);
   EXPECT_THROW(pipeline.wait(), core::Error);
   feeder.join();
 }
@@ -147,9 +153,10 @@ TEST_F(LayerPipelineTest, DeclaredGzipButPlainTarIsRefused) {
 TEST_F(LayerPipelineTest, TheDownloadsFailureIsWhatWaitReports) {
   std::string tar = make_tar({{.path = "a", .content = "x"}});
   Applier applier(root_, {});
-  LayerPipeline pipeline(spec(Compression::none, tar), applier);
-  pipeline.input().push_copy(std::as_bytes(std::span(tar.data(), 100)));
-  pipeline.input().fail(std::make_exception_ptr(std::runtime_error("connection reset")));
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(spec(Compression::none, tar), applier, *input);
+  input->push_copy(std::as_bytes(std::span(tar.data(), 100)));
+  input->fail(std::make_exception_ptr(std::runtime_error("connection reset")));
   EXPECT_THROW(pipeline.wait(), std::runtime_error);
 }
 
@@ -158,8 +165,9 @@ TEST_F(LayerPipelineTest, ExpansionBeyondTheCapIsRefused) {
   Applier applier(root_, {});
   LayerSpec s = spec(Compression::gzip, tar);
   s.max_uncompressed = 1 << 20;
-  LayerPipeline pipeline(s, applier);
-  auto feeder = feed(pipeline.input(), testing::gzip(tar), 1 << 20);
+  auto input = LayerPipeline::make_input();
+  LayerPipeline pipeline(s, applier, *input);
+  auto feeder = feed(*input, testing::gzip(tar), 1 << 20);
   try {
     pipeline.wait();
     FAIL() << "expected the cap to stop the layer";
@@ -174,14 +182,16 @@ TEST_F(LayerPipelineTest, ALayerAppliesOnlyAfterTheOneBelowIt) {
   std::string upper = make_tar({{.path = "f", .content = "upper"}});
   Applier lower_applier(root_, {});
   Applier upper_applier(root_, {});
-  LayerPipeline first(spec(Compression::none, lower), lower_applier);
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, first.applied());
+  auto first_input = LayerPipeline::make_input();
+  auto second_input = LayerPipeline::make_input();
+  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input, first.applied());
   // The upper layer's bytes arrive first; it must still apply last.
-  auto upper_feeder = feed(second.input(), upper, 1 << 20);
+  auto upper_feeder = feed(*second_input, upper, 1 << 20);
   upper_feeder.join();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(std::filesystem::exists(root_ / "f"));
-  auto lower_feeder = feed(first.input(), lower, 1 << 20);
+  auto lower_feeder = feed(*first_input, lower, 1 << 20);
   first.wait();
   second.wait();
   lower_feeder.join();
@@ -193,10 +203,12 @@ TEST_F(LayerPipelineTest, ALowerLayersFailureStopsTheUpperOne) {
   std::string upper = make_tar({{.path = "g", .content = "upper"}});
   Applier lower_applier(root_, {});
   Applier upper_applier(root_, {});
-  LayerPipeline first(spec(Compression::none, lower), lower_applier);
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, first.applied());
-  auto upper_feeder = feed(second.input(), upper, 1 << 20);
-  first.input().fail(std::make_exception_ptr(std::runtime_error("lower failed")));
+  auto first_input = LayerPipeline::make_input();
+  auto second_input = LayerPipeline::make_input();
+  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input, first.applied());
+  auto upper_feeder = feed(*second_input, upper, 1 << 20);
+  first_input->fail(std::make_exception_ptr(std::runtime_error("lower failed")));
   EXPECT_THROW(first.wait(), std::runtime_error);
   EXPECT_THROW(second.wait(), std::runtime_error);
   upper_feeder.join();

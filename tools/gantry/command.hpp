@@ -21,6 +21,11 @@ struct Command {
   bool takes_common_options;            // and common_options() after them
   // Returns the exit status. Errors are thrown as core::Error.
   int (*run)(const ParsedArgs& args);
+  // SIGINT and SIGTERM stop the command cleanly (tools/gantry/interrupt.hpp):
+  // what it half made is removed, partial downloads kept, and it exits
+  // 128+N with one line. Off: the signals keep their default action (or
+  // the command's own handling, as `run` forwards them to the container).
+  bool stops_on_signal = false;
 };
 
 [[nodiscard]] std::span<const Command> commands();

@@ -5,12 +5,15 @@
 #include <future>
 #include <memory>
 #include <optional>
-#include <thread>
+#include <stop_token>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
+#include "tools/gantry/layer_input.hpp"
 #include "tools/gantry/layer_streams.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/rootfs_target.hpp"
 #include "unpack/applier.hpp"
 
@@ -39,6 +42,13 @@ registry::ResolvedImage resolve_image(registry::Client& client, core::ContentSto
   }
   registry::ResolvedImage image = stored ? std::move(*stored) : client.resolve(reference, store);
   const auto& layers = image.manifest.layers;
+  if (layers.size() > kMaxLayers) {
+    throw Error(ErrorKind::unsupported,
+                "the image has " + std::to_string(layers.size()) + " layers, more than the " +
+                    std::to_string(kMaxLayers) + " gantry unpacks",
+                {.registry = reference.registry, .repository = reference.repository,
+                 .digest = image.manifest_descriptor.digest.string()});
+  }
   if (image.config.diff_ids.size() != layers.size()) {
     throw Error(ErrorKind::bad_input,
                 "config lists " + std::to_string(image.config.diff_ids.size()) + " diff IDs for " +
@@ -60,40 +70,6 @@ unpack::LayerSpec layer_spec(const registry::ResolvedImage& image, std::size_t i
                            .max_uncompressed = options.max_layer_size};
 }
 
-// One snapshot being built: its writer (the staging directory), applier and
-// pipeline, and a thread that commits the snapshot once the pipeline has
-// verified and applied the whole layer.
-struct SnapshotBuild {
-  core::SnapshotWriterPtr writer;
-  std::unique_ptr<unpack::Applier> applier;
-  std::unique_ptr<unpack::LayerPipeline> pipeline;
-  std::promise<void> complete;
-  std::optional<unpack::LayerResult> result;
-  std::exception_ptr error;
-  std::thread finisher;
-
-  void start() {
-    finisher = std::thread([this] {
-      try {
-        result = pipeline->wait();
-        writer->commit();
-        complete.set_value();
-      } catch (...) {
-        error = std::current_exception();
-        complete.set_exception(error);
-      }
-    });
-  }
-
-  // Abandoned (an error before the layers were streamed): stop the pipeline
-  // so the finisher ends; the writer then removes the staging directory.
-  ~SnapshotBuild() {
-    if (!finisher.joinable()) return;
-    pipeline->input().fail(std::make_exception_ptr(Error(ErrorKind::io, "snapshot abandoned")));
-    finisher.join();
-  }
-};
-
 // Waits for the snapshots below a layer: a layer that needs them (a hardlink
 // to a lower file, a parent it does not list) looks into them only once
 // they are complete, and fails with their error if they failed.
@@ -103,21 +79,49 @@ std::function<void()> await_all(std::vector<std::shared_future<void>> lowers) {
   };
 }
 
-// Streams the layers; a failure is rethrown after every pipeline stopped,
-// the fetch's before the first layer's. `again`: the failure came from wrong
-// bytes that were since replaced in the store.
-template <class Pipelines>
+// Fails every layer's input (the first failure, a stop request): each
+// pipeline stops, and so does each download at its next chunk.
+void fail_inputs(std::span<const LayerFeed> feeds, const std::exception_ptr& error) {
+  for (const LayerFeed& feed : feeds) {
+    if (feed.input) feed.input->queue().fail(error);
+  }
+}
+
+// Every layer's input, and the feeds that name them; `wanted(i)` says
+// whether layer i unpacks (else its blob only has to be in the store).
+struct Inputs {
+  std::vector<std::unique_ptr<LayerInput>> inputs;
+  std::vector<LayerFeed> feeds;
+
+  template <class Wanted>
+  Inputs(const std::vector<core::Descriptor>& layers, Wanted wanted) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      inputs.push_back(wanted(i) ? std::make_unique<LayerInput>() : nullptr);
+      feeds.push_back(LayerFeed{.blob = layers[i], .input = inputs.back().get()});
+    }
+  }
+};
+
+// Streams the layers while `window` unpacks them; a failure is rethrown
+// after every layer stopped, the fetch's before the first layer's. `again`:
+// the failure came from wrong bytes that were since replaced in the store.
 void stream_and_wait(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                     std::span<const LayerFeed> feeds, UnpackReport& report, bool& again, Pipelines wait_all) {
+                     const Inputs& inputs, LayerWindow& window, const std::stop_token& stop, UnpackReport& report,
+                     bool& again) {
+  // SIGINT/SIGTERM: stop like after any failure, from the signal's thread.
+  std::stop_callback stopping(stop, [&inputs] {
+    fail_inputs(inputs.feeds, std::make_exception_ptr(Error(ErrorKind::io, "interrupted")));
+  });
   std::exception_ptr failure;
   try {
-    StreamResult streamed = stream_layers(client, store, reference, feeds);
+    StreamResult streamed = stream_layers(client, store, reference, inputs.feeds);
     report.fetched = streamed.fetched;
     again = streamed.refetched_wrong_bytes;
   } catch (...) {
     failure = std::current_exception();
   }
-  wait_all(failure);
+  std::exception_ptr layers_failure = window.join();
+  if (!failure) failure = layers_failure;
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -140,6 +144,29 @@ UnpackReport retrying_replaced_bytes(Once once) {
   return std::move(*report);
 }
 
+// A layer in flight: its applier and pipeline (and, for a snapshot, the
+// writer of its staging directory), freed once the layer is finished.
+struct InFlight {
+  core::SnapshotWriterPtr writer;
+  std::unique_ptr<unpack::Applier> applier;
+  std::unique_ptr<unpack::LayerPipeline> pipeline;
+};
+
+// Waits for a layer in flight, then frees it and its input; rethrows its failure.
+template <class Done>
+void finish_layer(InFlight& slot, LayerInput* input, Done done) {
+  InFlight layer = std::move(slot);
+  std::exception_ptr error;
+  try {
+    if (layer.pipeline) done(layer, layer.pipeline->wait());
+  } catch (...) {
+    error = std::current_exception();
+  }
+  layer.pipeline.reset();
+  if (input) input->finish();
+  if (error) std::rethrow_exception(error);
+}
+
 UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                                 const std::filesystem::path& rootfs, const UnpackOptions& options, bool& again) {
   RootfsTarget target(rootfs);
@@ -148,27 +175,31 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
 
-  // One applier and one pipeline per layer; each layer applies after the one
-  // below it (flattening is ordered), while all of them decode at once.
-  std::vector<std::unique_ptr<unpack::Applier>> appliers;
-  std::vector<std::unique_ptr<unpack::LayerPipeline>> pipelines;
-  std::vector<LayerFeed> feeds;
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    appliers.push_back(std::make_unique<unpack::Applier>(target.work(), unpack::ApplyOptions{}));
-    std::shared_future<void> after = pipelines.empty() ? std::shared_future<void>{} : pipelines.back()->applied();
-    pipelines.push_back(
-        std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *appliers.back(), after));
-    feeds.push_back(LayerFeed{.blob = layers[i], .input = &pipelines.back()->input()});
-  }
-  stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
-    for (auto& p : pipelines) {
-      try {
-        report.layers.push_back(p->wait());
-      } catch (...) {
-        if (!failure) failure = std::current_exception();
-      }
-    }
-  });
+  // Each layer applies after the one below it (flattening is ordered).
+  Inputs inputs(layers, [](std::size_t) { return true; });
+  std::vector<InFlight> in_flight(layers.size());
+  std::vector<std::shared_future<void>> applied(layers.size());
+  LayerWindow window(
+      layers.size(), options.layers_in_flight,
+      LayerSteps{
+          .start =
+              [&](std::size_t i) {
+                InFlight& layer = in_flight[i];
+                layer.applier = std::make_unique<unpack::Applier>(target.work(), unpack::ApplyOptions{});
+                layer.pipeline = std::make_unique<unpack::LayerPipeline>(
+                    layer_spec(report.image, i, options), *layer.applier, inputs.inputs[i]->queue(),
+                    i > 0 ? applied[i - 1] : std::shared_future<void>{});
+                applied[i] = layer.pipeline->applied();
+                inputs.inputs[i]->admit();
+              },
+          .finish =
+              [&](std::size_t i) {
+                finish_layer(in_flight[i], inputs.inputs[i].get(),
+                             [&](InFlight&, unpack::LayerResult result) { report.layers.push_back(result); });
+              },
+          .stop_all = [&](const std::exception_ptr& error) { fail_inputs(inputs.feeds, error); },
+      });
+  stream_and_wait(client, store, reference, inputs, window, options.stop, report, again);
   target.commit();
   store.set_ref(reference.string(), report.image.manifest_descriptor);
   return report;
@@ -181,45 +212,60 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
+  for (const core::Digest& chain : chains) report.snapshots.push_back(store.snapshot_path(chain));
 
-  // Layer by layer, bottom first: the order every process takes the chain
-  // IDs' locks in (ContentStore::begin_snapshot).
-  std::vector<std::unique_ptr<SnapshotBuild>> builds;
-  std::vector<std::shared_future<void>> complete;  // per layer
-  std::vector<LayerFeed> feeds;
+  // A layer is complete once its snapshot is (in the store, or committed).
+  std::vector<std::promise<void>> completing(layers.size());
+  std::vector<std::shared_future<void>> complete;
+  for (auto& promise : completing) complete.push_back(promise.get_future().share());
+  Inputs inputs(layers, [&](std::size_t i) { return !store.has_snapshot(chains[i]); });
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    report.snapshots.push_back(store.snapshot_path(chains[i]));
-    core::SnapshotIngest ingest = store.begin_snapshot(chains[i]);
-    if (ingest.present) {
-      std::promise<void> present;
-      present.set_value();
-      complete.push_back(present.get_future().share());
-      feeds.push_back(LayerFeed{.blob = layers[i], .input = nullptr});
-      continue;
-    }
-    auto build = std::make_unique<SnapshotBuild>();
-    build->writer = std::move(ingest.writer);
-    unpack::ApplyOptions apply{.mode = unpack::ApplyMode::snapshot,
-                               .lower_dirs = std::vector<std::filesystem::path>(report.snapshots.rbegin() + 1,
-                                                                                report.snapshots.rend()),
-                               .await_lowers = await_all(complete)};
-    build->applier = std::make_unique<unpack::Applier>(build->writer->dir(), std::move(apply));
-    build->pipeline = std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *build->applier);
-    complete.push_back(build->complete.get_future().share());
-    feeds.push_back(LayerFeed{.blob = layers[i], .input = &build->pipeline->input()});
-    build->start();
-    builds.push_back(std::move(build));
+    if (!inputs.inputs[i]) completing[i].set_value();
   }
 
-  // The first failure bottom up is the cause; upper layers waiting for a
-  // failed lower one fail with its error.
-  stream_and_wait(client, store, reference, feeds, report, again, [&](std::exception_ptr& failure) {
-    for (auto& build : builds) {
-      build->finisher.join();
-      if (build->error && !failure) failure = build->error;
-      if (build->result) report.layers.push_back(*build->result);
-    }
-  });
+  // Layers start bottom first: the order every process takes the chain
+  // IDs' locks in (ContentStore::begin_snapshot).
+  std::vector<InFlight> in_flight(layers.size());
+  LayerWindow window(
+      layers.size(), options.layers_in_flight,
+      LayerSteps{
+          .start =
+              [&](std::size_t i) {
+                if (!inputs.inputs[i]) return;
+                core::SnapshotIngest ingest = store.begin_snapshot(chains[i]);
+                if (ingest.present) {  // another process just made it
+                  inputs.inputs[i]->abandon();
+                  completing[i].set_value();
+                  return;
+                }
+                InFlight& layer = in_flight[i];
+                layer.writer = std::move(ingest.writer);
+                unpack::ApplyOptions apply{
+                    .mode = unpack::ApplyMode::snapshot,
+                    .lower_dirs = std::vector<std::filesystem::path>(report.snapshots.rend() - i, report.snapshots.rend()),
+                    .await_lowers = await_all(std::vector(complete.begin(), complete.begin() + i))};
+                layer.applier = std::make_unique<unpack::Applier>(layer.writer->dir(), std::move(apply));
+                layer.pipeline = std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options),
+                                                                         *layer.applier, inputs.inputs[i]->queue());
+                inputs.inputs[i]->admit();
+              },
+          .finish =
+              [&](std::size_t i) {
+                // Upper layers waiting for a failed lower one fail with its error.
+                try {
+                  finish_layer(in_flight[i], inputs.inputs[i].get(), [&](InFlight& layer, unpack::LayerResult result) {
+                    layer.writer->commit();
+                    report.layers.push_back(result);
+                    completing[i].set_value();
+                  });
+                } catch (...) {
+                  completing[i].set_exception(std::current_exception());
+                  throw;
+                }
+              },
+          .stop_all = [&](const std::exception_ptr& error) { fail_inputs(inputs.feeds, error); },
+      });
+  stream_and_wait(client, store, reference, inputs, window, options.stop, report, again);
   store.set_ref(reference.string(), report.image.manifest_descriptor);
   return report;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <stop_token>
 #include <vector>
 
 #include "core/reference.hpp"
@@ -28,6 +29,11 @@ struct UnpackOptions {
   // Refuse a layer that expands beyond this many bytes (decompression bombs); 0: no cap.
   std::int64_t max_layer_size = 0;
   PullPolicy pull = PullPolicy::always;
+  // Layers decoded and applied at once (layer_window.hpp: layers_in_flight).
+  std::size_t layers_in_flight = 4;
+  // A stop requested here (SIGINT/SIGTERM) fails every layer pipeline; the
+  // unpack then unwinds as on any failure (nothing half made stays).
+  std::stop_token stop;
 };
 
 struct UnpackReport {

@@ -11,14 +11,14 @@
 #include "core/reference.hpp"
 #include "core/store.hpp"
 #include "registry/client.hpp"
-#include "unpack/chunk_queue.hpp"
+#include "tools/gantry/layer_input.hpp"
 
 namespace gantry::tools {
 
 struct LayerFeed {
   core::Descriptor blob;
-  // The layer pipeline's input; null: the blob only has to be in the store.
-  unpack::ChunkQueue* input = nullptr;
+  // The layer's input; null: the blob only has to be in the store.
+  LayerInput* input = nullptr;
 };
 
 struct StreamResult {
@@ -29,9 +29,10 @@ struct StreamResult {
   bool refetched_wrong_bytes = false;
 };
 
-// Returns when every input has been closed (all its bytes delivered, the
-// blob verified in the store) or failed. Throws the fetch's error after
-// failing every input that was not complete.
+// Returns when every blob is in the store: an input's bytes reach it
+// (LayerInput::feed_with) once its layer is admitted, from the store or
+// from its download's file. Throws the fetch's error after failing every
+// input.
 StreamResult stream_layers(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                            std::span<const LayerFeed> feeds);
 

@@ -9,11 +9,20 @@
 
 #include "core/error.hpp"
 #include "tools/gantry/command.hpp"
+#include "tools/gantry/interrupt.hpp"
 
 namespace gantry::tools {
 namespace {
 
 constexpr std::string_view kVersion = "0.1.0";
+
+// The command stopped because of a signal (its cleanup is done).
+struct Interrupted : std::exception {
+  explicit Interrupted(int signal) : signal(signal), message(interrupted_message(signal)) {}
+  [[nodiscard]] const char* what() const noexcept override { return message.c_str(); }
+  int signal;
+  std::string message;
+};
 
 void print_main_help() {
   std::string out =
@@ -77,7 +86,19 @@ int dispatch(const std::vector<std::string>& argv) {
       return 0;
     }
   }
-  return command->run(parse_args(command->name, all_options(*command), rest));
+  ParsedArgs args = parse_args(command->name, all_options(*command), rest);
+  if (!command->stops_on_signal) return command->run(args);
+  watch_interrupts();  // before the command starts any thread
+  int status = 1;
+  try {
+    status = command->run(args);
+  } catch (...) {
+    // Whatever error the stop surfaced as (a cancelled download, a failed
+    // pipeline), the cause is the signal.
+    if (interrupting_signal() == 0) throw;
+  }
+  if (int signal = interrupting_signal(); signal != 0 && status != 0) throw Interrupted(signal);
+  return status;
 }
 
 }  // namespace
@@ -87,6 +108,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return gantry::tools::dispatch(args);
+  } catch (const gantry::tools::Interrupted& e) {
+    std::fprintf(stderr, "gantry: error: %s\n", e.what());
+    return 128 + e.signal;  // as a shell reports a process killed by the signal
   } catch (const std::exception& e) {
     // DESIGN.md: exactly one line on stderr, non-zero status.
     std::fprintf(stderr, "gantry: error: %s\n", e.what());

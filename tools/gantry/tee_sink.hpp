@@ -5,20 +5,17 @@
 #include <exception>
 #include <filesystem>
 #include <future>
-#include <memory>
-#include <thread>
-#include <vector>
 
 #include "registry/blob_sink.hpp"
-#include "unpack/chunk_queue.hpp"
+#include "tools/gantry/layer_input.hpp"
 
 namespace gantry::tools {
 
 // One blob being downloaded for the pipelines: the first layer that names
-// it gets the bytes as they arrive; later copies of the same blob in the
-// image (empty layers repeat) read it from the store once it is committed.
+// it gets the bytes; later copies of the same blob in the image (empty
+// layers repeat) read it from the store once it is committed.
 struct Download {
-  unpack::ChunkQueue* input = nullptr;  // null: the blob is wanted in the store only
+  LayerInput* input = nullptr;  // null: the blob is wanted in the store only
   std::promise<void> committed;
   std::shared_future<void> committed_future = committed.get_future().share();
   bool settled = false;
@@ -31,13 +28,15 @@ struct Download {
 };
 
 // Sends a download into the store's sink (partial file, compressed digest)
-// and into the pipeline. A resumed download (the store holds a partial file
-// of an earlier run) first replays the partial file into the pipeline on a
-// thread of its own, added to `feeders`, while the fetcher appends the rest
-// to the file; once the replay has caught up, bytes go straight through.
-// The compressed digest is checked by the store before the pipeline hears
-// that its input is complete.
-[[nodiscard]] registry::BlobSinkPtr make_tee_sink(registry::BlobSinkPtr store, const std::filesystem::path& partial,
-                                                  Download& download, std::vector<std::thread>& feeders);
+// and into the layer's pipeline. Until the layer is admitted the bytes go
+// into the partial file only, so the network never waits for a layer that
+// is not in flight. Once it is, the layer's feed (LayerInput) replays the
+// partial file (what came so far, and a resumed download's earlier bytes)
+// into the pipeline while the fetcher appends the rest to the file; once
+// the replay has caught up, bytes go straight through, and a full pipeline
+// pauses the download. The compressed digest is checked by the store before
+// the pipeline hears that its input is complete.
+[[nodiscard]] registry::BlobSinkPtr make_tee_sink(registry::BlobSinkPtr store, std::filesystem::path partial,
+                                                  std::filesystem::path blob, Download& download);
 
 }  // namespace gantry::tools

@@ -5,15 +5,23 @@
 #include <string>
 
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/interrupt.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools {
 
 UnpackOptions unpack_options(const ParsedArgs& args) {
-  UnpackOptions options;
+  UnpackOptions options{.layers_in_flight = layers_in_flight(registry_options(args).jobs), .stop = interrupt_token()};
   if (auto size = args.value(kMaxLayerSizeOption.name)) {
     options.max_layer_size = parse_size(kMaxLayerSizeOption.name, *size);
   }
+  return options;
+}
+
+registry::Options interruptible_registry_options(const ParsedArgs& args) {
+  registry::Options options = registry_options(args);
+  options.stop = interrupt_token();
   return options;
 }
 

@@ -13,8 +13,12 @@ inline constexpr OptionSpec kMaxLayerSizeOption{
     .name = "max-layer-size", .value_name = "SIZE",
     .help = "refuse a layer that expands beyond SIZE (e.g. 512M, 20G; default: no limit)"};
 
-// Error(bad_input) for a malformed size.
+// Error(bad_input) for a malformed size. Stopped by SIGINT/SIGTERM.
 [[nodiscard]] UnpackOptions unpack_options(const ParsedArgs& args);
+
+// registry_options(), its downloads stopped by SIGINT/SIGTERM (for the
+// commands that stop on them: Command::stops_on_signal).
+[[nodiscard]] registry::Options interruptible_registry_options(const ParsedArgs& args);
 
 // --json: one `unpacked` event on stdout; otherwise a line on stderr unless
 // --quiet. `rootfs` is the directory of a flattened unpack, empty for snapshots.

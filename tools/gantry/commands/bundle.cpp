@@ -103,7 +103,7 @@ int run(const ParsedArgs& args) {
   bundle.host_gid = ::getgid();
   const UnpackOptions unpack = unpack_options(args);
 
-  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
+  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(std::move(client_options), events.get());
@@ -140,6 +140,7 @@ Command bundle_command() {
       .options = options(),
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 

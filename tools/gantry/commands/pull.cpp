@@ -10,11 +10,15 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/interrupt.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
+
+static_assert(kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {
     OptionSpec{.name = "unpack", .value_name = "",
@@ -27,8 +31,10 @@ void print_pulled(const registry::ResolvedImage& image) {
   std::printf("%s@%s\n", image.reference.name().c_str(), image.manifest_descriptor.digest.string().c_str());
 }
 
-// One line per image that failed when several were asked for.
+// One line per image that failed when several were asked for; after a
+// SIGINT/SIGTERM the one line says so instead (main.cpp).
 void print_failure(const core::Reference& ref, const char* what) {
+  if (interrupting_signal() != 0) return;
   std::fprintf(stderr, "gantry: error: %s: %s\n", ref.string().c_str(), what);
 }
 
@@ -60,7 +66,7 @@ int run(const ParsedArgs& args) {
     throw core::Error(core::ErrorKind::bad_input, "gantry pull: --max-layer-size applies with --unpack only");
   }
   const UnpackOptions unpack = unpack_options(args);
-  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
+  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(std::move(client_options), events.get());
@@ -99,17 +105,20 @@ Command pull_command() {
           "default) to the manifest for the platform, fetches the config and every layer\n"
           "concurrently, verifies each against its digest, stores them in the OCI image layout\n"
           "at --store and records REF in its index.json. Blobs already in the store are not\n"
-          "fetched again; an interrupted download resumes where it stopped. Prints\n"
+          "fetched again; an interrupted download resumes where it stopped (SIGINT or\n"
+          "SIGTERM keep the partial files and exit 130 or 143). Prints\n"
           "NAME@DIGEST for each image pulled.\n"
           "\n"
           "With --unpack, each layer is also unpacked, while it downloads, into a snapshot\n"
           "in the store (STORE/snapshots/sha256/<chain ID>, whiteouts in overlayfs form),\n"
           "the layers of one image at once; a snapshot is complete only once its layer's\n"
           "diff ID matched, and one already present (e.g. a base layer shared with another\n"
-          "image) is not unpacked again.",
+          "image) is not unpacked again. As many layers as --jobs unpack at once, bottom\n"
+          "first; an image of more than 1000 layers is refused before any layer is fetched.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 

@@ -7,11 +7,14 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_unpack.hpp"
+#include "tools/gantry/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
+
+static_assert(kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {kMaxLayerSizeOption};
 
@@ -23,7 +26,7 @@ int run(const ParsedArgs& args) {
   const std::string& dir = args.positionals()[1];
   UnpackOptions options = unpack_options(args);
 
-  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
+  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
   core::ContentStore store(store_root(args));
   auto events = make_progress_output(args);
   registry::Client client(std::move(client_options), events.get());
@@ -45,10 +48,16 @@ Command unpack_command() {
           "already in the store are read from it. Whiteouts and opaque directories remove\n"
           "lower content; no entry can write outside DIR (names with .., absolute names and\n"
           "symlinks are resolved inside it). A new DIR appears only once complete (it is\n"
-          "built beside DIR and renamed); an existing empty DIR is emptied again on failure.",
+          "built beside DIR and renamed); an existing empty DIR is emptied again on failure.\n"
+          "As many layers as --jobs decode and apply at once, bottom first; the others'\n"
+          "downloads go into the store meanwhile. An image of more than 1000 layers is\n"
+          "refused before any layer is fetched.\n"
+          "SIGINT or SIGTERM stops it the same way (partial downloads are kept for the next\n"
+          "run) with exit status 130 or 143; a second signal stops it at once.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 

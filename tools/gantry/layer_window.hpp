@@ -1,0 +1,66 @@
+#pragma once
+// How many layers of an image unpack at once, and in which order. Each
+// layer in flight holds three threads (decoder, tar reader, feed) and a few
+// MiB of queues; a layer waiting holds neither (its download, if any, goes
+// into the store's partial file meanwhile: tee_sink.hpp). So threads and
+// buffers follow the window, never the image's layer count. Internal to
+// tools/gantry.
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <thread>
+
+namespace gantry::tools {
+
+// The most layers an image may have for gantry to unpack it (unpack,
+// bundle, pull --unpack, run); refused before any layer is fetched. Docker
+// builds stop at 125 layers and overlayfs stacks at most 500 lower
+// directories (beyond that `run` falls back to a flattened copy); 1000
+// leaves room for any real image while bounding the per-image work that
+// does grow with the count: chain IDs, the manifest, and the look-ups of a
+// snapshot's hardlink targets and parents through every snapshot below it.
+inline constexpr std::size_t kMaxLayers = 1000;
+
+// Layers in flight for `jobs` downloads at once: as many as downloads.
+// Layers above the lowest one in flight may wait for it (a flattened layer
+// applies after the one below) and keep their downloads paused, each
+// holding one of the fetcher's `jobs` slots; with at most jobs - 1 of them
+// there is always a slot for the lowest layer's download, even when it
+// had to wait its turn (another process was fetching the blob).
+[[nodiscard]] std::size_t layers_in_flight(int jobs);
+
+struct LayerSteps {
+  std::function<void(std::size_t)> start;   // layer i's pipeline starts (admitted)
+  std::function<void(std::size_t)> finish;  // waits for layer i, frees what it held; throws its error
+  std::function<void(std::exception_ptr)> stop_all;  // at the first failure: fail every layer's input
+};
+
+// Runs `count` layers' steps on a thread of its own: layer i starts once
+// every layer below it has started and fewer than `limit` are in flight,
+// and the lowest layer in flight is waited for first. The lowest layer
+// never waits for one above it, so the window always moves; a later layer
+// never holds a place an earlier one needs.
+class LayerWindow {
+ public:
+  LayerWindow(std::size_t count, std::size_t limit, LayerSteps steps);
+  // Joins; when join() was not called (an exception elsewhere), every layer
+  // is stopped first.
+  ~LayerWindow();
+  LayerWindow(const LayerWindow&) = delete;
+  LayerWindow& operator=(const LayerWindow&) = delete;
+
+  // Waits until every started layer is finished; the first failure, if any.
+  [[nodiscard]] std::exception_ptr join();
+
+ private:
+  void run();
+
+  std::size_t count_;
+  std::size_t limit_;
+  LayerSteps steps_;
+  std::exception_ptr failure_;
+  std::thread thread_;
+};
+
+}  // namespace gantry::tools
