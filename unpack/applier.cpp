@@ -14,11 +14,11 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/file_tree.hpp"
 #include "unpack/detail/apply_attrs.hpp"
 #include "unpack/detail/apply_impl.hpp"
 #include "unpack/detail/apply_lower.hpp"
 #include "unpack/detail/fs_path.hpp"
-#include "unpack/detail/fs_remove.hpp"
 #include "unpack/detail/fs_resolve.hpp"
 
 // Policy for hostile names, in one place:
@@ -151,7 +151,7 @@ bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry&
 // type change, and also file over file, never writes through the existing
 // inode, which may be shared by a hardlink with another path or a lower layer.
 void Applier::Impl::remove_existing(int parent, const char* name, const TarEntry& entry) {
-  if (detail::remove_all_at(parent, name, entry.path)) dirs_stale_ = true;
+  if (core::remove_tree_at(parent, name, entry.path)) dirs_stale_ = true;
 }
 
 template <class Create>
