@@ -83,6 +83,31 @@ TEST(TarReader, EntriesWithTheirTypesDataAndXattrs) {
   }
 }
 
+// libarchive folds a pax access ACL's user::/group::/other:: entries into
+// the mode; the header's own mode is what an entry gets (GNU tar, Go's
+// archive/tar), the ACL is ignored (containerd, umoci).
+TEST(TarReader, TheHeadersModeStandsAgainstAPaxAcl) {
+  const std::string tar =
+      testing::raw_pax_file("narrow", 0640, {{"SCHILY.acl.access", "user::rwx,group::rw-,other::rwx"}}, "x") +
+      testing::raw_pax_file("private", 0700,
+                            {{"SCHILY.acl.access", "user::rwx,user:1000:rwx,group::rwx,mask::rwx,other::rwx"},
+                             {"SCHILY.acl.default", "user::rwx,group::rwx,other::rwx"}},
+                            std::string(1000, 'y')) +
+      testing::raw_pax_file("setuid", 04750, {{"SCHILY.acl.access", "user::rwx,group::rwx,other::rwx"}}, "") +
+      testing::tar_end();
+  // Steps that make the headers straddle the source's chunks every way.
+  for (std::size_t step : {std::size_t{1} << 20, std::size_t{511}, std::size_t{7}, std::size_t{1}}) {
+    StringSource source(tar, step);
+    auto seen = read_all(source);
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[0].entry.mode, 0640u) << "step " << step;
+    EXPECT_EQ(seen[0].data, "x");
+    EXPECT_EQ(seen[1].entry.mode, 0700u) << "step " << step;
+    EXPECT_EQ(seen[1].data, std::string(1000, 'y'));
+    EXPECT_EQ(seen[2].entry.mode, 04750u) << "step " << step;
+  }
+}
+
 TEST(TarReader, TruncatedTarIsBadInput) {
   std::string tar = make_tar({{.path = "big", .content = std::string(10000, 'x')}});
   StringSource source(tar.substr(0, 2048), 512);
