@@ -57,7 +57,8 @@ constexpr std::size_t kTarBlock = 512;
 // it, whichever chunks it straddled.
 class RecentBytes {
  public:
-  void advance(std::span<const std::byte> next) {
+  // Before the source's next read: the current span is valid until then.
+  void retire_current() {
     // The new tail: the last 512 bytes of tail + current.
     std::array<std::byte, kTarBlock> tail{};
     const std::size_t from_current = std::min(current_.size(), kTarBlock);
@@ -68,8 +69,9 @@ class RecentBytes {
     tail_ = tail;
     tail_size_ = from_tail + from_current;
     current_start_ += static_cast<std::int64_t>(current_.size());
-    current_ = next;
+    current_ = {};
   }
+  void set_current(std::span<const std::byte> bytes) { current_ = bytes; }
 
   // The 512 bytes ending at stream offset `end`, if still at hand.
   [[nodiscard]] bool block_before(std::int64_t end, std::array<std::byte, kTarBlock>& out) const {
@@ -100,8 +102,9 @@ struct ReadContext {
 la_ssize_t read_callback(archive* a, void* opaque, const void** buffer) {
   auto* context = static_cast<ReadContext*>(opaque);
   try {
+    context->recent.retire_current();
     auto bytes = context->source->read();
-    context->recent.advance(bytes);
+    context->recent.set_current(bytes);
     *buffer = bytes.data();
     return static_cast<la_ssize_t>(bytes.size());
   } catch (...) {
