@@ -92,7 +92,7 @@ struct Applier::Impl {
 
   // Directory handles.
   detail::Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
-  void make_implicit_dir(const std::string& dir, const TarEntry& entry);
+  [[nodiscard]] detail::FileHandle make_implicit_dir(const std::string& dir, const TarEntry& entry);
 
   // Whiteouts.
   void apply_whiteout(const detail::CleanPath& path, const TarEntry& entry);
