@@ -201,6 +201,9 @@ void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEn
 // size (tar_entry.hpp): anything else means the data does not match the
 // header, Error(bad_input). Holes are left unwritten and the size set last.
 std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData& data) {
+  // The map's segments are known before its data: refuse one that could
+  // never fit (ApplyOptions::max_disk_bytes) before writing any of it.
+  if (entry.sparse_segments > 0) charge_disk(entry, 0, entry.sparse_segments * detail::kDiskBlock);
   std::int64_t end = 0;       // of the last block, empty ones included
   std::int64_t data_end = 0;  // of the last byte written
   std::int64_t written = 0;
@@ -212,6 +215,7 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
       throw detail::entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
     }
     if (size > 0) {
+      charge_disk(entry, offset > data_end ? size + detail::kDiskBlock : size, 0);
       core::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
       data_end = offset + size;
     }
@@ -228,6 +232,19 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
     throw core::errno_error(errno, "cannot set file size", entry.path);
   }
   return written;
+}
+
+// ApplyOptions::max_disk_bytes: `bytes` more written, `ahead` about to be.
+void Applier::Impl::charge_disk(const TarEntry& entry, std::int64_t bytes, std::int64_t ahead) {
+  const std::int64_t limit = options_.max_disk_bytes;
+  if (limit <= 0) return;
+  if (bytes > limit - disk_bytes_ || ahead > limit - disk_bytes_ - bytes) {
+    throw detail::entry_error(core::ErrorKind::bad_input,
+                              "layer makes more than the limit of " + std::to_string(limit) +
+                                  " bytes on disk (a sparse file's segments count a 4 KiB block each)",
+                              entry);
+  }
+  disk_bytes_ += bytes;
 }
 
 void Applier::Impl::make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry) {

@@ -248,6 +248,7 @@ void to_entry(const Reader& reader, archive_entry* e, TarEntry& out, const std::
   out.uid = archive_entry_uid(e);
   out.gid = archive_entry_gid(e);
   out.size = archive_entry_size(e);
+  out.sparse_segments = archive_entry_sparse_count(e);
   out.mtime_sec = archive_entry_mtime(e);
   out.mtime_nsec = archive_entry_mtime_nsec(e);
   out.dev_major = static_cast<std::uint32_t>(archive_entry_rdevmajor(e));

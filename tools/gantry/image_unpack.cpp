@@ -154,7 +154,8 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
   std::vector<std::unique_ptr<unpack::LayerPipeline>> pipelines;
   std::vector<LayerFeed> feeds;
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    appliers.push_back(std::make_unique<unpack::Applier>(target.work(), unpack::ApplyOptions{}));
+    appliers.push_back(std::make_unique<unpack::Applier>(
+        target.work(), unpack::ApplyOptions{.max_disk_bytes = options.max_layer_size}));
     std::shared_future<void> after = pipelines.empty() ? std::shared_future<void>{} : pipelines.back()->applied();
     pipelines.push_back(
         std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *appliers.back(), after));
@@ -202,7 +203,8 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
     unpack::ApplyOptions apply{.mode = unpack::ApplyMode::snapshot,
                                .lower_dirs = std::vector<std::filesystem::path>(report.snapshots.rbegin() + 1,
                                                                                 report.snapshots.rend()),
-                               .await_lowers = await_all(complete)};
+                               .await_lowers = await_all(complete),
+                               .max_disk_bytes = options.max_layer_size};
     build->applier = std::make_unique<unpack::Applier>(build->writer->dir(), std::move(apply));
     build->pipeline = std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options), *build->applier);
     complete.push_back(build->complete.get_future().share());

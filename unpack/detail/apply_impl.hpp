@@ -28,6 +28,10 @@ namespace gantry::unpack::detail {
 // in order, so a few hundred cover a tree's working set.
 constexpr std::size_t kMaxCachedDirs = 256;
 
+// The filesystem block a sparse segment at most rounds up to, for
+// ApplyOptions::max_disk_bytes (ext4, xfs, tmpfs: 4 KiB on x86-64).
+constexpr std::int64_t kDiskBlock = 4096;
+
 // A directory handle an entry is created in. `setgid`: new files there take
 // the directory's group, not the creator's, so their owner must be set.
 struct Parent {
@@ -126,6 +130,9 @@ struct Applier::Impl {
   std::unordered_set<std::string> created_;
   std::unordered_map<std::string, detail::DirRecord> dir_records_;
   std::vector<std::byte> copy_buffer_;
+  // Against options_.max_disk_bytes: what this layer has written.
+  void charge_disk(const TarEntry& entry, std::int64_t bytes, std::int64_t ahead);
+  std::int64_t disk_bytes_ = 0;
   ApplyStats stats_;
 };
 
