@@ -123,7 +123,7 @@ void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
     update_directory(fd.get(), path.full, entry);
     return;
   }
-  if (create(dir_for(path.parent, entry, true), path, entry, data)) record_created(path.full);
+  if (create(dir_for(path.parent, entry, true), path, entry, data)) created_.insert(path.full);
 }
 
 bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {

@@ -13,7 +13,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/error.hpp"
@@ -101,7 +100,6 @@ struct Applier::Impl {
   // Whiteouts.
   void apply_whiteout(const detail::CleanPath& path, const TarEntry& entry);
   void prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry);
-  void record_created(const std::string& path);
 
   ApplyOptions options_;
   std::filesystem::path root_path_;  // canonical: no symlink in it
@@ -127,7 +125,7 @@ struct Applier::Impl {
 
   // Every path this layer's entries created, with its ancestors (like
   // containerd's unpackedPaths): whiteouts apply to lower layers only.
-  std::unordered_set<std::string> created_;
+  detail::PathTree created_;
   std::unordered_map<std::string, detail::DirRecord> dir_records_;
   std::vector<std::byte> copy_buffer_;
   // Against options_.max_disk_bytes: what this layer has written.
