@@ -14,11 +14,11 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/file_tree.hpp"
 #include "unpack/detail/apply_attrs.hpp"
 #include "unpack/detail/apply_impl.hpp"
 #include "unpack/detail/apply_lower.hpp"
 #include "unpack/detail/fs_path.hpp"
-#include "unpack/detail/fs_remove.hpp"
 #include "unpack/detail/fs_resolve.hpp"
 
 // Policy for hostile names, in one place:
@@ -123,7 +123,7 @@ void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
     update_directory(fd.get(), path.full, entry);
     return;
   }
-  if (create(dir_for(path.parent, entry, true), path, entry, data)) record_created(path.full);
+  if (create(dir_for(path.parent, entry, true), path, entry, data)) created_.insert(path.full);
 }
 
 bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
@@ -151,7 +151,7 @@ bool Applier::Impl::create(Parent parent, const CleanPath& path, const TarEntry&
 // type change, and also file over file, never writes through the existing
 // inode, which may be shared by a hardlink with another path or a lower layer.
 void Applier::Impl::remove_existing(int parent, const char* name, const TarEntry& entry) {
-  if (detail::remove_all_at(parent, name, entry.path)) dirs_stale_ = true;
+  if (core::remove_tree_at(parent, name, entry.path)) dirs_stale_ = true;
 }
 
 template <class Create>
@@ -201,6 +201,9 @@ void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEn
 // size (tar_entry.hpp): anything else means the data does not match the
 // header, Error(bad_input). Holes are left unwritten and the size set last.
 std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData& data) {
+  // The map's segments are known before its data: refuse one that could
+  // never fit (ApplyOptions::max_disk_bytes) before writing any of it.
+  if (entry.sparse_segments > 0) charge_disk(entry, 0, entry.sparse_segments * detail::kDiskBlock);
   std::int64_t end = 0;       // of the last block, empty ones included
   std::int64_t data_end = 0;  // of the last byte written
   std::int64_t written = 0;
@@ -212,6 +215,7 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
       throw detail::entry_error(core::ErrorKind::bad_input, "file data does not fit the size in the header", entry);
     }
     if (size > 0) {
+      charge_disk(entry, offset > data_end ? size + detail::kDiskBlock : size, 0);
       core::write_all_at(fd, bytes.data(), bytes.size(), offset, entry.path);
       data_end = offset + size;
     }
@@ -228,6 +232,19 @@ std::int64_t Applier::Impl::write_data(int fd, const TarEntry& entry, EntryData&
     throw core::errno_error(errno, "cannot set file size", entry.path);
   }
   return written;
+}
+
+// ApplyOptions::max_disk_bytes: `bytes` more written, `ahead` about to be.
+void Applier::Impl::charge_disk(const TarEntry& entry, std::int64_t bytes, std::int64_t ahead) {
+  const std::int64_t limit = options_.max_disk_bytes;
+  if (limit <= 0) return;
+  if (bytes > limit - disk_bytes_ || ahead > limit - disk_bytes_ - bytes) {
+    throw detail::entry_error(core::ErrorKind::bad_input,
+                              "layer makes more than the limit of " + std::to_string(limit) +
+                                  " bytes on disk (a sparse file's segments count a 4 KiB block each)",
+                              entry);
+  }
+  disk_bytes_ += bytes;
 }
 
 void Applier::Impl::make_symlink(Parent parent, const CleanPath& path, const TarEntry& entry) {

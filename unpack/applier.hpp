@@ -54,6 +54,16 @@ struct ApplyOptions {
   // it does not hold, a parent it does not list). May throw (a lower layer
   // failed); the entry then fails with that error.
   std::function<void()> await_lowers{};
+  // What the layer may make on disk, in bytes (0: no limit), the bound of
+  // --max-layer-size beside the pipeline's on decoded bytes. A sparse map
+  // makes blocks the tar does not carry: 200,000 one-byte segments 8 KiB
+  // apart are 2.6 MB of tar and 819 MB on disk. So file data counts its
+  // bytes, and every segment after a hole a 4 KiB block more (a filesystem
+  // block it at most rounds up to); holes count nothing, so a 1 TiB file of
+  // holes stays cheap. A map whose segments alone would exceed what is
+  // left is refused before any of its data is written. Error(bad_input)
+  // naming the entry.
+  std::int64_t max_disk_bytes = 0;
 };
 
 struct ApplyStats {

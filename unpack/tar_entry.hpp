@@ -24,6 +24,7 @@ struct TarEntry {
   std::int64_t uid = 0;
   std::int64_t gid = 0;
   std::int64_t size = 0;  // regular files: the file's size (holes of sparse files included)
+  std::int64_t sparse_segments = 0;  // regular files: entries of the sparse map (0: not sparse)
   std::int64_t mtime_sec = 0;
   std::int64_t mtime_nsec = 0;
   std::uint32_t dev_major = 0;

@@ -1,16 +1,21 @@
-"""A decompression bomb through `gantry unpack`: 2 MiB of gzip expanding to a
-2 GiB file of zeros unpacks within a bounded memory (issue 4: peak RSS under
-256 MiB whatever the layer size), and `--max-layer-size` refuses it early.
+"""Bombs through `gantry unpack`, each within a bounded memory.
+
+A decompression bomb: 2 MiB of gzip expanding to a 2 GiB file of zeros
+unpacks within a bounded memory (issue 4: peak RSS under 256 MiB whatever
+the layer size), and `--max-layer-size` refuses it early.
+
+A sparse bomb (issue 9): 2.6 MB of tar holding one pax sparse file of
+200,000 one-byte segments 8 KiB apart would allocate 819 MB; under
+`--max-layer-size 10M` it is refused, naming the entry, because the limit
+bounds what a layer makes on disk (a segment counts a 4 KiB block). A 1 TiB
+file of holes with 4 KiB of data stays accepted, and sparse.
 
 The layer is built streaming (the test bed's tar writer and compressor take
 the zeros one 1 MiB chunk at a time), so neither the test nor the registry
 ever holds the expanded bytes.
 
-Memory is the child's ru_maxrss (os.wait4). The binary under test is the
-ASan build, whose allocator keeps up to 256 MiB of freed memory in
-quarantine to catch use-after-free: that is ASan's memory, not gantry's, so
-the quarantine is turned off for the measured run. Shadow memory and
-redzones stay, so the number is an upper bound of a Release build's.
+Memory is the child's peak RSS, ASan's quarantine off (gantry_testbed/
+measure.py).
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ import pytest
 
 from gantry_testbed import images
 from gantry_testbed.layers import build_layer
+from gantry_testbed.measure import run_measured, without_asan_quarantine
 from gantry_testbed.ocistore import OciStore
-from gantry_testbed.tarwriter import Entry
+from gantry_testbed.tarwriter import Entry, Sparse
 
 BOMB_SIZE = 2 << 30
 RSS_LIMIT = 256 << 20
-NO_QUARANTINE = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 
 
 class Zeros:
@@ -59,24 +64,12 @@ def bomb(registry_plain) -> tuple[str, images.Image]:
     return registry_plain.ref("it/bomb", "v1"), image
 
 
-def run_measured(argv: list[str], env: dict[str, str]) -> tuple[int, int, str]:
-    """(exit status, peak RSS in bytes, stderr) of one child."""
-    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = process.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    process.stderr.close()
-    return process.returncode, usage.ru_maxrss * 1024, stderr  # ru_maxrss is in KiB
-
-
 def test_bomb_unpacks_within_bounded_memory(gantry, scratch, bomb):
     ref, _ = bomb
     rootfs = scratch / "rootfs"
     argv = gantry.argv("unpack", "--plain-http", "--quiet", ref, str(rootfs))
-    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), NO_QUARANTINE]))
     try:
-        status, peak, stderr = run_measured(argv, {**gantry.env, "ASAN_OPTIONS": asan})
+        status, peak, stderr = run_measured(argv, without_asan_quarantine(gantry.env))
 
         assert status == 0, stderr
         zeros = rootfs / "bomb/zeros"
@@ -109,3 +102,45 @@ def test_rss_is_measured(scratch):
     status, peak, stderr = run_measured(["/usr/bin/python3", "-c", code], dict(os.environ))
     assert status == 0, stderr
     assert peak >= 64 << 20
+
+
+SPARSE_SEGMENTS = 200_000
+SPARSE_STRIDE = 8 << 10
+TIB = 1 << 40
+
+
+def _push_one_file(registry, repo: str, entry: Entry) -> tuple[str, images.Image]:
+    image = images.build_image([build_layer([entry])])
+    registry.client.push_image(repo, image, tag="v1")
+    return registry.ref(repo, "v1"), image
+
+
+def test_max_layer_size_counts_sparse_segments_on_disk(gantry, scratch, registry_plain):
+    segments = tuple((SPARSE_STRIDE * (i + 1), b"x") for i in range(SPARSE_SEGMENTS))
+    entry = Entry("many-segments", sparse=Sparse(SPARSE_STRIDE * (SPARSE_SEGMENTS + 1), segments))
+    ref, _ = _push_one_file(registry_plain, "it/sparse-bomb", entry)
+    assert entry.size < 4 << 20  # the tar is small: only the map and 200,000 bytes
+    rootfs = scratch / "rootfs"
+
+    line = gantry.fails("unpack", "--plain-http", "--max-layer-size", "10M", ref, str(rootfs))
+
+    assert "many-segments" in line and str(10 << 20) in line and "on disk" in line, line
+    assert not rootfs.exists() and not [n for n in os.listdir(scratch) if n.startswith(".rootfs")]
+
+
+def test_a_file_of_holes_stays_sparse_and_within_the_limit(gantry, scratch, registry_plain):
+    data = bytes(range(256)) * 16  # 4 KiB at the very end of 1 TiB
+    entry = Entry("holes", sparse=Sparse(TIB, ((TIB - len(data), data),)))
+    ref, _ = _push_one_file(registry_plain, "it/sparse-holes", entry)
+    rootfs = scratch / "rootfs"
+
+    gantry.ok("unpack", "--plain-http", "--quiet", "--max-layer-size", "10M", ref, str(rootfs))
+
+    st = (rootfs / "holes").stat()
+    assert st.st_size == TIB
+    assert st.st_blocks * 512 <= 1 << 20, st.st_blocks
+    with open(rootfs / "holes", "rb") as f:
+        f.seek(TIB - len(data))
+        assert f.read() == data
+        f.seek(TIB // 2)
+        assert f.read(4096) == bytes(4096)

@@ -21,6 +21,10 @@ DIR), and REFUSED, with one `gantry: error:` line naming the entry and DIR
 left empty, for a non-directory that would replace the root (a symlink named
 "."), a whiteout of "." or "..", a hardlink to nothing or to a directory, and
 a parent that is a dangling symlink or a loop.
+
+And modes are the headers': a pax access ACL (SCHILY.acl.access) does not
+widen them (libarchive folds its user::/group::/other:: entries into the
+mode), and ACLs are not applied, as containerd and umoci ignore them.
 """
 
 from __future__ import annotations
@@ -282,3 +286,21 @@ NEW_DIR_CASES = ["climb-one-level", "whiteout-one-level", "hardlink-climbing",
 def test_hostile_layer_into_a_new_dir_changes_nothing_outside(registry_plain, repo, gantry,
                                                               scratch, name):
     run_case(registry_plain, repo, gantry, scratch, name, new_dir=True)
+
+
+def test_a_pax_acl_does_not_widen_the_header_mode(registry_plain, repo, gantry, scratch):
+    wide = b"user::rwx,group::rwx,other::rwx"
+    acl = "SCHILY.acl.access"
+    entries = [f("narrow", b"x", mode=0o640, pax={acl: b"user::rwx,group::rw-,other::rwx"}),
+               f("private", b"y" * 5000, mode=0o700, pax={acl: b"user::rwx,user:1000:rwx,group::rwx,mask::rwx,other::rwx"}),
+               d("dir", mode=0o750, pax={acl: wide, "SCHILY.acl.default": wide})]
+    registry_plain.client.push_image(repo, images.build_image([build_layer(entries)]), tag="acl")
+    root = scratch / "root"
+
+    gantry.ok("unpack", "--plain-http", "--quiet", registry_plain.ref(repo, "acl"), str(root))
+
+    for name, mode in (("narrow", 0o640), ("private", 0o700), ("dir", 0o750)):
+        path = root / name
+        assert oct(path.lstat().st_mode & 0o7777) == oct(mode), name
+        assert not {"system.posix_acl_access", "system.posix_acl_default"} & set(os.listxattr(path)), name
+    assert (root / "private").read_bytes() == b"y" * 5000

@@ -302,6 +302,60 @@ TEST_F(ApplierTest, SparseFileKeepsHolesAndSize) {
   EXPECT_EQ(data.find_first_not_of('\0', (4 << 20) + 6), std::string::npos);
 }
 
+// ApplyOptions::max_disk_bytes: data counts its bytes, a segment after a
+// hole a 4 KiB block more, holes nothing.
+E sparse_file(std::string path, std::int64_t size, std::int64_t segments, std::int64_t stride) {
+  E f = file(std::move(path), "");
+  f.entry.size = size;
+  f.entry.sparse_segments = segments;
+  for (std::int64_t i = 0; i < segments; ++i) f.blocks.emplace_back(stride * (i + 1), "x");
+  f.blocks.emplace_back(size, "");
+  return f;
+}
+
+TEST_F(ApplierTest, ASparseMapOutOfProportionToTheLimitIsRefusedBeforeItsData) {
+  // 3,000 one-byte segments 8 KiB apart: 3 KB of data, 12 MB of blocks.
+  const E f = sparse_file("many", 3000 * 8192 + 8192, 3000, 8192);
+  const auto e = error_of([&] { apply_layer(root_, {f}, ApplyOptions{.max_disk_bytes = 10 << 20}); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind(), ErrorKind::bad_input);
+  EXPECT_EQ(e->context().path, "many");
+  EXPECT_NE(e->message().find(std::to_string(10 << 20)), std::string::npos) << e->message();
+  EXPECT_EQ(lstat_of(root_ / "many").st_blocks, 0) << "refused before writing";
+  // Without a limit, or under one it fits, it is applied.
+  EXPECT_NO_THROW(apply_layer(root_, {f}, ApplyOptions{.max_disk_bytes = 13 << 20}));
+  EXPECT_EQ(slurp(root_ / "many").substr(8192, 1), "x");
+}
+
+TEST_F(ApplierTest, SegmentsCountAgainstTheLimitAcrossFiles) {
+  // Each file's 1,000 segments (4 MB of blocks) fit alone; the third does not.
+  const E a = sparse_file("a", 1000 * 8192 + 8192, 1000, 8192);
+  E b = a, c = a;
+  b.entry.path = "b";
+  c.entry.path = "c";
+  const auto e = error_of([&] { apply_layer(root_, {a, b, c}, ApplyOptions{.max_disk_bytes = 10 << 20}); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->context().path, "c");
+}
+
+TEST_F(ApplierTest, HolesCostNothingAgainstTheLimit) {
+  constexpr std::int64_t kTiB = std::int64_t{1} << 40;
+  E f = file("huge", "");
+  f.entry.size = kTiB;
+  f.entry.sparse_segments = 1;
+  f.blocks = {{kTiB - 4096, std::string(4096, 'y')}, {kTiB, ""}};
+  E plain = file("plain", std::string(1 << 20, 'p'));
+  apply_layer(root_, {f, plain}, ApplyOptions{.max_disk_bytes = 2 << 20});
+  const struct stat st = lstat_of(root_ / "huge");
+  EXPECT_EQ(st.st_size, kTiB);
+  EXPECT_LE(st.st_blocks * 512, 64 * 1024);
+  // Plain data counts its bytes: over the limit is refused.
+  const auto e = error_of([&] { apply_layer(root_, {file("big", std::string(3 << 20, 'b'))},
+                                            ApplyOptions{.max_disk_bytes = 2 << 20}); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->context().path, "big");
+}
+
 TEST_F(ApplierTest, DataThatDoesNotMatchTheSizeIsRefused) {
   E short_data = file("short", "abc");
   short_data.entry.size = 4;

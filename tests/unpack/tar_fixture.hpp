@@ -6,8 +6,11 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gantry::unpack::testing {
@@ -50,6 +53,59 @@ inline std::string make_tar(const std::vector<FileSpec>& files) {
   archive_write_free(a);
   return tar;
 }
+
+// Tar written byte by byte, for what libarchive's writer will not write: it
+// derives a pax ACL's user::/group::/other:: entries from the mode, so it
+// cannot write a header mode that an ACL contradicts (GNU tar --acls can).
+inline std::string tar_octal(std::uint64_t value, int digits) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%0*llo", digits, static_cast<unsigned long long>(value));
+  return buffer;
+}
+
+inline std::string tar_padded(std::string bytes) {
+  bytes.resize((bytes.size() + 511) / 512 * 512, '\0');
+  return bytes;
+}
+
+inline std::string ustar_header(const std::string& name, unsigned mode, std::size_t size, char type) {
+  std::string h(512, '\0');
+  auto put = [&](std::size_t at, const std::string& value) { h.replace(at, value.size(), value); };
+  put(0, name.substr(0, 100));
+  put(100, tar_octal(mode, 7));
+  put(108, tar_octal(0, 7));
+  put(116, tar_octal(0, 7));
+  put(124, tar_octal(size, 11));
+  put(136, tar_octal(1700000000, 11));
+  h[156] = type;
+  put(257, std::string("ustar\0" "00", 8));
+  put(148, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  put(148, tar_octal(sum, 6));
+  h[154] = '\0';
+  return h;
+}
+
+// One "%d key=value\n" record: the length counts its own digits.
+inline std::string pax_record(const std::string& key, const std::string& value) {
+  const std::string body = " " + key + "=" + value + "\n";
+  std::size_t n = body.size() + 1;
+  while (std::to_string(n).size() + body.size() != n) n = std::to_string(n).size() + body.size();
+  return std::to_string(n) + body;
+}
+
+// A regular file with a pax extended header holding `records`.
+inline std::string raw_pax_file(const std::string& path, unsigned mode,
+                                const std::vector<std::pair<std::string, std::string>>& records,
+                                const std::string& content) {
+  std::string pax;
+  for (const auto& [key, value] : records) pax += pax_record(key, value);
+  return ustar_header("PaxHeader/" + path, 0644, pax.size(), 'x') + tar_padded(pax) +
+         ustar_header(path, mode, content.size(), '0') + tar_padded(content);
+}
+
+inline std::string tar_end() { return std::string(1024, '\0'); }
 
 inline std::string gzip(const std::string& data) {
   z_stream z{};

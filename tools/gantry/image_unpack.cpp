@@ -185,7 +185,8 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
           .start =
               [&](std::size_t i) {
                 InFlight& layer = in_flight[i];
-                layer.applier = std::make_unique<unpack::Applier>(target.work(), unpack::ApplyOptions{});
+                layer.applier = std::make_unique<unpack::Applier>(
+                    target.work(), unpack::ApplyOptions{.max_disk_bytes = options.max_layer_size});
                 layer.pipeline = std::make_unique<unpack::LayerPipeline>(
                     layer_spec(report.image, i, options), *layer.applier, inputs.inputs[i]->queue(),
                     i > 0 ? applied[i - 1] : std::shared_future<void>{});
@@ -243,7 +244,8 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
                 unpack::ApplyOptions apply{
                     .mode = unpack::ApplyMode::snapshot,
                     .lower_dirs = std::vector<std::filesystem::path>(report.snapshots.rend() - i, report.snapshots.rend()),
-                    .await_lowers = await_all(std::vector(complete.begin(), complete.begin() + i))};
+                    .await_lowers = await_all(std::vector(complete.begin(), complete.begin() + i)),
+                    .max_disk_bytes = options.max_layer_size};
                 layer.applier = std::make_unique<unpack::Applier>(layer.writer->dir(), std::move(apply));
                 layer.pipeline = std::make_unique<unpack::LayerPipeline>(layer_spec(report.image, i, options),
                                                                          *layer.applier, inputs.inputs[i]->queue());

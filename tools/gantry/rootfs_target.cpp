@@ -67,15 +67,13 @@ RootfsTarget::RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
 RootfsTarget::~RootfsTarget() {
   if (committed_) return;
   // The staging directory goes; an existing DIR is left empty as it was found.
-  if (work_ == dir_) {
-    core::empty_directory(work_);
-    return;
-  }
   try {
-    core::remove_tree(work_);
+    if (work_ == dir_) core::empty_directory(work_);
+    else core::remove_tree(work_);
   } catch (const Error&) {
-    // What stays carries this process's id: the next unpack beside it
-    // removes it once this process has exited.
+    // The unpack's own error is the one to report. What stays of a
+    // staging directory carries this process's id: the next unpack beside
+    // it removes it once this process has exited.
   }
 }
 

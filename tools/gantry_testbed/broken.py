@@ -16,12 +16,13 @@ from .blob import Blob, sha256_digest
 from .content import RandomContent
 from .images import Image, ImageConfig, Platform, config_blob, manifest_blob, build_image
 from .layers import Layer, build_layer
-from . import mediatypes
+from . import mediatypes, trees
 from .registry import RegistryInfo
 from .tarwriter import Entry
 
 UNKNOWN_LAYER_TYPE = "application/vnd.example.unknown.layer.v1+tar"
 LAYER_BYTES = 8192
+DANGLING_LINK = "dangling"  # deep_tree_then_bad_entry's last entry
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,18 @@ def wrong_diff_id(registry: RegistryInfo, repo: str, tag: str = "broken",
     return _push(registry, repo, tag, image,
                  "config rootfs.diff_ids[0] does not match the uncompressed layer",
                  layer.blob.digest)
+
+
+def deep_tree_then_bad_entry(registry: RegistryInfo, repo: str, tag: str = "broken",
+                             fmt: str = "oci", levels: int = 12_000) -> Broken:
+    """A small layer building a tree `levels` directories deep (symlink hops
+    keep every name short, trees.deep_tree_entries), then a hardlink to
+    nothing, which an unpacker refuses only once the whole tree is on disk:
+    a failed unpack must then remove it."""
+    entries = trees.deep_tree_entries(levels) + [Entry(DANGLING_LINK, "hardlink", linkname="nothing")]
+    layer = build_layer(entries)
+    return _push(registry, repo, tag, build_image([layer], fmt=fmt),
+                 f"a {levels}-level tree, then a hardlink to nothing", layer.blob.digest)
 
 
 def _wrong_size(registry: RegistryInfo, repo: str, tag: str, fmt: str, delta: int) -> Broken:

@@ -5,7 +5,7 @@ the opposite: names with `..`, absolute names, links out of the root, numbers
 that only fit in PAX records or GNU base-256, binary xattrs and non-UTF-8
 names, each in the exact encoding under test. Formats: POSIX.1-1988 ustar
 headers, POSIX.1-2001 pax extended headers ('x'), GNU long name/link entries
-('L'/'K') and GNU base-256 numbers.
+('L'/'K'), GNU base-256 numbers and GNU's pax sparse files (format 1.0).
 
 Entries are written as given; the writer never rewrites a path.
 """
@@ -67,6 +67,7 @@ class Entry:
     names: str = "pax"
     numbers: str = "pax"
     pax: dict[str, bytes] = field(default_factory=dict)
+    sparse: Sparse | None = None  # a sparse file: its content instead of `data`
 
     def __post_init__(self) -> None:
         if self.kind not in TYPEFLAGS:
@@ -77,11 +78,39 @@ class Entry:
     @property
     def size(self) -> int:
         """Bytes of member data: only regular files carry any."""
-        return content_size(self.data) if self.kind == "file" else 0
+        if self.kind != "file":
+            return 0
+        return self.sparse.stored_size if self.sparse is not None else content_size(self.data)
 
     @property
     def path_bytes(self) -> bytes:
         return _encode(self.path)
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """A sparse file's content in GNU tar's pax format 1.0 (GNU.sparse.major=1,
+    minor=0): `size` bytes, data only in `segments`, (offset, bytes) at
+    increasing offsets, holes between. The member's data is the map ("N\\n",
+    then "offset\\nlength\\n" per segment, in decimal, padded to a block)
+    followed by the segments' bytes; pax records carry the real name and
+    size, the header a "GNUSparseFile.0" name as GNU tar writes it."""
+
+    size: int
+    segments: tuple[tuple[int, bytes], ...]
+
+    def map_bytes(self) -> bytes:
+        # A file ending in a hole ends its map with an empty segment at its
+        # size, as GNU tar writes it (and needs it, to extend the file).
+        spans = [(off, len(data)) for off, data in self.segments]
+        if not spans or sum(spans[-1]) != self.size:
+            spans.append((self.size, 0))
+        text = b"%d\n" % len(spans) + b"".join(b"%d\n%d\n" % span for span in spans)
+        return text + _padding(len(text))
+
+    @property
+    def stored_size(self) -> int:
+        return len(self.map_bytes()) + sum(len(data) for _, data in self.segments)
 
 
 class Sink(Protocol):
@@ -217,9 +246,13 @@ def encode_headers(entry: Entry) -> bytes:
     pax extended header, then the ustar header itself)."""
     h = _Header(entry)
     prelude: list[bytes] = []
-    name = h.name("path", entry.path_bytes + (b"/" if entry.kind == "dir"
-                                                and not entry.path_bytes.endswith(b"/") else b""),
-                  b"L", 100, prelude)
+    path = entry.path_bytes + (b"/" if entry.kind == "dir" and not entry.path_bytes.endswith(b"/") else b"")
+    if entry.sparse is not None:
+        h.pax += [("GNU.sparse.major", b"1"), ("GNU.sparse.minor", b"0"), ("GNU.sparse.name", path),
+                  ("GNU.sparse.realsize", str(entry.sparse.size).encode())]
+        head, slash, tail = path.rpartition(b"/")
+        path = head + slash + b"GNUSparseFile.0/" + tail
+    name = h.name("path", path, b"L", 100, prelude)
     linkname = h.name("linkpath", _encode(entry.linkname), b"K", 100, prelude)
     uid = h.number("uid", entry.uid, 8)
     gid = h.number("gid", entry.gid, 8)
@@ -254,7 +287,9 @@ class TarWriter:
         if entry.kind != "file":
             return
         written = 0
-        for chunk in content_chunks(entry.data):
+        chunks = content_chunks(entry.data) if entry.sparse is None else (
+            [entry.sparse.map_bytes()] + [data for _, data in entry.sparse.segments])
+        for chunk in chunks:
             self._sink.write(chunk)
             written += len(chunk)
         if written != entry.size:

@@ -217,3 +217,27 @@ def layered_entries() -> list[list[Entry]]:
         _f("xattrs/user", b"replaced, xattrs gone\n", T3),
     ]
     return [base, middle, top]
+
+
+# The kernel follows at most 40 symlinks in one lookup (MAXSYMLINKS).
+MAX_SYMLINK_HOPS = 40
+
+
+def deep_tree_entries(levels: int, hop: int = 500) -> list[Entry]:
+    """A tree `levels` directories deep whose entry names stay short (about
+    2 * `hop` bytes), far deeper than PATH_MAX: each step makes `hop` more
+    levels below the previous step's symlink in one entry (its parents are
+    implicit), then a symlink at the top, `hopN`, to that new bottom. A file
+    `bottom` ends it. Each step adds one symlink to a lookup from the top,
+    so there are fewer steps than the kernel's MAXSYMLINKS."""
+    steps = -(-levels // hop)
+    if steps >= MAX_SYMLINK_HOPS:
+        raise ValueError(f"{levels} levels need {steps} symlink hops; use a longer hop")
+    entries: list[Entry] = []
+    base = ""
+    for step in range(steps):
+        bottom = base + "/".join(["d"] * min(hop, levels - step * hop))
+        entries += [Entry(bottom, "dir"), Entry(f"hop{step}", "symlink", linkname=bottom)]
+        base = f"hop{step}/"
+    entries.append(Entry(base + "bottom", data=b"at the bottom\n"))
+    return entries

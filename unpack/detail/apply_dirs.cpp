@@ -90,8 +90,8 @@ Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, boo
   if (auto it = dirs_.find(dir); it != dirs_.end()) return Parent{it->second.fd.get(), it->second.setgid};
   auto [fd, err] = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
   if (!fd && err == ENOENT && make_missing) {
-    make_implicit_dir(dir, entry);
-    std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
+    fd = make_implicit_dir(dir, entry);
+    if (!fd) std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
   }
   if (!fd) {
     if (!make_missing && (err == ENOENT || err == ENOTDIR)) return Parent{};
@@ -105,23 +105,32 @@ Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, boo
 // caller (root), as containerd and umoci make them. Snapshot: the same
 // directory of the lower snapshots if there is one, attributes and all, or
 // overlayfs would show this snapshot's 0755 root-owned stand-in over it.
-void Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
+// Returns the new directory's handle (O_PATH), opened from its parent's:
+// the same as resolving `dir` from the root again, without walking every
+// component and symlink of a deep path once more for each level made (a
+// layer's deep tree would cost the square of its depth). Empty when
+// something else stands there: the caller resolves it.
+FileHandle Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
   const CleanPath path = detail::clean_path(dir);
   const int parent = dir_for(path.parent, entry, true).fd;
-  if (options_.mode == ApplyMode::snapshot) {
-    auto lower = detail::find_in_layers(layer_stack(), path.full, true);
-    if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
-      make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
-      return;
+  std::optional<detail::Found> lower;
+  // Only a lower snapshot's directory counts: without any, the search
+  // (which walks the name one prefix at a time) has nothing to find.
+  if (options_.mode == ApplyMode::snapshot && !options_.lower_dirs.empty()) {
+    lower = detail::find_in_layers(layer_stack(), path.full, true);
+  }
+  if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
+    make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
+  } else {
+    if (::mkdirat(parent, path.base(), 0755) != 0) {
+      if (errno == EEXIST) return {};  // a dangling symlink: the caller's openat2 says so
+      throw core::errno_error(errno, "cannot create directory", entry.path);
     }
+    FileHandle fd(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw core::errno_error(errno, "cannot open directory", entry.path);
+    detail::set_mode_fd(fd.get(), 0755, entry.path);  // not what the umask left
   }
-  if (::mkdirat(parent, path.base(), 0755) != 0) {
-    if (errno == EEXIST) return;  // a dangling symlink: the caller's openat2 says so
-    throw core::errno_error(errno, "cannot create directory", entry.path);
-  }
-  FileHandle fd(::openat(parent, path.base(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) throw core::errno_error(errno, "cannot open directory", entry.path);
-  detail::set_mode_fd(fd.get(), 0755, entry.path);  // not what the umask left
+  return FileHandle(::openat(parent, path.base(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 }
 
 void Applier::Impl::finish() {

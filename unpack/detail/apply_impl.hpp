@@ -13,7 +13,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/error.hpp"
@@ -27,6 +26,10 @@ namespace gantry::unpack::detail {
 // Parent handles kept between entries; a layer walks its directories mostly
 // in order, so a few hundred cover a tree's working set.
 constexpr std::size_t kMaxCachedDirs = 256;
+
+// The filesystem block a sparse segment at most rounds up to, for
+// ApplyOptions::max_disk_bytes (ext4, xfs, tmpfs: 4 KiB on x86-64).
+constexpr std::int64_t kDiskBlock = 4096;
 
 // A directory handle an entry is created in. `setgid`: new files there take
 // the directory's group, not the creator's, so their owner must be set.
@@ -92,12 +95,11 @@ struct Applier::Impl {
 
   // Directory handles.
   detail::Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
-  void make_implicit_dir(const std::string& dir, const TarEntry& entry);
+  [[nodiscard]] detail::FileHandle make_implicit_dir(const std::string& dir, const TarEntry& entry);
 
   // Whiteouts.
   void apply_whiteout(const detail::CleanPath& path, const TarEntry& entry);
   void prune_lower(int dir_fd, const std::string& dir, const TarEntry& entry);
-  void record_created(const std::string& path);
 
   ApplyOptions options_;
   std::filesystem::path root_path_;  // canonical: no symlink in it
@@ -123,9 +125,12 @@ struct Applier::Impl {
 
   // Every path this layer's entries created, with its ancestors (like
   // containerd's unpackedPaths): whiteouts apply to lower layers only.
-  std::unordered_set<std::string> created_;
+  detail::PathTree created_;
   std::unordered_map<std::string, detail::DirRecord> dir_records_;
   std::vector<std::byte> copy_buffer_;
+  // Against options_.max_disk_bytes: what this layer has written.
+  void charge_disk(const TarEntry& entry, std::int64_t bytes, std::int64_t ahead);
+  std::int64_t disk_bytes_ = 0;
   ApplyStats stats_;
 };
 

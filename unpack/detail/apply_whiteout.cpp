@@ -32,15 +32,6 @@ constexpr std::string_view kReservedPrefix = ".wh..wh.";
 
 bool detail::is_whiteout_name(std::string_view base) noexcept { return base.starts_with(kWhiteoutPrefix); }
 
-void Applier::Impl::record_created(const std::string& path) {
-  // Ancestors are in the set whenever a path is: stop at the first one there.
-  std::string_view p = path;
-  while (!p.empty() && created_.emplace(p).second) {
-    const std::size_t slash = p.rfind('/');
-    p = p.substr(0, slash == std::string_view::npos ? 0 : slash);
-  }
-}
-
 // image-spec layer.md, "Whiteouts". Whiteouts are resolved through the root
 // handle like any name, so one below a symlink to "/" or "../.." removes
 // inside the root, and never appear in the result themselves. A whiteout

@@ -1,6 +1,7 @@
 #include "unpack/detail/fs_path.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/error.hpp"
@@ -52,6 +53,36 @@ std::string join_path(std::string_view parent, std::string_view name) {
 std::size_t path_depth(std::string_view cleaned) noexcept {
   if (cleaned.empty()) return 0;
   return static_cast<std::size_t>(std::count(cleaned.begin(), cleaned.end(), '/')) + 1;
+}
+
+std::string PathTree::key(std::uint64_t parent, std::string_view name) {
+  std::string k(sizeof parent, '\0');
+  std::memcpy(k.data(), &parent, sizeof parent);
+  k.append(name);
+  return k;
+}
+
+void PathTree::insert(std::string_view path) {
+  std::uint64_t id = 0;
+  for (std::size_t start = 0; start < path.size();) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    auto [node, added] = nodes_.try_emplace(key(id, path.substr(start, slash - start)), next_id_);
+    if (added) ++next_id_;
+    id = node->second;
+    start = slash + 1;
+  }
+}
+
+bool PathTree::contains(std::string_view path) const {
+  std::uint64_t id = 0;
+  for (std::size_t start = 0; start < path.size();) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    auto node = nodes_.find(key(id, path.substr(start, slash - start)));
+    if (node == nodes_.end()) return false;
+    id = node->second;
+    start = slash + 1;
+  }
+  return !path.empty();
 }
 
 }  // namespace gantry::unpack::detail

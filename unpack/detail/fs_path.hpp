@@ -9,8 +9,10 @@
 // (fs_resolve.hpp).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace gantry::unpack::detail {
 
@@ -34,5 +36,23 @@ struct CleanPath {
 
 // Components of a cleaned path: "" -> 0, "a" -> 1, "a/b" -> 2.
 [[nodiscard]] std::size_t path_depth(std::string_view cleaned) noexcept;
+
+// A set of cleaned paths that holds each path's ancestors too, as a tree of
+// names: a path shares its ancestors' nodes, so memory grows with the bytes
+// of the names added. (A set of full strings holds every prefix of a deep
+// path again: a 4 KiB name of 2,000 components would cost 4 MB.)
+class PathTree {
+ public:
+  // Adds `path` and its ancestors.
+  void insert(std::string_view path);
+  // Whether `path` was added, itself or as an ancestor of one.
+  [[nodiscard]] bool contains(std::string_view path) const;
+
+ private:
+  // A node's key: its parent's id (8 bytes) and its name.
+  [[nodiscard]] static std::string key(std::uint64_t parent, std::string_view name);
+  std::unordered_map<std::string, std::uint64_t> nodes_;
+  std::uint64_t next_id_ = 1;  // 0: the root
+};
 
 }  // namespace gantry::unpack::detail

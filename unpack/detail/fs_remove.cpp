@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,24 +33,6 @@ std::vector<std::string> list_dir(int dir_fd, std::string_view what) {
     }
   }
   return names;
-}
-
-bool remove_all_at(int dir_fd, const char* name, std::string_view what) {
-  if (::unlinkat(dir_fd, name, 0) == 0) return true;
-  if (errno == ENOENT) return false;
-  // unlink(2) of a directory fails with EISDIR on Linux (EPERM per POSIX).
-  if (errno != EISDIR && errno != EPERM) throw core::errno_error(errno, "cannot remove", std::string(what));
-  // O_NOFOLLOW: the name was a directory a moment ago; if it is a symlink
-  // now, this fails rather than emptying the symlink's target.
-  FileHandle dir(::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir) throw core::errno_error(errno, "cannot open directory to remove", std::string(what));
-  // Collect first, then delete: getdents64 may skip names while the
-  // directory changes under it.
-  for (const std::string& child : list_dir(dir.get(), what)) remove_all_at(dir.get(), child.c_str(), what);
-  if (::unlinkat(dir_fd, name, AT_REMOVEDIR) != 0) {
-    throw core::errno_error(errno, "cannot remove directory", std::string(what));
-  }
-  return true;
 }
 
 }  // namespace gantry::unpack::detail
