@@ -35,17 +35,23 @@ class LayerPipelineTest : public ::testing::Test {
   // Feeds `blob` in `step`-byte chunks from another thread, as a download would.
   static std::jthread feed(ChunkQueue& input, std::string blob, std::size_t step) {
     return std::jthread([&input, blob = std::move(blob), step] {
-      for (std::size_t pos = 0; pos < blob.size(); pos += step) {
-        auto piece = std::as_bytes(std::span(blob.data() + pos, std::min(step, blob.size() - pos)));
-        while (!input.push_copy(piece)) {
-          // Paused: wait for room like the fetcher does, without spinning hard.
-          std::promise<void> room;
-          input.on_space([&] { room.set_value(); });
-          room.get_future().wait();
-          break;
+      try {
+        for (std::size_t pos = 0; pos < blob.size(); pos += step) {
+          auto piece = std::as_bytes(std::span(blob.data() + pos, std::min(step, blob.size() - pos)));
+          while (!input.push_copy(piece)) {
+            // Paused: wait for room like the fetcher does, without spinning hard.
+            std::promise<void> room;
+            input.on_space([&] { room.set_value(); });
+            room.get_future().wait();
+            break;
+          }
         }
+        input.close();
+      } catch (const std::exception&) {
+        // The pipeline failed the stream (push_copy rethrows its error): a
+        // producer stops there, as the fetcher does; the test asserts on
+        // the pipeline's side.
       }
-      input.close();
     });
   }
 
