@@ -63,8 +63,13 @@ class OciStore:
         directory = self.root / "ingest"
         if not directory.is_dir():
             return {}
-        return {f"sha256:{p.name.removesuffix('.partial')}": p.stat().st_size
-                for p in directory.glob("*.partial")}
+        sizes = {}
+        for p in directory.glob("*.partial"):
+            try:
+                sizes[f"sha256:{p.name.removesuffix('.partial')}"] = p.stat().st_size
+            except FileNotFoundError:
+                pass  # completed (renamed into blobs/) between the listing and the stat
+        return sizes
 
     def wait_for_partial(self, digest: str, size: int, process: subprocess.Popen,
                          timeout: float = 60) -> int:
