@@ -7,19 +7,35 @@
 // for is capped at 2^27 = 128 MiB (ZSTD_d_windowLogMax): every level up to
 // --ultra -22 fits in it, `zstd -d` refuses more without --memory, and it
 // bounds what a hostile frame header can make each layer allocate. Frames
-// written with --long=28 or more are refused as unsupported.
+// written with --long=28 or more are refused as unsupported. libzstd checks
+// the cap only when it streams a frame: one that is whole in a single call's
+// input (and fits the output) it decodes in one pass, needing no window and
+// not checking it. The cap is checked here too, whenever a frame's header is
+// whole at its first byte, so that whether a layer is refused does not
+// depend on how the network split its bytes (found by tests/fuzz).
+//
+// Only RFC 8878 frames: libzstd (Debian builds it with ZSTD_LEGACY_SUPPORT)
+// also decodes the pre-1.0 formats (magics 0xFD2FB51E-27), but only when a
+// legacy frame's whole magic arrives in one call; one byte of it alone is
+// "unknown frame descriptor". A layer's verdict must not depend on how the
+// network split its bytes (found by tests/fuzz too), and the
+// layer media type means RFC 8878, whose only magics are the frame's and the
+// skippable frame's (Go's klauspost/compress, containerd's, has no legacy).
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <string>
 
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getFrameHeader (exported by Debian's libzstd.so)
 #include <zstd.h>
 #include <zstd_errors.h>
 
 #include "core/error.hpp"
 #include "unpack/decoder.hpp"
 #include "unpack/detail/codecs.hpp"
+#include "unpack/detail/magic.hpp"
 #include "unpack/detail/step_loop.hpp"
 
 namespace gantry::unpack {
@@ -55,6 +71,7 @@ class ZstdDecoder final : public Decoder {
     // Between frames with nothing to read there is nothing to flush either;
     // calling anyway would count toward zstd's "no forward progress" error.
     if (in.empty() && !in_frame_) return {};
+    if (!in_frame_) check_frame_start(in);
     ZSTD_inBuffer src{in.data(), in.size(), 0};
     ZSTD_outBuffer dst{out.data(), out.size(), 0};
     const std::size_t rc = ZSTD_decompressStream(dctx_.get(), &dst, &src);
@@ -69,21 +86,43 @@ class ZstdDecoder final : public Decoder {
     return {src.pos, dst.pos};
   }
 
+  // `in` starts a frame (and is not empty).
+  void check_frame_start(std::span<const std::byte> in) const {
+    const auto first = std::to_integer<std::uint8_t>(in.front());
+    if (first != detail::kZstdMagic[0] && (first & detail::kZstdSkippableMask[0]) != detail::kZstdSkippableMagic[0]) {
+      not_a_frame("no RFC 8878 frame magic");
+    }
+    // Non-zero: the header is not whole yet, or is malformed (libzstd says how).
+    ZSTD_frameHeader header;
+    if (ZSTD_getFrameHeader(&header, in.data(), in.size()) == 0 && header.frameType == ZSTD_frame &&
+        header.windowSize > (std::uint64_t{1} << kWindowLogMax)) {
+      window_too_large("frame header asks for " + std::to_string(header.windowSize >> 20) + " MiB");
+    }
+  }
+
+  [[noreturn]] void window_too_large(const std::string& why) const {
+    throw core::Error(core::ErrorKind::unsupported, "zstd: frame " + std::to_string(frames_ + 1) +
+                                                        " needs a window over " +
+                                                        std::to_string((1u << kWindowLogMax) >> 20) + " MiB: " + why);
+  }
+
+  // Bytes where a frame should start are of no known kind.
+  [[noreturn]] void not_a_frame(const std::string& why) const {
+    if (frames_ > 0) {
+      throw core::Error(core::ErrorKind::bad_input, "zstd: trailing garbage after zstd stream (" +
+                                                        std::to_string(frames_) + " complete frames, then: " + why + ")");
+    }
+    throw core::Error(core::ErrorKind::bad_input, "zstd: not a zstd stream: " + why);
+  }
+
   [[noreturn]] void fail(std::size_t rc) const {
     const std::string name = ZSTD_getErrorName(rc);
     switch (ZSTD_getErrorCode(rc)) {
       case ZSTD_error_frameParameter_windowTooLarge:
-        throw core::Error(core::ErrorKind::unsupported,
-                          "zstd: frame " + std::to_string(frames_ + 1) + " needs a window over " +
-                              std::to_string((1u << kWindowLogMax) >> 20) + " MiB: " + name);
+        window_too_large(name);
       case ZSTD_error_prefix_unknown:
         // Only the first bytes of a frame can be of no known kind.
-        if (frames_ > 0) {
-          throw core::Error(core::ErrorKind::bad_input,
-                            "zstd: trailing garbage after zstd stream (" + std::to_string(frames_) +
-                                " complete frames, then: " + name + ")");
-        }
-        throw core::Error(core::ErrorKind::bad_input, "zstd: not a zstd stream: " + name);
+        not_a_frame(name);
       default:
         throw core::Error(core::ErrorKind::bad_input, "zstd: corrupt stream in frame " +
                                                           std::to_string(frames_ + 1) + " near compressed byte " +
