@@ -7,20 +7,19 @@
 // for is capped at 2^27 = 128 MiB (ZSTD_d_windowLogMax): every level up to
 // --ultra -22 fits in it, `zstd -d` refuses more without --memory, and it
 // bounds what a hostile frame header can make each layer allocate. Frames
-// written with --long=28 or more are refused as unsupported. libzstd checks
-// the cap only when it streams a frame: one that is whole in a single call's
-// input (and fits the output) it decodes in one pass, needing no window and
-// not checking it. The cap is checked here too, whenever a frame's header is
-// whole at its first byte, so that whether a layer is refused does not
-// depend on how the network split its bytes (found by tests/fuzz).
+// written with --long=28 or more are refused as unsupported.
 //
-// Only RFC 8878 frames: libzstd (Debian builds it with ZSTD_LEGACY_SUPPORT)
-// also decodes the pre-1.0 formats (magics 0xFD2FB51E-27), but only when a
-// legacy frame's whole magic arrives in one call; one byte of it alone is
-// "unknown frame descriptor". A layer's verdict must not depend on how the
-// network split its bytes (found by tests/fuzz too), and the
-// layer media type means RFC 8878, whose only magics are the frame's and the
-// skippable frame's (Go's klauspost/compress, containerd's, has no legacy).
+// Whether a layer is refused must not depend on how the network split its
+// bytes, and two libzstd shortcuts made it so (found by tests/fuzz), so the
+// first bytes of every frame are checked here as well:
+// - a frame that is whole in one call's input (and fits the output) is
+//   decoded in one pass, needing no window and not checking the cap: the cap
+//   is checked here whenever a frame's header is whole at its first byte;
+// - Debian builds libzstd with ZSTD_LEGACY_SUPPORT, which decodes pre-1.0
+//   frames (magics 0xFD2FB51E-27) when their whole magic arrives at once,
+//   while one byte of it alone is "unknown frame descriptor": only RFC 8878's
+//   frame and skippable-frame magics are accepted (the layer media type's
+//   format; Go's klauspost/compress, which containerd uses, has no legacy).
 
 #include <cstddef>
 #include <cstdint>
