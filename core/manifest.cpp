@@ -191,6 +191,10 @@ json parse_document(std::string_view text, std::size_t limit, std::string_view d
     // nlohmann counts bytes from 1, and the end of input as one past the last.
     throw Error(ErrorKind::bad_input, name + ": invalid JSON at byte " + std::to_string(error.byte) +
                                           (error.byte > text.size() ? " (unexpected end of input)" : ""));
+  } catch (const json::out_of_range&) {
+    // A number beyond a double's range (nlohmann's error 406) is no
+    // parse_error (found by tests/fuzz/manifest_fuzz.cpp).
+    throw Error(ErrorKind::bad_input, name + ": invalid JSON: a number out of range");
   }
 }
 

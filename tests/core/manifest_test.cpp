@@ -438,6 +438,13 @@ TEST(ParseManifest, InvalidJsonSaysWhere) {
                         "manifest: invalid JSON at byte");
 }
 
+// nlohmann throws out_of_range, not parse_error, for these (found by
+// tests/fuzz/manifest_fuzz.cpp).
+TEST(ParseManifest, NumberBeyondADoublesRangeIsInvalidJson) {
+  expect_manifest_error(R"({"schemaVersion": 1E400})", ErrorKind::bad_input,
+                        "manifest: invalid JSON: a number out of range");
+}
+
 TEST(ParseManifest, SizeLimit) {
   // Whitespace pads a valid document to exactly the limit, then one byte over.
   std::string doc(kOciManifestDoc);

@@ -611,8 +611,6 @@ CommandResult run(const std::string& command) {
   return result;
 }
 
-bool have_tool(const std::string& name) { return run("command -v " + name).status == 0; }
-
 // A one-layer image: an empty tar, its config and manifest, under `name`.
 Digest put_image(ContentStore& store, const std::string& name) {
   std::string layer(1024, '\0');  // two zero blocks: an empty tar archive
@@ -640,7 +638,6 @@ Digest put_image(ContentStore& store, const std::string& name) {
 }
 
 TEST_F(StoreTest, SkopeoReadsTheStore) {
-  if (!have_tool("skopeo")) GTEST_SKIP() << "skopeo is not installed";
   ContentStore store(root_);
   Digest manifest = put_image(store, "example.com/app:1.0");
   auto result = run("skopeo inspect 'oci:" + root_.string() + ":example.com/app:1.0'");
@@ -651,7 +648,6 @@ TEST_F(StoreTest, SkopeoReadsTheStore) {
 }
 
 TEST_F(StoreTest, UmociListsTheRefs) {
-  if (!have_tool("umoci")) GTEST_SKIP() << "umoci is not installed";
   ContentStore store(root_);
   put_image(store, "app-1.0");
   put_image(store, "example.com/other:2");

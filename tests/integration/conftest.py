@@ -27,6 +27,45 @@ from gantry_testbed.tokenserver import TokenServer  # noqa: E402
 
 MODES = testbed.MODES
 
+# What ctest reads as "Skipped" (SKIP_RETURN_CODE in CMakeLists.txt here):
+# pytest itself exits 0 when tests were skipped, which ctest counts as Passed.
+SKIPPED_EXIT = 77
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "root(reason): the test needs root; skipped otherwise, "
+                                       "failed under CI=true")
+    config.pluginmanager.register(_SkipsShowInCtest(), "gantry_skips_show_in_ctest")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.root(REASON)` (or `pytestmark = ...` for a whole file):
+    as another user the test is skipped, except under CI (CI=true, set by CI
+    services), which runs the suite as root: a root-only test that does not
+    run there is a broken CI machine, not a pass."""
+    marker = item.get_closest_marker("root")
+    if marker is None or os.geteuid() == 0:
+        return
+    reason = marker.args[0] if marker.args else "needs root"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}: CI=true, and CI runs the suite as root", pytrace=False)
+    pytest.skip(reason)
+
+
+class _SkipsShowInCtest:
+    """A session that passed but skipped something exits SKIPPED_EXIT."""
+
+    def __init__(self):
+        self.skipped = 0
+
+    def pytest_runtest_logreport(self, report):
+        self.skipped += report.skipped
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if exitstatus == pytest.ExitCode.OK and self.skipped:
+            session.exitstatus = SKIPPED_EXIT
+
 
 def _registry(mode: str, tmp_path_factory: pytest.TempPathFactory):
     base = os.environ.get("GANTRY_TESTBED_DIR")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 
 import pytest
@@ -19,8 +18,7 @@ from gantry_testbed import images, trees
 from gantry_testbed.layers import build_layer
 from gantry_testbed.tarwriter import Entry
 
-pytestmark = pytest.mark.skipif(shutil.which("runc") is None or os.geteuid() != 0,
-                                reason="runc, as root, runs the bundles")
+pytestmark = pytest.mark.root("runc, as root, runs the bundles")
 
 PASSWD = trees.PASSWD + b"app:x:1000:1000:App:/home/app:/bin/sh\n"
 GROUP = trees.GROUP + b"app:x:1000:\nextra:x:3000:app\n"

@@ -25,7 +25,7 @@ from gantry_testbed.tarwriter import Entry
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import tree_print  # noqa: E402
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="gantry run needs root")
+pytestmark = pytest.mark.root("gantry run needs root")
 
 PASSWD = trees.PASSWD + b"app:x:1000:1000:App:/home/app:/bin/sh\n"
 GROUP = trees.GROUP + b"app:x:1000:\nextra:x:3000:app\n"

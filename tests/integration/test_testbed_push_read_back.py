@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import tarfile
 
@@ -42,7 +41,7 @@ def test_busybox_applets_exist_in_this_busybox():
     assert set(trees.BUSYBOX_APPLETS) <= set(applets)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+@pytest.mark.root("chroot needs root")
 def test_busybox_image_runs(registry_plain, repo, scratch):
     """Pulled back and unpacked by tarfile, the image runs its shell."""
     image = images.busybox_image(compression="zstd")

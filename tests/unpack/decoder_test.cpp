@@ -452,6 +452,50 @@ TEST(ZstdDecoder, WindowOver128MiBIsRefused) {
   EXPECT_TRUE(contains(e, "window over 128 MiB")) << e.what();
 }
 
+// libzstd decodes a frame that is whole in one call in a single pass,
+// without its window limit; gantry checks the header itself, so the verdict
+// is the same whatever the split (found by tests/fuzz/decoder_fuzz.cpp).
+TEST(ZstdDecoder, WindowOver128MiBIsRefusedEvenForAFrameWholeInOneCall) {
+  Bytes frame = to_bytes("\x28\xb5\x2f\xfd");
+  frame.push_back(std::byte{0x80});             // Frame_Header_Descriptor: 4-byte FCS, not single segment
+  frame.push_back(std::byte{(28 - 10) << 3});   // Window_Descriptor: 2^28
+  frame.insert(frame.end(), 4, std::byte{0});   // Frame_Content_Size: 0
+  for (unsigned char b : {0x01, 0x00, 0x00}) frame.push_back(std::byte{b});  // last raw block, size 0
+  for (std::size_t in_step : {kWhole, std::size_t{1}}) {
+    const core::Error e = error_from([&] { decode_all(Compression::zstd, frame, in_step); });
+    EXPECT_EQ(e.kind(), ErrorKind::unsupported) << "in steps of " << in_step;
+    EXPECT_TRUE(contains(e, "window over 128 MiB")) << e.what();
+  }
+}
+
+// Decoded in one pass, a frame whose content differs from its header's
+// Frame_Content_Size is corrupt; streamed, libzstd let one with an empty
+// last block pass (found by tests/fuzz/decoder_fuzz.cpp).
+TEST(ZstdDecoder, ContentSizeMismatchIsCorruptWhateverTheSplit) {
+  Bytes frame = to_bytes("\x28\xb5\x2f\xfd");
+  frame.push_back(std::byte{0x60});  // Frame_Header_Descriptor: 2-byte FCS, single segment
+  frame.push_back(std::byte{0x00});  // Frame_Content_Size: 0 + 256
+  frame.push_back(std::byte{0x00});
+  for (unsigned char b : {0x01, 0x00, 0x00}) frame.push_back(std::byte{b});  // last raw block, size 0
+  for (std::size_t in_step : {kWhole, std::size_t{1}}) {
+    const core::Error e = error_from([&] { decode_all(Compression::zstd, frame, in_step, 1000); });
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input) << "in steps of " << in_step;
+    EXPECT_TRUE(contains(e, "zstd: corrupt stream in frame 1")) << e.what();
+  }
+}
+
+// libzstd also decodes pre-RFC 8878 frames (magic 0xFD2FB526 here), but
+// only when their whole magic arrives at once.
+TEST(ZstdDecoder, LegacyFramesAreRefusedWhateverTheSplit) {
+  const Bytes stream = concat({run_filter("zstd -q -c", to_bytes("data\n")), to_bytes("\x26\xb5\x2f\xfd\x4d")});
+  for (std::size_t in_step : {kWhole, std::size_t{1}}) {
+    const core::Error e = error_from([&] { decode_all(Compression::zstd, stream, in_step); });
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input) << "in steps of " << in_step;
+    EXPECT_TRUE(contains(e, "trailing garbage after zstd stream (1 complete frames, then: no RFC 8878 frame magic)"))
+        << e.what();
+  }
+}
+
 // ---- identity and all ---------------------------------------------------------
 
 TEST(IdentityDecoder, CopiesAndIsFinishedOnceFed) {

@@ -1,6 +1,6 @@
 #pragma once
 // The first bytes of each layer format, shared by check_magic (decoder.cpp)
-// and the gzip decoder, which checks them again at every member.
+// and the decoders, which check them again at every gzip member and zstd frame.
 
 #include <array>
 #include <cstdint>
