@@ -250,15 +250,7 @@ void drop_privileges(const ContainerInit& init) {
   if (::syscall(SYS_capset, &header, data) != 0) fail_setup(init, "cannot set capabilities", nullptr);
 }
 
-[[noreturn]] void exec_command(const ContainerInit& init) {
-  exec_command(CommandExec{.command = init.command,
-                           .candidates = init.candidates,
-                           .candidate_count = init.candidate_count,
-                           .command_has_slash = init.command_has_slash,
-                           .argv = init.argv,
-                           .envp = init.envp},
-               init.error_fd);
-}
+[[noreturn]] void exec_command(const ContainerInit& init) { exec_command(init.exec, init.error_fd); }
 
 // --init: PID 1 is gantry-init (runtime/init/gantry_init.cpp), a program of
 // its own run from the descriptor the parent opened on the host (it need
@@ -270,7 +262,7 @@ void drop_privileges(const ContainerInit& init) {
   // The init reports the command's exec failure on the error pipe: it
   // stays open across this exec (and closes on the command's).
   if (::fcntl(init.error_fd, F_SETFD, 0) != 0) fail_setup(init, "cannot pass the error pipe to the init", nullptr);
-  ::syscall(SYS_execveat, init.init_fd, "", init.init_argv, init.envp, AT_EMPTY_PATH);
+  ::syscall(SYS_execveat, init.init_fd, "", init.init_argv, init.exec.envp, AT_EMPTY_PATH);
   fail_setup(init, "cannot start the init", nullptr);
 }
 

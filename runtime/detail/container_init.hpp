@@ -34,12 +34,7 @@ struct ContainerInit {
   int group_count = 0;
   const int* capabilities = nullptr;  // to keep in the bounding set (and effective for root)
   int capability_count = 0;
-  const char* command = nullptr;           // argv[0], for messages
-  const char* const* candidates = nullptr;  // where to execve argv[0] from, in order
-  int candidate_count = 0;
-  bool command_has_slash = false;
-  char* const* argv = nullptr;
-  char* const* envp = nullptr;
+  CommandExec exec{};  // the command (its argv, envp and where to find it)
   int stdin_fd = -1;  // dup2'ed onto 0 when >= 0
   int tty_fd = -1;    // a terminal's slave side: the controlling tty and 0, 1, 2
   const char* tty_path = nullptr;  // its name on the host, bound to /dev/console (a
