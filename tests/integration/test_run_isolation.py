@@ -258,6 +258,12 @@ def test_no_credential_or_host_environment_of_gantry_reaches_the_container(gantr
         assert proc.stdout.readline() == "ready\n", proc.stderr.read()
         pids = _container_processes(proc.pid)
         assert len(pids) == (2 if init else 1)
+        # "ready" comes before the command execs sleep: a scan during that
+        # execve can read neither the old memory nor the new one.
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pids[-1]}/cmdline").read_bytes() != b"sleep\x00100\x00":
+            assert time.monotonic() < deadline, "the command never became sleep"
+            time.sleep(0.01)
         seen = {pid: (_readable_memory(pid), Path(f"/proc/{pid}/environ").read_bytes()) for pid in pids}
         os.kill(pids[0], signal.SIGKILL)  # PID 1: gantry ends the run and cleans up
         assert proc.wait(timeout=30) == 128 + signal.SIGKILL
