@@ -1,6 +1,7 @@
 // run_credential_helper: the one place gantry starts another program while
 // pulling. Kept apart from the config parsing it serves.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -62,8 +63,18 @@ std::optional<Credentials> run_credential_helper(std::string_view name, std::str
   std::string arg0 = program;
   std::string arg1 = "get";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  // The helper starts with no signal blocked: gantry blocks SIGINT and
+  // SIGTERM in all its threads while a command waits for them
+  // (tools/gantry/interrupt.hpp), and a spawned process inherits the mask.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  int spawn_error = ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv, environ);
+  int spawn_error = ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv, environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   // glibc's posix_spawnp reports a failed exec here (ENOENT: not in PATH).
   if (spawn_error == ENOENT) helper_error(program, "not found in PATH");

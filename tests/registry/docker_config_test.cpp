@@ -1,6 +1,7 @@
 #include "registry/detail/docker_config.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +171,28 @@ TEST_F(DockerConfigTest, HelperIsCalledWithTheServerOnStdin) {
   EXPECT_FALSE(run_credential_helper("test", "unknown.example"));  // exit 1: none
   EXPECT_FALSE(run_credential_helper("test", "token.example"));    // identity token: not a password
   EXPECT_EQ(asked(), "secure.example:5000\nunknown.example\ntoken.example\n");
+}
+
+// gantry blocks SIGINT and SIGTERM while a command waits for them
+// (tools/gantry/interrupt.hpp); a helper must not inherit that mask, or a
+// Ctrl-C would not reach it.
+TEST_F(DockerConfigTest, HelperStartsWithNoSignalBlocked) {
+  write(dir_ / "bin" / "docker-credential-mask",
+        "#!/bin/sh\n"
+        "read server\n"
+        "blocked=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/self/status)\n"
+        "echo \"{\\\"Username\\\":\\\"u\\\",\\\"Secret\\\":\\\"$blocked\\\"}\"\n",
+        /*executable=*/true);
+  install_helper("test");  // puts dir_/bin first on PATH
+  sigset_t stop, previous;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &stop, &previous), 0);
+  std::optional<Credentials> answer = run_credential_helper("mask", "h");
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous, nullptr), 0);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->password, "0000000000000000");
 }
 
 TEST_F(DockerConfigTest, MissingHelperIsAnAuthError) {
