@@ -12,10 +12,8 @@ import subprocess
 import pytest
 
 from gantry_testbed import images, layers
-from gantry_testbed.content import RandomContent
 from gantry_testbed.faultproxy import Throttle
 from gantry_testbed.ocistore import OciStore
-from gantry_testbed.tarwriter import Entry
 
 RATE = 8 << 20          # through the proxy: the big layer takes about 4 s
 SIGNAL_AFTER = 4 << 20  # bytes of the big layer in its partial file
@@ -24,10 +22,7 @@ STOP_TIMEOUT = 60       # a stop that takes longer than this hangs
 
 @pytest.fixture(scope="module")
 def two_layer_image(registry_plain, module_scratch):
-    base = layers.build_layer([Entry("etc/", kind="dir"), Entry("etc/base", data=b"first layer\n")], "gzip")
-    big = layers.build_layer([Entry("data/", kind="dir"),
-                              Entry("data/random", data=RandomContent(32 << 20, secrets.randbits(64)))],
-                             "gzip", path=module_scratch / "big.tar.gz")
+    base, big = layers.small_and_big_layers(module_scratch / "big.tar.gz")
     repo = f"it/interrupt-{secrets.token_hex(4)}"
     image = images.build_image([base, big], config=images.ImageConfig(cmd=("sh",)))  # bundle needs one
     registry_plain.client.push_image(repo, image, tag="v1")

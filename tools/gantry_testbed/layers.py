@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import mediatypes
 from .blob import Blob
 from .compress import COMPRESSORS
+from .content import RandomContent
 from .tarwriter import Entry, TarWriter, Sink
 
 # OCI image-spec layer.md "Whiteouts".
@@ -82,3 +84,14 @@ def build_layer(entries: list[Entry], compression: str = "gzip", *,
     blob = Blob(compressed.digest, compressed.size, data=data,
                 path=Path(path) if path is not None else None)
     return Layer(blob, compression, uncompressed.digest, tuple(entries))
+
+
+def small_and_big_layers(big_path: Path, big_bytes: int = 32 << 20) -> list[Layer]:
+    """Two gzip layers: a tiny one, then `big_bytes` of random data (written
+    to `big_path`, not held in memory) — an image whose second download can
+    be throttled, interrupted or killed half way while the first is done."""
+    base = build_layer([Entry("etc/", kind="dir"), Entry("etc/base", data=b"first layer\n")], "gzip")
+    big = build_layer([Entry("data/", kind="dir"),
+                       Entry("data/random", data=RandomContent(big_bytes, secrets.randbits(64)))],
+                      "gzip", path=big_path)
+    return [base, big]
