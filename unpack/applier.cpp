@@ -343,9 +343,33 @@ Applier::Applier(const std::filesystem::path& root, ApplyOptions options)
 
 Applier::~Applier() = default;
 
-void Applier::apply(const TarEntry& entry, EntryData& data) { impl_->apply(entry, data); }
+namespace {
 
-void Applier::finish() { impl_->finish(); }
+// A write the filesystem refused (a full disk, EIO) is the host's trouble,
+// not the image's: its error names the host path, so that whoever reads it
+// knows which filesystem to look at. Errors of other kinds keep the path
+// inside the image, where their cause is.
+template <class Step>
+void with_host_paths(const std::filesystem::path& root, Step step) {
+  try {
+    step();
+  } catch (const core::Error& e) {
+    if (e.kind() != core::ErrorKind::io || e.context().path.empty() || e.context().path.starts_with('/')) throw;
+    core::ErrorContext context = e.context();
+    context.path = (root / context.path).string();
+    throw core::Error(e.kind(), e.message(), std::move(context));
+  }
+}
+
+}  // namespace
+
+void Applier::apply(const TarEntry& entry, EntryData& data) {
+  with_host_paths(impl_->root_path_, [&] { impl_->apply(entry, data); });
+}
+
+void Applier::finish() {
+  with_host_paths(impl_->root_path_, [&] { impl_->finish(); });
+}
 
 const ApplyStats& Applier::stats() const noexcept { return impl_->stats_; }
 
