@@ -27,8 +27,8 @@ struct Options {
   // A PEM file of CAs trusted in addition to the system's.
   std::string ca_file;
 
-  // A docker config.json; empty: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
-  // ~/.docker/config.json, the first that exists.
+  // A docker config.json, the only one read; empty: containers-auth.json(5)'s
+  // files searched in order (detail::find_auth_files).
   std::string auth_file;
 
   // Pull-through mirrors, each for one registry (mirror.hpp). Those of a

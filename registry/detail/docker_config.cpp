@@ -4,6 +4,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
+
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "registry/detail/base64.hpp"
@@ -73,9 +76,10 @@ std::string registry_key(std::string_view key) {
   return host;
 }
 
-DockerConfig parse_docker_config(std::string_view text, std::string_view origin) {
+DockerConfig parse_docker_config(std::string_view text, std::string_view origin, bool legacy) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) bad_config(origin, "not a JSON object");
+  if (legacy) doc = json{{"auths", std::move(doc)}};  // ~/.dockercfg is only the `auths` object
   DockerConfig config;
   if (auto auths = doc.find("auths"); auths != doc.end() && !auths->is_null()) {
     if (!auths->is_object()) bad_config(origin, "auths is not an object");
@@ -103,26 +107,43 @@ DockerConfig parse_docker_config(std::string_view text, std::string_view origin)
   return config;
 }
 
-std::optional<std::filesystem::path> find_auth_file(std::string_view explicit_path) {
+std::vector<AuthFile> find_auth_files(std::string_view explicit_path) {
   if (!explicit_path.empty()) {
     std::filesystem::path path(explicit_path);
     if (!is_file(path)) {
       throw core::Error(core::ErrorKind::io, "credentials file not found", {.path = path.string()});
     }
-    return path;
+    return {AuthFile{std::move(path), false}};
   }
-  std::vector<std::filesystem::path> candidates;
-  if (const char* file = std::getenv("REGISTRY_AUTH_FILE"); file && *file) candidates.emplace_back(file);
-  if (const char* dir = std::getenv("DOCKER_CONFIG"); dir && *dir) {
-    candidates.push_back(std::filesystem::path(dir) / "config.json");
+  auto variable = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  std::filesystem::path home = variable("HOME");
+  std::vector<AuthFile> candidates;
+  // containers-auth.json(5): the primary file (REGISTRY_AUTH_FILE, podman's
+  // and skopeo's override, else ${XDG_RUNTIME_DIR}/containers/auth.json, else
+  // containers/image's /run/containers/UID/auth.json), then
+  // ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json, then docker's
+  // ${DOCKER_CONFIG:-~/.docker}/config.json, then the legacy ~/.dockercfg.
+  if (std::string file = variable("REGISTRY_AUTH_FILE"); !file.empty()) {
+    candidates.push_back({file, false});
+  } else if (std::string runtime = variable("XDG_RUNTIME_DIR"); !runtime.empty()) {
+    candidates.push_back({std::filesystem::path(runtime) / "containers" / "auth.json", false});
+  } else {
+    candidates.push_back({"/run/containers/" + std::to_string(::getuid()) + "/auth.json", false});
   }
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    candidates.push_back(std::filesystem::path(home) / ".docker" / "config.json");
+  std::string config_home = variable("XDG_CONFIG_HOME");
+  if (config_home.empty() && !home.empty()) config_home = home / ".config";
+  if (!config_home.empty()) candidates.push_back({std::filesystem::path(config_home) / "containers" / "auth.json", false});
+  if (std::string dir = variable("DOCKER_CONFIG"); !dir.empty()) {
+    candidates.push_back({std::filesystem::path(dir) / "config.json", false});
+  } else if (!home.empty()) {
+    candidates.push_back({home / ".docker" / "config.json", false});
   }
-  for (auto& path : candidates) {
-    if (is_file(path)) return path;
-  }
-  return std::nullopt;
+  if (!home.empty()) candidates.push_back({home / ".dockercfg", true});
+  std::erase_if(candidates, [](const AuthFile& file) { return !is_file(file.path); });
+  return candidates;
 }
 
 std::string helper_server_url(std::string_view registry) {
@@ -144,17 +165,22 @@ std::optional<Credentials> parse_helper_output(std::string_view text) {
 std::optional<Credentials> CredentialSource::lookup(std::string_view registry) {
   std::string key = registry_key(registry);
   if (auto hit = cache_.find(key); hit != cache_.end()) return hit->second;
-  if (!config_) {
-    std::optional<std::filesystem::path> path = find_auth_file(auth_file_);
-    config_ = path ? parse_docker_config(read_config_file(*path), path->string()) : DockerConfig{};
+  if (!configs_) {
+    configs_.emplace();
+    for (const AuthFile& file : find_auth_files(auth_file_)) {
+      configs_->push_back(parse_docker_config(read_config_file(file.path), file.path.string(), file.legacy));
+    }
   }
   std::optional<Credentials> found;
-  if (auto helper = config_->cred_helpers.find(key); helper != config_->cred_helpers.end()) {
-    found = run_credential_helper(helper->second, helper_server_url(key));
-  } else if (auto entry = config_->auths.find(key); entry != config_->auths.end()) {
-    found = entry->second;
-  } else if (!config_->creds_store.empty()) {
-    found = run_credential_helper(config_->creds_store, helper_server_url(key));
+  for (const DockerConfig& config : *configs_) {
+    if (auto helper = config.cred_helpers.find(key); helper != config.cred_helpers.end()) {
+      found = run_credential_helper(helper->second, helper_server_url(key));
+    } else if (auto entry = config.auths.find(key); entry != config.auths.end()) {
+      found = entry->second;
+    } else if (!config.creds_store.empty()) {
+      found = run_credential_helper(config.creds_store, helper_server_url(key));
+    }
+    if (found) break;
   }
   cache_.emplace(key, found);
   return found;

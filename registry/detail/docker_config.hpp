@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gantry::registry::detail {
 
@@ -32,12 +33,22 @@ struct DockerConfig {
 [[nodiscard]] std::string registry_key(std::string_view key);
 
 // Error(bad_input) naming `origin` (the file) for malformed JSON or fields.
-[[nodiscard]] DockerConfig parse_docker_config(std::string_view json, std::string_view origin);
+// `legacy`: the old ~/.dockercfg, whose whole object is what `auths` holds.
+[[nodiscard]] DockerConfig parse_docker_config(std::string_view json, std::string_view origin, bool legacy = false);
 
-// explicit_path when given (it must exist: Error(io) otherwise), else the
-// first existing of $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
-// $HOME/.docker/config.json.
-[[nodiscard]] std::optional<std::filesystem::path> find_auth_file(std::string_view explicit_path);
+struct AuthFile {
+  std::filesystem::path path;
+  bool legacy = false;  // ~/.dockercfg format
+  friend bool operator==(const AuthFile&, const AuthFile&) = default;
+};
+
+// The credential files searched, in order: explicit_path alone when given
+// (it must exist: Error(io) otherwise), else those that exist of
+// containers-auth.json(5)'s list: $REGISTRY_AUTH_FILE or
+// $XDG_RUNTIME_DIR/containers/auth.json (/run/containers/UID/auth.json
+// without XDG_RUNTIME_DIR), ${XDG_CONFIG_HOME:-$HOME/.config}/containers/auth.json,
+// ${DOCKER_CONFIG:-$HOME/.docker}/config.json, $HOME/.dockercfg.
+[[nodiscard]] std::vector<AuthFile> find_auth_files(std::string_view explicit_path);
 
 // The server name a helper is asked about: docker.io keeps its historical
 // "https://index.docker.io/v1/", every other registry its host[:port].
@@ -53,9 +64,11 @@ struct DockerConfig {
 // exit); Error(auth) when the helper cannot be run or answers garbage.
 [[nodiscard]] std::optional<Credentials> run_credential_helper(std::string_view name, std::string_view server);
 
-// Looks credentials up for registries, in docker's order: credHelpers for
-// the registry, then auths, then credsStore. The file is read once, on the
-// first lookup; answers are remembered per registry.
+// Looks credentials up for registries file by file (find_auth_files), as
+// containers-auth.json(5) says ("read in sequence until the valid credential
+// is found"); within a file in docker's order: credHelpers for the registry,
+// then auths, then credsStore. The files are read once, on the first lookup;
+// answers are remembered per registry.
 class CredentialSource {
  public:
   explicit CredentialSource(std::string auth_file) : auth_file_(std::move(auth_file)) {}
@@ -64,7 +77,7 @@ class CredentialSource {
 
  private:
   std::string auth_file_;
-  std::optional<DockerConfig> config_;
+  std::optional<std::vector<DockerConfig>> configs_;
   std::map<std::string, std::optional<Credentials>, std::less<>> cache_;
 };
 

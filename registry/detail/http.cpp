@@ -221,7 +221,7 @@ struct HttpClient::Pool {
     if (list.size() < kMaxIdlePerOrigin) list.push_back(std::move(conn));
   }
 
-  asio::awaitable<std::unique_ptr<Connection>> connect(const Url& url);
+  asio::awaitable<std::unique_ptr<Connection>> connect(const Url& url, const Proxy* proxy, const std::string& key);
 
   asio::any_io_executor executor;
   HttpSettings settings;
@@ -269,26 +269,69 @@ asio::awaitable<std::pair<beast::error_code, std::size_t>> read_some_on(Stream& 
   co_return std::make_pair(ec, n);
 }
 
+// Opens a tunnel to `target` through the proxy `stream` is connected to
+// (RFC 9110 §9.3.6 CONNECT). The proxy's credentials go in this request
+// only; the registry's go inside the TLS session the tunnel then carries,
+// so the proxy never sees them.
+asio::awaitable<void> open_tunnel(beast::tcp_stream& stream, const Url& target, const Proxy& proxy,
+                                  std::chrono::milliseconds timeout) {
+  std::string authority =
+      (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" + target.port;
+  http::request<http::empty_body> request{http::verb::connect, authority, 11};
+  request.set(http::field::host, authority);
+  if (!proxy.authorization.empty()) request.set(http::field::proxy_authorization, proxy.authorization);
+  stream.expires_after(timeout);
+  auto [write_ec, written] = co_await http::async_write(stream, request, kTuple);
+  if (write_ec) throw transient(proxy.url, "CONNECT through proxy", write_ec, timeout);
+  beast::flat_buffer buffer;
+  Parser parser;
+  parser.header_limit(kHeaderLimit);
+  parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts after the header
+  auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  if (read_ec) throw transient(proxy.url, "CONNECT through proxy", read_ec, timeout);
+  const auto& head = parser.get();
+  if (head.result_int() / 100 != 2) {
+    throw core::Error(core::ErrorKind::network,
+                      "proxy " + proxy.url.authority() + " refused CONNECT to " + authority + ": " +
+                          std::to_string(head.result_int()) + " " + std::string(head.reason()),
+                      context_of(target));
+  }
+  if (buffer.size() != 0) {
+    throw core::Error(core::ErrorKind::network,
+                      "proxy " + proxy.url.authority() + " sent bytes before the TLS handshake with " + authority,
+                      context_of(target));
+  }
+}
+
+// What connections are pooled by: the origin, and the proxy on the way.
+std::string pool_key(const Url& url, const Proxy* proxy) {
+  return proxy ? url.origin() + " via " + proxy->url.origin() : url.origin();
+}
+
 }  // namespace
 
-asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url& url) {
+asio::awaitable<std::unique_ptr<Connection>> HttpClient::Pool::connect(const Url& url, const Proxy* proxy,
+                                                                       const std::string& key) {
+  const Url& peer = proxy ? proxy->url : url;
+  std::string connect_step = proxy ? "connect to proxy" : "connect to";
   tcp::resolver resolver(executor);
-  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url.host, url.port, kTuple);
-  if (resolve_ec == asio::error::host_not_found_try_again) throw transient(url, "resolve", resolve_ec, {});
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(peer.host, peer.port, kTuple);
+  if (resolve_ec == asio::error::host_not_found_try_again) throw transient(peer, "resolve", resolve_ec, {});
   if (resolve_ec) {
-    throw core::Error(core::ErrorKind::network, "resolve " + url.host + ": " + resolve_ec.message(), context_of(url));
+    throw core::Error(core::ErrorKind::network, "resolve " + peer.host + ": " + resolve_ec.message(), context_of(peer));
   }
 
   bool use_tls = url.scheme == "https";
-  auto conn = use_tls ? std::make_unique<Connection>(executor, tls_context(url), url.origin())
-                      : std::make_unique<Connection>(executor, url.origin());
+  auto conn = use_tls ? std::make_unique<Connection>(executor, tls_context(url), key)
+                      : std::make_unique<Connection>(executor, key);
   beast::tcp_stream& lowest = conn->tcp();
   lowest.expires_after(settings.connect_timeout);
   auto [connect_ec, endpoint] = co_await lowest.async_connect(endpoints, kTuple);
-  if (connect_ec) throw transient(url, "connect to", connect_ec, settings.connect_timeout);
+  if (connect_ec) throw transient(peer, connect_step, connect_ec, settings.connect_timeout);
   lowest.socket().set_option(tcp::no_delay(true));
   conn->buffer.reserve(kHeaderBuffer);
 
+  if (use_tls && proxy) co_await open_tunnel(lowest, url, *proxy, settings.connect_timeout);
   if (use_tls) {
     auto& stream = std::get<TlsStream>(conn->stream);
     SSL* ssl = stream.native_handle();
@@ -435,16 +478,24 @@ asio::awaitable<Response> HttpClient::send(const Request& request) {
   std::shared_ptr<Pool> pool = pool_;
   const Url& url = request.url;
   refuse_line_breaks(request, pool->settings.user_agent);
-  http::request<http::empty_body> req{http::string_to_verb(request.method), url.target, 11};
+  const Proxy* proxy = pool->settings.proxies.for_url(url);
+  // A plain http request goes to the proxy whole (absolute-form target,
+  // RFC 9112 §3.2.2), as curl and Go send it: the proxy can then pool and
+  // cache, and a tunnel would add nothing when nothing is encrypted.
+  bool absolute_form = proxy != nullptr && url.scheme == "http";
+  http::request<http::empty_body> req{http::string_to_verb(request.method), absolute_form ? url.string() : url.target,
+                                      11};
   req.set(http::field::host, url.authority());
   req.set(http::field::user_agent, pool->settings.user_agent);
+  if (absolute_form && !proxy->authorization.empty()) req.set(http::field::proxy_authorization, proxy->authorization);
+  std::string key = pool_key(url, proxy);
   for (const auto& [name, value] : request.headers) req.insert(name, value);
   std::chrono::milliseconds stall = pool->settings.stall_timeout;
 
   while (true) {
-    std::unique_ptr<Connection> conn = pool->take(url.origin());
+    std::unique_ptr<Connection> conn = pool->take(key);
     bool reused = conn != nullptr;
-    if (!conn) conn = co_await pool->connect(url);
+    if (!conn) conn = co_await pool->connect(url, proxy, key);
 
     Parser parser;
     parser.header_limit(kHeaderLimit);

@@ -23,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "registry/detail/proxy.hpp"
 #include "registry/detail/url.hpp"
 
 namespace gantry::registry::detail {
@@ -47,6 +48,10 @@ struct HttpSettings {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds stall_timeout{std::chrono::seconds(30)};
   std::string user_agent;
+  // Where requests go through an HTTP proxy: https ones through a CONNECT
+  // tunnel (TLS to the registry inside it), http ones as absolute-form
+  // requests to the proxy. Connections are pooled per (proxy, origin).
+  ProxySettings proxies;
 };
 
 // An answer whose header has arrived and whose body is still on the

@@ -22,7 +22,8 @@ Session::Session(asio::any_io_executor executor, const Options& options, core::p
       http_(executor, HttpSettings{.ca_file = options.ca_file,
                                    .connect_timeout = options.connect_timeout,
                                    .stall_timeout = options.stall_timeout,
-                                   .user_agent = options.user_agent}),
+                                   .user_agent = options.user_agent,
+                                   .proxies = ProxySettings::from_environment()}),
       auth_(executor, http_, options),
       random_(std::random_device{}()) {}
 

@@ -19,6 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kVariables[] = {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "XDG_RUNTIME_DIR",
+                                     "XDG_CONFIG_HOME", "HOME", "PATH"};
+
 // A temporary directory, and environment variables restored afterwards.
 class DockerConfigTest : public ::testing::Test {
  protected:
@@ -26,12 +29,13 @@ class DockerConfigTest : public ::testing::Test {
     char pattern[] = "/tmp/gantry-docker-config-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    for (const char* name : {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "HOME", "PATH"}) {
+    for (const char* name : kVariables) {
       const char* value = std::getenv(name);
       saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
+      ::unsetenv(name);
     }
-    ::unsetenv("REGISTRY_AUTH_FILE");
-    ::unsetenv("DOCKER_CONFIG");
+    // The per-UID primary file is outside the sandbox: the tests need a runtime dir.
+    ::setenv("XDG_RUNTIME_DIR", (dir_ / "run").c_str(), 1);
     ::setenv("HOME", (dir_ / "home").c_str(), 1);
   }
   void TearDown() override {
@@ -148,21 +152,50 @@ TEST(HelperServerUrl, DockerHubKeepsItsV1Url) {
 }
 
 TEST_F(DockerConfigTest, AuthFileSearchOrder) {
-  EXPECT_FALSE(find_auth_file(""));
+  auto paths = [] {
+    std::vector<fs::path> found;
+    for (const AuthFile& file : find_auth_files("")) found.push_back(file.path);
+    return found;
+  };
+  EXPECT_TRUE(find_auth_files("").empty());
+  fs::path legacy = write("home/.dockercfg", "{}");
   fs::path home = write("home/.docker/config.json", "{}");
-  EXPECT_EQ(find_auth_file(""), home);
+  fs::path config_home = write("home/.config/containers/auth.json", "{}");
+  fs::path runtime = write("run/containers/auth.json", "{}");
+  EXPECT_EQ(find_auth_files(""), (std::vector<AuthFile>{{runtime}, {config_home}, {home}, {legacy, true}}));
+  // DOCKER_CONFIG replaces ~/.docker, XDG_CONFIG_HOME replaces ~/.config, as in containers/image.
   fs::path docker_config = write("dc/config.json", "{}");
   ::setenv("DOCKER_CONFIG", (dir_ / "dc").c_str(), 1);
-  EXPECT_EQ(find_auth_file(""), docker_config);
+  fs::path xdg_config = write("xdg/containers/auth.json", "{}");
+  ::setenv("XDG_CONFIG_HOME", (dir_ / "xdg").c_str(), 1);
+  EXPECT_EQ(paths(), (std::vector<fs::path>{runtime, xdg_config, docker_config, legacy}));
+  // REGISTRY_AUTH_FILE takes the primary file's place.
   fs::path registry_auth = write("auth.json", "{}");
   ::setenv("REGISTRY_AUTH_FILE", registry_auth.c_str(), 1);
-  EXPECT_EQ(find_auth_file(""), registry_auth);
+  EXPECT_EQ(paths(), (std::vector<fs::path>{registry_auth, xdg_config, docker_config, legacy}));
+  // An explicit file is the only one; a variable naming a missing file is skipped,
+  // an explicit missing file is an error.
   fs::path explicit_file = write("explicit.json", "{}");
-  EXPECT_EQ(find_auth_file(explicit_file.string()), explicit_file);
-  // A variable naming a missing file is skipped; an explicit missing file is an error.
+  EXPECT_EQ(find_auth_files(explicit_file.string()), (std::vector<AuthFile>{{explicit_file}}));
   ::setenv("REGISTRY_AUTH_FILE", (dir_ / "missing.json").c_str(), 1);
-  EXPECT_EQ(find_auth_file(""), docker_config);
-  EXPECT_THROW((void)find_auth_file((dir_ / "missing.json").string()), core::Error);
+  EXPECT_EQ(paths(), (std::vector<fs::path>{xdg_config, docker_config, legacy}));
+  EXPECT_THROW((void)find_auth_files((dir_ / "missing.json").string()), core::Error);
+}
+
+TEST_F(DockerConfigTest, CredentialsAreSearchedFileByFile) {
+  // podman's file knows one registry, docker's another and a stale entry for
+  // the first: the first file holding a registry's credentials answers.
+  write("run/containers/auth.json",
+        R"({"auths":{"podman.example":{"auth":")" + base64_encode("pod:man") + R"("}}})");
+  write("home/.docker/config.json",
+        R"({"auths":{"podman.example":{"auth":")" + base64_encode("stale:old") + R"("},)"
+        R"("docker.example":{"username":"dock","password":"er"}}})");
+  write("home/.dockercfg", R"({"legacy.example":{"auth":")" + base64_encode("old:cfg") + R"("}})");
+  CredentialSource source("");
+  EXPECT_EQ(source.lookup("podman.example"), (Credentials{"pod", "man"}));
+  EXPECT_EQ(source.lookup("docker.example"), (Credentials{"dock", "er"}));
+  EXPECT_EQ(source.lookup("legacy.example"), (Credentials{"old", "cfg"}));
+  EXPECT_FALSE(source.lookup("unknown.example"));
 }
 
 TEST_F(DockerConfigTest, HelperIsCalledWithTheServerOnStdin) {

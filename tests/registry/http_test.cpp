@@ -32,7 +32,8 @@ Outcome get(const Url& url, const std::string& ca_file = {}, Headers headers = {
   HttpClient http(io.get_executor(), HttpSettings{.ca_file = ca_file,
                                                   .connect_timeout = std::chrono::seconds(10),
                                                   .stall_timeout = std::chrono::seconds(10),
-                                                  .user_agent = "gantry-test"});
+                                                  .user_agent = "gantry-test",
+                                                  .proxies = {}});
   Request request{"GET", url, std::move(headers)};
   Outcome outcome;
   auto exchange = [&]() -> asio::awaitable<void> {

@@ -22,7 +22,7 @@ constexpr std::array kCommon = {
     OptionSpec{.name = "plain-http", .value_name = "", .help = "talk plain HTTP to every registry (no TLS)"},
     OptionSpec{.name = "plain-http-host", .value_name = "HOST[:PORT]", .help = "talk plain HTTP to this registry only", .repeatable = true},
     OptionSpec{.name = "ca-file", .value_name = "FILE", .help = "PEM CAs trusted in addition to the system's"},
-    OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials (default $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json)"},
+    OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials, the only one read (default: containers-auth.json(5) order, $REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, $DOCKER_CONFIG/config.json or ~/.docker/config.json, ~/.dockercfg)"},
     OptionSpec{.name = "mirror", .value_name = "[REG=]HOST", .help = "pull-through mirror HOST[:PORT] of registry REG only (default docker.io), tried before it; several keep their order", .repeatable = true},
     OptionSpec{.name = "jobs", .value_name = "N", .help = "blob downloads at once (default 4)"},
     OptionSpec{.name = "stall-timeout", .value_name = "SECONDS", .help = "retry a download that received nothing for this long (default 30)"},
