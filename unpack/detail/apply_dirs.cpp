@@ -87,10 +87,15 @@ struct stat Applier::Impl::update_directory(int fd, const std::string& path, con
 // tar); without, a Parent with fd -1 when it does not exist.
 Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, bool make_missing) {
   if (dir.empty()) return Parent{root_.get(), root_setgid_};
-  if (auto it = dirs_.find(dir); it != dirs_.end()) return Parent{it->second.fd.get(), it->second.setgid};
+  if (auto it = dirs_.find(dir); it != dirs_.end()) {
+    return Parent{it->second.fd.get(), it->second.setgid, it->second.no_lower};
+  }
   auto [fd, err] = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
+  bool no_lower = false;
   if (!fd && err == ENOENT && make_missing) {
-    fd = make_implicit_dir(dir, entry);
+    detail::ImplicitDir made = make_implicit_dir(dir, entry);
+    fd = std::move(made.fd);
+    no_lower = made.no_lower;
     if (!fd) std::tie(fd, err) = detail::open_in_root(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY);
   }
   if (!fd) {
@@ -98,7 +103,8 @@ Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, boo
     throw detail::parent_error(err, entry);
   }
   const bool setgid = detail::is_setgid(core::stat_handle(fd.get(), entry.path));
-  return Parent{dirs_.insert_or_assign(dir, CachedDir{std::move(fd), setgid}).first->second.fd.get(), setgid};
+  const int handle = dirs_.insert_or_assign(dir, CachedDir{std::move(fd), setgid, no_lower}).first->second.fd.get();
+  return Parent{handle, setgid, no_lower};
 }
 
 // A parent directory the tar does not list. Flatten: 0755, owned by the
@@ -110,15 +116,17 @@ Parent Applier::Impl::dir_for(const std::string& dir, const TarEntry& entry, boo
 // component and symlink of a deep path once more for each level made (a
 // layer's deep tree would cost the square of its depth). Empty when
 // something else stands there: the caller resolves it.
-FileHandle Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
+detail::ImplicitDir Applier::Impl::make_implicit_dir(const std::string& dir, const TarEntry& entry) {
   const CleanPath path = detail::clean_path(dir);
-  const int parent = dir_for(path.parent, entry, true).fd;
+  const Parent made_in = dir_for(path.parent, entry, true);
+  const int parent = made_in.fd;
   std::optional<detail::Found> lower;
   // Only a lower snapshot's directory counts: without any, the search
-  // (which walks the name one prefix at a time) has nothing to find.
-  if (options_.mode == ApplyMode::snapshot && !options_.lower_dirs.empty()) {
-    lower = detail::find_in_layers(layer_stack(), path.full, true);
-  }
+  // (which walks the name one prefix at a time) has nothing to find; nor
+  // below a parent whose own search found nothing.
+  const bool search = options_.mode == ApplyMode::snapshot && !options_.lower_dirs.empty() && !made_in.no_lower;
+  if (search) lower = detail::find_in_layers(layer_stack(), path.full, true);
+  const bool no_lower = made_in.no_lower || (search && !lower);
   if (lower && lower->layer > 0 && S_ISDIR(lower->st.st_mode)) {
     make_directory(parent, path, detail::describe_lower(*lower, path.full).entry);
   } else {
@@ -130,7 +138,7 @@ FileHandle Applier::Impl::make_implicit_dir(const std::string& dir, const TarEnt
     if (!fd) throw core::errno_error(errno, "cannot open directory", entry.path);
     detail::set_mode_fd(fd.get(), 0755, entry.path);  // not what the umask left
   }
-  return FileHandle(::openat(parent, path.base(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  return {FileHandle(::openat(parent, path.base(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)), no_lower};
 }
 
 void Applier::Impl::finish() {

@@ -33,14 +33,26 @@ constexpr std::int64_t kDiskBlock = 4096;
 
 // A directory handle an entry is created in. `setgid`: new files there take
 // the directory's group, not the creator's, so their owner must be set.
+// `no_lower`: known to have no counterpart in a lower snapshot (an implicit
+// parent whose search found none): nothing below it can have one either, so
+// its implicit children skip the search (a deep tree's implicit parents
+// would each walk the whole name again).
 struct Parent {
   int fd = -1;
   bool setgid = false;
+  bool no_lower = false;
 };
 
 struct CachedDir {
   FileHandle fd;
   bool setgid = false;
+  bool no_lower = false;
+};
+
+// A directory made because the tar does not list it (Applier::Impl::make_implicit_dir).
+struct ImplicitDir {
+  FileHandle fd;  // empty when something else stands there
+  bool no_lower = false;
 };
 
 [[nodiscard]] inline bool is_setgid(const struct stat& st) noexcept { return (st.st_mode & S_ISGID) != 0; }
@@ -95,7 +107,7 @@ struct Applier::Impl {
 
   // Directory handles.
   detail::Parent dir_for(const std::string& dir, const TarEntry& entry, bool make_missing);
-  [[nodiscard]] detail::FileHandle make_implicit_dir(const std::string& dir, const TarEntry& entry);
+  [[nodiscard]] detail::ImplicitDir make_implicit_dir(const std::string& dir, const TarEntry& entry);
 
   // Whiteouts.
   void apply_whiteout(const detail::CleanPath& path, const TarEntry& entry);

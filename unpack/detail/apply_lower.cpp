@@ -72,14 +72,25 @@ std::optional<Found> find_in_layers(std::span<const int> layers, const std::stri
       }
       if (overlay && is_whiteout(st)) return std::nullopt;
       if (slash == std::string::npos) return Found{std::move(dir), std::move(component), st, layer};
-      // The walk so far, resolved inside this layer only: a symlink is
-      // followed, confined to the layer.
-      std::string prefix = name.substr(0, slash);
-      auto [next, err] = open_in_root(layers[layer], prefix.c_str(), O_RDONLY | O_DIRECTORY);
-      if (!next) {
-        if (err == ENOENT) break;  // a dangling symlink: not in this layer
-        if (err == ENOTDIR || err == ELOOP) return std::nullopt;  // a non-directory hides the lower ones
-        throw core::errno_error(err, "cannot open directory", prefix);
+      FileHandle next;
+      if (S_ISDIR(st.st_mode)) {
+        // A real directory: one step down from where the walk stands (the
+        // same as resolving the prefix from the layer's root, which walks
+        // every component again: a deep name would cost the square of its
+        // depth per look-up, the cube over a deep tree's implicit parents).
+        next = FileHandle(::openat(dir.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next) throw core::errno_error(errno, "cannot open directory", name.substr(0, slash));
+      } else {
+        // The walk so far, resolved inside this layer only: a symlink is
+        // followed, confined to the layer.
+        std::string prefix = name.substr(0, slash);
+        auto [resolved, err] = open_in_root(layers[layer], prefix.c_str(), O_RDONLY | O_DIRECTORY);
+        if (!resolved) {
+          if (err == ENOENT) break;  // a dangling symlink: not in this layer
+          if (err == ENOTDIR || err == ELOOP) return std::nullopt;  // a non-directory hides the lower ones
+          throw core::errno_error(err, "cannot open directory", prefix);
+        }
+        next = std::move(resolved);
       }
       if (overlay && is_opaque(next.get())) below_hidden = true;
       dir = std::move(next);
