@@ -102,7 +102,14 @@ asio::awaitable<void> Session::each_endpoint(const core::Reference& reference, c
       mirror_errors += "; mirror " + endpoint.host + ": " + failure->what();
       continue;
     }
-    throw core::Error(failure->kind(), failure->message() + mirror_errors, merged(failure->context(), context));
+    // Where (registry, repository) comes from this request; what failed
+    // (digest, path) stays the error's own when it names one: a sink's
+    // error, such as a layer pipeline's failure fed back into its download,
+    // is about another layer or file than the blob being fetched.
+    core::ErrorContext where = merged(failure->context(), context);
+    if (!failure->context().digest.empty()) where.digest = failure->context().digest;
+    if (!failure->context().path.empty()) where.path = failure->context().path;
+    throw core::Error(failure->kind(), failure->message() + mirror_errors, std::move(where));
   }
 }
 
