@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback.hpp"
+
 namespace gantry::registry::testing {
 
 struct HttpRequest {
@@ -118,19 +120,9 @@ class ScriptedServer {
   using Handler = std::function<void(Exchange&, ScriptedServer&)>;
 
   explicit ScriptedServer(Handler handler) : handler_(std::move(handler)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) throw std::runtime_error("socket");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 64) != 0) {
-      throw std::runtime_error("bind/listen");
-    }
-    socklen_t length = sizeof address;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    const gantry::testing::LoopbackListener listener = gantry::testing::listen_on_loopback(64);
+    listen_fd_ = listener.fd;
+    port_ = listener.port;
     acceptor_ = std::thread([this] { accept_loop(); });
   }
 

@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback.hpp"
+
 namespace gantry::registry::testing {
 
 class TlsServer {
@@ -40,17 +42,9 @@ class TlsServer {
         SSL_CTX_use_PrivateKey(ctx_.get(), key_.get()) != 1) {
       throw std::runtime_error("server TLS context");
     }
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 16) != 0) {
-      throw std::runtime_error("bind/listen");
-    }
-    socklen_t length = sizeof address;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    const gantry::testing::LoopbackListener listener = gantry::testing::listen_on_loopback(16);
+    listen_fd_ = listener.fd;
+    port_ = listener.port;
     acceptor_ = std::thread([this] { accept_loop(); });
   }
 
