@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "registry/detail/base64.hpp"
+#include "tests/support/environment.hpp"
 
 namespace gantry::registry::detail {
 namespace {
@@ -29,23 +30,13 @@ class DockerConfigTest : public ::testing::Test {
     char pattern[] = "/tmp/gantry-docker-config-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    for (const char* name : kVariables) {
-      const char* value = std::getenv(name);
-      saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
-      ::unsetenv(name);
-    }
+    environment_.emplace(kVariables);
     // The per-UID primary file is outside the sandbox: the tests need a runtime dir.
     ::setenv("XDG_RUNTIME_DIR", (dir_ / "run").c_str(), 1);
     ::setenv("HOME", (dir_ / "home").c_str(), 1);
   }
   void TearDown() override {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
+    environment_.reset();
     fs::remove_all(dir_);
   }
 
@@ -84,7 +75,7 @@ class DockerConfigTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+  std::optional<gantry::testing::ScopedEnvironment> environment_;
 };
 
 TEST(RegistryKey, SchemesPathsAndDockerHubAliases) {

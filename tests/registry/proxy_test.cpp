@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "registry/detail/base64.hpp"
+#include "tests/support/environment.hpp"
 
 namespace gantry::registry::detail {
 namespace {
@@ -71,23 +72,7 @@ class ProxyEnvironmentTest : public ::testing::Test {
  protected:
   static constexpr const char* kNames[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
                                            "NO_PROXY"};
-  void SetUp() override {
-    for (const char* name : kNames) {
-      const char* value = std::getenv(name);
-      saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
-      ::unsetenv(name);
-    }
-  }
-  void TearDown() override {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+  gantry::testing::ScopedEnvironment environment_{kNames};
 };
 
 TEST_F(ProxyEnvironmentTest, SchemePicksTheVariableLowerCaseWinsNoProxyExcludes) {
