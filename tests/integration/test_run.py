@@ -20,6 +20,7 @@ import pytest
 from gantry_testbed import images, trees
 from gantry_testbed.gantry_cli import Gantry
 from gantry_testbed.layers import build_layer
+from gantry_testbed.processes import running
 from gantry_testbed.tarwriter import Entry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -293,9 +294,9 @@ def test_a_killed_gantry_takes_its_container_along_and_the_next_run_cleans_up(ga
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{container_pid}").exists() and time.monotonic() < deadline:
+    while running(container_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not Path(f"/proc/{container_pid}").exists(), "the container outlived gantry"
+    assert not running(container_pid), "the container outlived gantry"
     assert len(list(containers.iterdir())) == 2  # the killed run's is left, named with its pid
     alive = containers / f"0123456789ab.running-{os.getpid()}"  # a live process's: not touched
     alive.mkdir()

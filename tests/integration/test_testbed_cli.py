@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gantry_testbed import images, registry as testbed
+from gantry_testbed.processes import running
 from gantry_testbed.push import RegistryClient
 from readback import assert_image_served
 
@@ -45,13 +46,6 @@ def own_registry(scratch):
     run("registry", "stop", "--dir", str(directory))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_start_writes_the_state_and_refuses_a_live_registry(cli_registry):
     directory, printed = cli_registry
     assert json.loads((directory / "registry.json").read_text()) == printed
@@ -78,14 +72,14 @@ def test_start_replace_restarts(own_registry):
     again = run("registry", "start", "--mode", "tls", "--dir", str(directory), "--replace")
     assert again.returncode == 0, again.stderr
     info = json.loads(again.stdout)
-    assert not _alive(printed["pid"])
+    assert not running(printed["pid"])
     assert RegistryClient(info["url"], info["ca_file"]).ping() == 200
 
 
 def test_stop_kills_and_is_idempotent(own_registry):
     directory, printed = own_registry
     assert run("registry", "stop", "--dir", str(directory)).returncode == 0
-    assert not _alive(printed["pid"])
+    assert not running(printed["pid"])
     assert not (directory / "registry.json").exists()
     assert run("registry", "stop", "--dir", str(directory)).returncode == 0
     never = run("registry", "stop", "--dir", str(directory / "never-started"))
