@@ -5,6 +5,9 @@ in three modes, each with throwaway storage in its own directory.
   tls    HTTPS with a CA and server certificate made for this run
   auth   HTTPS + htpasswd Basic auth (distribution only allows Basic over TLS)
 
+and, in front of a plain one, a pull-through cache (start_proxy: mode
+"proxy", distribution's `proxy.remoteurl`), over HTTP as well.
+
 DIR/registry.json describes a running registry; it exists only while one runs.
 """
 
@@ -26,6 +29,7 @@ from . import certs
 from .push import RegistryClient
 
 MODES = ("plain", "tls", "auth")
+PROXY = "proxy"  # not a mode of its own: it needs a registry to stand in front of
 STATE_FILE = "registry.json"
 USERNAME = "gantry"
 PORT_ATTEMPTS = 5
@@ -47,6 +51,7 @@ class RegistryInfo:
     password: str | None
     pid: int
     storage: str        # the filesystem driver's rootdirectory
+    upstream: str | None = None  # a proxy's remote URL (http://127.0.0.1:PORT)
 
     @classmethod
     def load(cls, directory: str | Path) -> RegistryInfo:
@@ -126,7 +131,8 @@ def _owns_listener(pid: int, port: int) -> bool:
         return False
 
 
-def _write_config(directory: Path, mode: str, port: int, storage: Path) -> Path:
+def _write_config(directory: Path, mode: str, port: int, storage: Path,
+                  upstream: str | None) -> Path:
     quote = json.dumps  # a JSON string is a valid YAML double-quoted scalar
     lines = [
         "version: 0.1",
@@ -151,6 +157,8 @@ def _write_config(directory: Path, mode: str, port: int, storage: Path) -> Path:
     if mode == "auth":
         lines += ["auth:", "  htpasswd:", "    realm: gantry-testbed",
                   f"    path: {quote(str(directory / 'htpasswd'))}"]
+    if upstream is not None:
+        lines += ["proxy:", f"  remoteurl: {quote(upstream)}"]
     lines += ["health:", "  storagedriver:", "    enabled: false", ""]
     path = _config_path(directory)
     path.write_text("\n".join(lines))
@@ -220,17 +228,7 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
     """
     if mode not in MODES:
         raise TestbedError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    directory = Path(directory).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    if (live := running(directory)) is not None:
-        if not replace:
-            raise TestbedError(f"a registry (pid {live.pid}) is already running from {directory}")
-        stop(directory)
-    (directory / STATE_FILE).unlink(missing_ok=True)
-
-    storage = directory / "storage"
-    shutil.rmtree(storage, ignore_errors=True)
-    storage.mkdir()
+    directory = _prepare(directory, replace)
     ca_file = username = password = None
     if mode in ("tls", "auth"):
         ca_cert, ca_key = certs.make_ca(directory)
@@ -239,17 +237,56 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
     if mode == "auth":
         username, password = USERNAME, secrets.token_urlsafe(12)
         certs.make_htpasswd(directory / "htpasswd", username, password)
+    return _launch(directory, mode, ca_file, username, password, None, timeout)
 
-    scheme = "http" if mode == "plain" else "https"
+
+def start_proxy(directory: str | Path, upstream: RegistryInfo, *, timeout: float = 20.0,
+                replace: bool = False) -> RegistryInfo:
+    """Start a pull-through cache of the plain registry `upstream` from DIR,
+    over plain HTTP, with fresh storage; stopped with stop(DIR) like the others.
+
+    What distribution 2.8 does in this mode: it answers the /v2/ ping (200),
+    serves manifests and blobs, fetching from `upstream` what its storage
+    lacks and keeping it there (a blob is stored by a second fetch of its
+    own, in the background: it may land a moment after it was served), and
+    falls back to a stored tag when `upstream` cannot be reached. It takes
+    no pushes (405 Method Not Allowed): content comes from `upstream` only.
+    """
+    if upstream.mode != "plain":
+        raise TestbedError(f"a pull-through cache here fronts a plain registry, not {upstream.mode!r}")
+    return _launch(_prepare(directory, replace), PROXY, None, None, None, upstream.url, timeout)
+
+
+def _prepare(directory: str | Path, replace: bool) -> Path:
+    """DIR resolved, with no registry running from it and empty storage."""
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    if (live := running(directory)) is not None:
+        if not replace:
+            raise TestbedError(f"a registry (pid {live.pid}) is already running from {directory}")
+        stop(directory)
+    (directory / STATE_FILE).unlink(missing_ok=True)
+    storage = directory / "storage"
+    shutil.rmtree(storage, ignore_errors=True)
+    storage.mkdir()
+    return directory
+
+
+def _launch(directory: Path, mode: str, ca_file: str | None, username: str | None,
+            password: str | None, upstream: str | None, timeout: float) -> RegistryInfo:
+    """Spawns the registry on a free port (another when the port was taken
+    meanwhile), waits until it answers, and writes DIR/registry.json."""
+    storage = directory / "storage"
+    scheme = "https" if mode in ("tls", "auth") else "http"
     deadline = time.monotonic() + timeout
     for _ in range(PORT_ATTEMPTS):
         port = _free_port()
-        config = _write_config(directory, mode, port, storage)
+        config = _write_config(directory, mode, port, storage, upstream)
         log = _log_path(directory)
         log_start = log.stat().st_size if log.exists() else 0
         proc = _spawn(directory, config)
         info = RegistryInfo(mode, f"127.0.0.1:{port}", f"{scheme}://127.0.0.1:{port}",
-                            ca_file, username, password, proc.pid, str(storage))
+                            ca_file, username, password, proc.pid, str(storage), upstream)
         try:
             _wait_ready(proc, info, port, log, log_start, deadline)
         except _PortTaken:
