@@ -9,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "core/media_types.hpp"
@@ -123,7 +122,12 @@ void Client::Impl::emit_done(const FetchStats& stats, std::chrono::steady_clock:
                              .blobs_fetched = stats.blobs_fetched,
                              .blobs_cached = stats.blobs_cached,
                              .seconds = seconds.count()};
-  asio::post(io, [this, done] { session.emit(done); });
+  // On the I/O thread, and before the call returns: after every event of the call.
+  auto emitting = [this, &done]() -> asio::awaitable<bool> {
+    session.emit(done);
+    co_return true;
+  };
+  run(emitting());
 }
 
 PullResult Client::pull(const core::Reference& reference, core::ContentStore& store) {
