@@ -8,7 +8,6 @@
 
 #include <dirent.h>
 #include <pthread.h>
-#include <sys/types.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
