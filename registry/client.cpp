@@ -2,8 +2,13 @@
 
 #include <chrono>
 #include <exception>
+#include <future>
+#include <memory>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "core/media_types.hpp"
@@ -22,29 +27,47 @@ struct Client::Impl {
       : options(std::move(opts)),
         session(io.get_executor(), options, sink),
         fetcher(session),
-        resolver(session, fetcher) {}
+        resolver(session, fetcher),
+        io_thread([this] { io.run(); }) {}
 
-  // Runs one piece of work on the calling thread until it is done.
+  ~Impl() {
+    idle.reset();
+    io_thread.join();
+  }
+
+  // Runs one piece of work on the I/O thread and waits for it: calls from
+  // several threads at once share the thread, the connections, the tokens
+  // and the download slots.
   template <class T>
   T run(asio::awaitable<T> work) {
-    std::optional<T> result;
-    std::exception_ptr error;
+    std::promise<T> done;
+    auto result = done.get_future();
     asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { result.emplace(co_await std::move(work)); },
-        [&](std::exception_ptr e) { error = e; });
-    io.restart();
-    io.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
+        io,
+        [&]() -> asio::awaitable<void> {
+          try {
+            done.set_value(co_await std::move(work));
+          } catch (...) {
+            done.set_exception(std::current_exception());
+          }
+        },
+        asio::detached);
+    return result.get();
   }
+
+  // A Done event for the call that began at `started`, in order with the
+  // call's other events (they are all emitted on the I/O thread).
+  void emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started);
 
   asio::awaitable<PullResult> pull_one(const core::Reference& reference, core::ContentStore& store);
 
   Options options;
   asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> idle = asio::make_work_guard(io);
   detail::Session session;
   detail::Fetcher fetcher;
   detail::Resolver resolver;
+  std::thread io_thread;  // last: it starts once everything it runs exists
 };
 
 asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& reference, core::ContentStore& store) {
@@ -93,69 +116,61 @@ ResolvedImage Client::resolve(const core::Reference& reference, core::ContentSto
   return impl_->run(impl_->resolver.resolve(reference, &store));
 }
 
-std::optional<ResolvedImage> Client::resolve_stored(const core::Reference& reference,
-                                                   const core::ContentStore& store) const {
-  std::optional<core::Descriptor> stored = store.find_ref(reference.string());
-  if (!stored || !core::media_type::is_manifest(stored->media_type)) return std::nullopt;
-  std::string manifest_bytes = store.read_blob(stored->digest, core::kMaxManifestSize);
-  core::Manifest manifest = core::parse_manifest(manifest_bytes, stored->media_type);
-  std::string config_bytes = store.read_blob(manifest.config.digest, core::kMaxConfigSize);
-  core::ImageConfig config = core::parse_config(config_bytes);
-  core::Platform platform = stored->platform ? *stored->platform : config.platform;
-  if (!core::matches(impl_->options.platform.value_or(core::Platform::host()), platform)) return std::nullopt;
-  return ResolvedImage{.reference = reference,
-                       .index_descriptor = std::nullopt,
-                       .index_bytes = {},
-                       .index = std::nullopt,
-                       .manifest_descriptor = std::move(*stored),
-                       .manifest_bytes = std::move(manifest_bytes),
-                       .manifest = std::move(manifest),
-                       .config_bytes = std::move(config_bytes),
-                       .config = std::move(config),
-                       .platform = std::move(platform)};
-}
-
-namespace {
-
-progress::Done done_event(const FetchStats& stats, std::chrono::steady_clock::time_point started) {
+void Client::Impl::emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started) {
   std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
-  return progress::Done{.bytes_fetched = stats.bytes_fetched,
-                        .blobs_fetched = stats.blobs_fetched,
-                        .blobs_cached = stats.blobs_cached,
-                        .seconds = seconds.count()};
+  auto done = progress::Done{.bytes_fetched = stats.bytes_fetched,
+                             .blobs_fetched = stats.blobs_fetched,
+                             .blobs_cached = stats.blobs_cached,
+                             .seconds = seconds.count()};
+  // On the I/O thread, and before the call returns: after every event of the call.
+  auto emitting = [this, &done]() -> asio::awaitable<bool> {
+    session.emit(done);
+    co_return true;
+  };
+  run(emitting());
 }
-
-}  // namespace
 
 PullResult Client::pull(const core::Reference& reference, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
   PullResult result = impl_->run(impl_->pull_one(reference, store));
-  impl_->session.emit(done_event(result.stats, started));
+  impl_->emit_done(result.stats, started);
   return result;
 }
 
 std::vector<PullOutcome> Client::pull(std::span<const core::Reference> references, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
+  // Every image at once on the I/O thread: blobs they share are fetched once.
   std::vector<PullOutcome> outcomes;
-  outcomes.reserve(references.size());
+  std::vector<std::future<void>> pulls;
   for (const core::Reference& reference : references) outcomes.push_back(PullOutcome{reference, {}, {}});
-  std::exception_ptr unexpected;  // not a core::Error: a bug, not an outcome
   for (PullOutcome& outcome : outcomes) {
+    auto done = std::make_shared<std::promise<void>>();
+    pulls.push_back(done->get_future());
     asio::co_spawn(
         impl_->io,
-        [&]() -> asio::awaitable<void> {
+        [&outcome, &store, this]() -> asio::awaitable<void> {
           try {
             outcome.result.emplace(co_await impl_->pull_one(outcome.reference, store));
           } catch (const core::Error& e) {
             outcome.error = e;
           }
         },
-        [&](std::exception_ptr error) {
-          if (error && !unexpected) unexpected = error;
+        [done](std::exception_ptr error) {  // not a core::Error: a bug, not an outcome
+          if (error) {
+            done->set_exception(error);
+          } else {
+            done->set_value();
+          }
         });
   }
-  impl_->io.restart();
-  impl_->io.run();
+  std::exception_ptr unexpected;
+  for (auto& pull : pulls) {
+    try {
+      pull.get();
+    } catch (...) {
+      if (!unexpected) unexpected = std::current_exception();
+    }
+  }
   if (unexpected) std::rethrow_exception(unexpected);
   FetchStats total;
   for (const PullOutcome& outcome : outcomes) {
@@ -164,7 +179,7 @@ std::vector<PullOutcome> Client::pull(std::span<const core::Reference> reference
     total.blobs_fetched += outcome.result->stats.blobs_fetched;
     total.blobs_cached += outcome.result->stats.blobs_cached;
   }
-  impl_->session.emit(done_event(total, started));
+  impl_->emit_done(total, started);
   return outcomes;
 }
 
@@ -173,7 +188,7 @@ FetchStats Client::fetch_blobs(const core::Reference& repository, std::span<cons
   auto started = std::chrono::steady_clock::now();
   FetchStats stats =
       impl_->run(impl_->fetcher.fetch_all(repository, std::vector<core::Descriptor>(blobs.begin(), blobs.end()), sinks));
-  impl_->session.emit(done_event(stats, started));
+  impl_->emit_done(stats, started);
   return stats;
 }
 

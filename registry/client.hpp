@@ -1,9 +1,10 @@
 #pragma once
 // The registry client: resolves references to manifests and fetches blobs
-// (OCI distribution-spec, docker registry token auth). Each call runs the
-// client's one I/O thread (the calling thread) until the work is done; all
-// downloads of a call share one connection pool, one token cache and one
-// download per digest.
+// (OCI distribution-spec, docker registry token auth). The client has one
+// I/O thread of its own; a call hands it the work and waits for it, and
+// calls from several threads at once (the engine's images) share one
+// connection pool, one token cache, the download slots and one download
+// per digest.
 
 #include <cstddef>
 #include <cstdint>
@@ -79,13 +80,6 @@ class Client {
   // nothing goes to the network), and the config is fetched into it, once
   // per digest across processes, as pull does.
   [[nodiscard]] ResolvedImage resolve(const core::Reference& reference, core::ContentStore& store);
-  // The image a pull of `reference` left in the store, without asking the
-  // registry (docker run's "pull if missing"): nullopt when index.json has
-  // no such ref, or one for another platform than the client's. The stored
-  // documents are re-verified against their digests.
-  [[nodiscard]] std::optional<ResolvedImage> resolve_stored(const core::Reference& reference,
-                                                            const core::ContentStore& store) const;
-
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the
   // manifest(s) and config, fetches every missing layer concurrently, then

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "client_fixture.hpp"
+#include "fake_registry.hpp"
 #include "core/reference.hpp"
 #include "core/store.hpp"
 #include "registry/client.hpp"
@@ -20,11 +20,6 @@ namespace {
 
 using namespace testing;
 namespace media_type = core::media_type;
-
-std::string descriptor_json(std::string_view type, const std::string& bytes, const std::string& extra = {}) {
-  return R"({"mediaType":")" + std::string(type) + R"(","digest":")" + core::digest_of(bytes).string() +
-         R"(","size":)" + std::to_string(bytes.size()) + extra + "}";
-}
 
 // One image: a layer, its config for `architecture`, and the manifest.
 struct Image {
@@ -40,70 +35,6 @@ struct Image {
   }
   [[nodiscard]] std::string digest() const { return core::digest_of(manifest).string(); }
   std::string layer, config, manifest;
-};
-
-// A registry of documents by request target; blobs by digest.
-class FakeRegistry {
- public:
-  FakeRegistry()
-      : server_(registry_handler([this](const HttpRequest& r, Exchange& ex) { return answer(r, ex); })) {}
-
-  void document(const std::string& target, std::string content_type, std::string body,
-                std::optional<std::string> docker_content_digest = std::nullopt) {
-    std::lock_guard lock(mutex_);
-    std::string dcd = docker_content_digest.value_or(core::digest_of(body).string());
-    documents_[target] = {std::move(content_type), std::move(body), std::move(dcd)};
-  }
-  void image(const Image& image, const std::string& tag) {
-    document("/v2/app/manifests/" + tag, std::string(media_type::kOciManifest), image.manifest);
-    document("/v2/app/manifests/" + image.digest(), std::string(media_type::kOciManifest), image.manifest);
-    blob(image.config);
-    blob(image.layer);
-  }
-  void blob(const std::string& bytes) { blob_as(core::digest_of(bytes).string(), bytes); }
-  // Any bytes under any digest: a registry serving corrupted content.
-  void blob_as(const std::string& digest, const std::string& bytes) {
-    std::lock_guard lock(mutex_);
-    blobs_[digest] = bytes;
-  }
-
-  // Called before each answer, outside the registry's lock, so that a test
-  // can hold an answer back. Set it before the first request.
-  void before_answer(std::function<void(const HttpRequest&)> hook) { hook_ = std::move(hook); }
-
-  [[nodiscard]] std::string host() const { return server_.host(); }
-  [[nodiscard]] const ScriptedServer& server() const { return server_; }
-  [[nodiscard]] core::Reference ref(const std::string& tail) const { return core::Reference::parse(host() + "/app" + tail); }
-
- private:
-  struct Document {
-    std::string content_type, body, digest;
-  };
-
-  bool answer(const HttpRequest& request, Exchange& exchange) {
-    if (hook_) hook_(request);
-    std::lock_guard lock(mutex_);
-    if (request.target.starts_with("/v2/app/blobs/")) return serve_blob(request, exchange, blobs_);
-    auto it = documents_.find(request.target);
-    if (it == documents_.end()) {
-      return exchange.send(
-          http_response(404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"));
-    }
-    const Document& d = it->second;
-    std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", d.content_type},
-                                                             {"Docker-Content-Digest", d.digest}};
-    if (request.method == "HEAD") {
-      headers.emplace_back("Content-Length", std::to_string(d.body.size()));
-      return exchange.send(http_response(200, headers, "", /*content_length=*/false));
-    }
-    return exchange.send(http_response(200, headers, d.body));
-  }
-
-  std::mutex mutex_;
-  std::map<std::string, Document> documents_;
-  std::map<std::string, std::string> blobs_;
-  std::function<void(const HttpRequest&)> hook_;
-  ScriptedServer server_;
 };
 
 core::ErrorKind failure_kind(const std::function<void()>& run, std::string* message = nullptr) {
@@ -127,19 +58,6 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   return true;
 }
 
-class TempStore {
- public:
-  TempStore() {
-    char pattern[] = "/tmp/gantry-resolver-test-XXXXXX";
-    root_ = ::mkdtemp(pattern);
-  }
-  ~TempStore() { std::filesystem::remove_all(root_); }
-  [[nodiscard]] const std::filesystem::path& root() const { return root_; }
-
- private:
-  std::filesystem::path root_;
-};
-
 TEST(Resolver, AnIndexYieldsTheManifestOfTheAskedPlatform) {
   Image amd64("amd64", 41), arm64("arm64", 42);
   std::string index = R"({"schemaVersion":2,"mediaType":")" + std::string(media_type::kOciIndex) + R"(","manifests":[)" +
@@ -150,8 +68,8 @@ TEST(Resolver, AnIndexYieldsTheManifestOfTheAskedPlatform) {
                                       R"(,"platform":{"architecture":"arm64","os":"linux","variant":"v8"})") +
                       "]}";
   FakeRegistry registry;
-  registry.image(amd64, "unused-a");
-  registry.image(arm64, "unused-b");
+  registry.image("unused-a", amd64.manifest, {amd64.config, amd64.layer});
+  registry.image("unused-b", arm64.manifest, {arm64.config, arm64.layer});
   registry.document("/v2/app/manifests/multi", std::string(media_type::kOciIndex), index);
   Options options = test_options();
   options.platform = core::Platform::parse("linux/arm64");
@@ -214,7 +132,7 @@ TEST(Resolver, AnOversizedManifestIsRefused) {
 TEST(Resolver, TheConfigIsVerified) {
   Image image("amd64", 47);
   FakeRegistry registry;
-  registry.image(image, "v1");
+  registry.image("v1", image.manifest, {image.config, image.layer});
   std::string tampered = image.config;
   tampered[tampered.find("sh")] = 'S';
   registry.blob_as(core::digest_of(image.config).string(), tampered);
@@ -225,7 +143,7 @@ TEST(Resolver, TheConfigIsVerified) {
 TEST(Resolver, APulledImageIsNotFetchedAgain) {
   Image image("amd64", 48);
   FakeRegistry registry;
-  registry.image(image, "v1");
+  registry.image("v1", image.manifest, {image.config, image.layer});
   TempStore temp;
   core::ContentStore store(temp.root());
 
@@ -266,8 +184,8 @@ TEST(Resolver, APulledImageIsNotFetchedAgain) {
 TEST(Resolver, TwoTagsOfOneImagePulledAtOnceFetchItsConfigOnce) {
   Image image("amd64", 50);
   FakeRegistry registry;
-  registry.image(image, "v1");
-  registry.image(image, "v2");
+  registry.image("v1", image.manifest, {image.config, image.layer});
+  registry.image("v2", image.manifest, {image.config, image.layer});
   const std::string config_target = "/v2/app/blobs/" + core::digest_of(image.config).string();
   // The config answers only once a second request for it came, or after a
   // while: both pulls resolve before it arrives.
@@ -299,7 +217,7 @@ TEST(Resolver, TwoTagsOfOneImagePulledAtOnceFetchItsConfigOnce) {
 TEST(Resolver, AConfigAnotherProcessIsFetchingIsTakenFromTheStoreNotFetched) {
   Image image("amd64", 51);
   FakeRegistry registry;
-  registry.image(image, "v1");
+  registry.image("v1", image.manifest, {image.config, image.layer});
   TempStore temp;
   core::ContentStore store(temp.root());
   const core::Digest config = core::digest_of(image.config);
@@ -372,7 +290,7 @@ TEST(Resolver, MalformedDocumentsAreNamedWithRegistryRepositoryAndDigest) {
 TEST(Resolver, ALayerTypeGantryCannotUnpackFailsThePullBeforeAnyDownload) {
   Image image("amd64", 49, "application/vnd.example.not-a-layer");
   FakeRegistry registry;
-  registry.image(image, "v1");
+  registry.image("v1", image.manifest, {image.config, image.layer});
   TempStore temp;
   core::ContentStore store(temp.root());
   Client client(test_options());

@@ -6,15 +6,19 @@
 
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/interrupt.hpp"
-#include "tools/gantry/layer_window.hpp"
+#include "engine/layer_window.hpp"
 #include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools {
 
-UnpackOptions unpack_options(const ParsedArgs& args) {
-  UnpackOptions options{.layers_in_flight = layers_in_flight(registry_options(args).jobs), .stop = interrupt_token()};
+engine::EngineOptions engine_options(const ParsedArgs& args) {
+  const registry::Options client = registry_options(args);
+  engine::EngineOptions options{
+      .unpack = {.layers_in_flight = engine::layers_in_flight(client.jobs),
+                 .platform = client.platform.value_or(core::Platform::host()),
+                 .stop = interrupt_token()}};
   if (auto size = args.value(kMaxLayerSizeOption.name)) {
-    options.max_layer_size = parse_size(kMaxLayerSizeOption.name, *size);
+    options.unpack.max_layer_size = parse_size(kMaxLayerSizeOption.name, *size);
   }
   return options;
 }
@@ -25,7 +29,7 @@ registry::Options interruptible_registry_options(const ParsedArgs& args) {
   return options;
 }
 
-void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, std::string_view rootfs) {
+void print_unpack_summary(const ParsedArgs& args, const engine::UnpackReport& report, std::string_view rootfs) {
   std::int64_t entries = 0, bytes = 0, uncompressed = 0, devices_skipped = 0, xattrs_skipped = 0;
   for (const auto& layer : report.layers) {
     entries += layer.applied.entries;

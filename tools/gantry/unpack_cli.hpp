@@ -5,7 +5,8 @@
 #include <string_view>
 
 #include "tools/gantry/args.hpp"
-#include "tools/gantry/image_unpack.hpp"
+#include "engine/engine.hpp"
+#include "registry/options.hpp"
 
 namespace gantry::tools {
 
@@ -13,8 +14,10 @@ inline constexpr OptionSpec kMaxLayerSizeOption{
     .name = "max-layer-size", .value_name = "SIZE",
     .help = "refuse a layer that expands beyond SIZE (e.g. 512M, 20G; default: no limit)"};
 
-// Error(bad_input) for a malformed size. Stopped by SIGINT/SIGTERM.
-[[nodiscard]] UnpackOptions unpack_options(const ParsedArgs& args);
+// The engine's options from the flags (--max-layer-size, --jobs,
+// --platform); Error(bad_input) for a malformed size. Stopped by
+// SIGINT/SIGTERM.
+[[nodiscard]] engine::EngineOptions engine_options(const ParsedArgs& args);
 
 // registry_options(), its downloads stopped by SIGINT/SIGTERM (for the
 // commands that stop on them: Command::stops_on_signal).
@@ -22,6 +25,6 @@ inline constexpr OptionSpec kMaxLayerSizeOption{
 
 // --json: one `unpacked` event on stdout; otherwise a line on stderr unless
 // --quiet. `rootfs` is the directory of a flattened unpack, empty for snapshots.
-void print_unpack_summary(const ParsedArgs& args, const UnpackReport& report, std::string_view rootfs);
+void print_unpack_summary(const ParsedArgs& args, const engine::UnpackReport& report, std::string_view rootfs);
 
 }  // namespace gantry::tools

@@ -12,16 +12,14 @@
 #include "core/error.hpp"
 #include "core/file_tree.hpp"
 #include "core/store.hpp"
-#include "registry/client.hpp"
+#include "engine/rootfs_target.hpp"
 #include "runtime/oci_config.hpp"
 #include "runtime/process_spec.hpp"
 #include "runtime/rootfs.hpp"
+#include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
-#include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/process_cli.hpp"
-#include "tools/gantry/rootfs_target.hpp"
-#include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
@@ -44,7 +42,7 @@ const std::vector<OptionSpec>& options() {
 class BundleDir {
  public:
   explicit BundleDir(fs::path dir) : dir_(std::move(dir)) {
-    if (!is_empty_directory_or_absent(dir_, "bundle target")) {
+    if (!engine::is_empty_directory_or_absent(dir_, "bundle target")) {
       std::error_code ec;
       fs::create_directories(dir_, ec);
       if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = dir_.string()});
@@ -101,14 +99,10 @@ int run(const ParsedArgs& args) {
   bundle.rootless = args.flag("rootless");
   bundle.host_uid = ::getuid();
   bundle.host_gid = ::getgid();
-  const UnpackOptions unpack = unpack_options(args);
-
-  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
-  core::ContentStore store(store_root(args));
-  auto events = make_progress_output(args);
-  registry::Client client(std::move(client_options), events.get());
+  CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
   BundleDir dir(args.positionals()[1]);
-  UnpackReport report = unpack_rootfs(client, store, ref, dir.rootfs(), unpack);
+  engine::UnpackReport report =
+      images.carry_out({.reference = ref, .goal = engine::Goal::rootfs, .rootfs = dir.rootfs()});
   runtime::ProcessSpec process = runtime::make_process_spec(report.image.config, overrides, dir.rootfs(),
                                                             bundle.hostname);
   runtime::make_directory_in(dir.rootfs(), process.cwd);

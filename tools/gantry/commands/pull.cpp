@@ -3,22 +3,21 @@
 #include <array>
 #include <cstdio>
 #include <optional>
-#include <span>
+#include <future>
+#include <vector>
 
-#include "core/store.hpp"
-#include "registry/client.hpp"
+#include "engine/engine.hpp"
+#include "engine/layer_window.hpp"
+#include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
-#include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/interrupt.hpp"
-#include "tools/gantry/layer_window.hpp"
-#include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
 
-static_assert(kMaxLayers == 1000, "the description below names the layer limit");
+static_assert(engine::kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {
     OptionSpec{.name = "unpack", .value_name = "",
@@ -38,22 +37,26 @@ void print_failure(const core::Reference& ref, const char* what) {
   std::fprintf(stderr, "gantry: error: %s: %s\n", ref.string().c_str(), what);
 }
 
-// Pulls and unpacks the images one after the other (a layer two of them
-// share is fetched and unpacked once); a failure does not stop the others.
-int pull_and_unpack(const ParsedArgs& args, const std::vector<core::Reference>& refs, core::ContentStore& store,
-                    registry::Client& client, const UnpackOptions& options) {
+// Every image at once on the engine (blobs and snapshots they share are
+// done once); each is printed as it completes, in the order asked. One
+// failing does not stop the others; a single image's error is the command's.
+int pull_all(const ParsedArgs& args, const std::vector<core::Reference>& refs) {
+  const engine::Goal goal = args.flag("unpack") ? engine::Goal::snapshots : engine::Goal::blobs;
+  CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
+  std::vector<std::future<engine::UnpackReport>> pulls;
+  for (const core::Reference& ref : refs) pulls.push_back(images.engine().submit({.reference = ref, .goal = goal}));
   int failures = 0;
-  for (const auto& ref : refs) {
-    std::optional<UnpackReport> report;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    std::optional<engine::UnpackReport> report;
     try {
-      report = unpack_snapshots(client, store, ref, options);
+      report = pulls[i].get();
     } catch (const core::Error& e) {
       if (refs.size() == 1) throw;
       ++failures;
-      print_failure(ref, e.what());
+      print_failure(refs[i], e.what());
       continue;
     }
-    print_unpack_summary(args, *report, {});
+    if (goal == engine::Goal::snapshots) print_unpack_summary(args, *report, {});
     if (!args.flag("json")) print_pulled(report->image);
     std::fflush(stdout);
   }
@@ -65,32 +68,7 @@ int run(const ParsedArgs& args) {
   if (!args.flag("unpack") && args.value(kMaxLayerSizeOption.name)) {
     throw core::Error(core::ErrorKind::bad_input, "gantry pull: --max-layer-size applies with --unpack only");
   }
-  const UnpackOptions unpack = unpack_options(args);
-  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
-  core::ContentStore store(store_root(args));
-  auto events = make_progress_output(args);
-  registry::Client client(std::move(client_options), events.get());
-  if (args.flag("unpack")) return pull_and_unpack(args, refs, store, client, unpack);
-  const bool print = !args.flag("json");
-
-  if (refs.size() == 1) {
-    auto result = client.pull(refs.front(), store);
-    if (print) print_pulled(result.image);
-    return 0;
-  }
-  // Several images: shared blobs are fetched once, one failure does not stop
-  // the others, and each failure gets its own line.
-  int failures = 0;
-  for (const auto& outcome : client.pull(std::span<const core::Reference>(refs), store)) {
-    if (outcome.result) {
-      if (print) print_pulled(outcome.result->image);
-    } else {
-      ++failures;
-      print_failure(outcome.reference, outcome.error ? outcome.error->what() : "failed");
-    }
-  }
-  std::fflush(stdout);
-  return failures == 0 ? 0 : 1;
+  return pull_all(args, refs);
 }
 
 }  // namespace

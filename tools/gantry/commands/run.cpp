@@ -14,14 +14,12 @@
 #include "core/error.hpp"
 #include "core/file_tree.hpp"
 #include "core/store.hpp"
-#include "registry/client.hpp"
+#include "engine/stale.hpp"
 #include "runtime/launcher.hpp"
+#include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
-#include "tools/gantry/image_unpack.hpp"
 #include "tools/gantry/process_cli.hpp"
-#include "tools/gantry/progress_output.hpp"
-#include "tools/gantry/stale.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
@@ -74,7 +72,7 @@ class ContainerDir {
     if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = containers.string()});
     remove_stale(containers);
     id_ = new_container_id();
-    path_ = containers / (id_ + owned_name(kRunningMarker));
+    path_ = containers / (id_ + engine::owned_name(kRunningMarker));
     if (::mkdir(path_.c_str(), 0700) != 0) throw core::errno_error(errno, "cannot create", path_.string());
   }
   ~ContainerDir() {
@@ -97,7 +95,7 @@ class ContainerDir {
   static void remove_stale(const fs::path& containers) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(containers, ec)) {
-      if (!left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
+      if (!engine::left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
       ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
       runtime::remove_launch_leftovers(entry.path());
       try {
@@ -115,11 +113,11 @@ class ContainerDir {
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
 
-PullPolicy pull_policy(const ParsedArgs& args) {
+engine::PullPolicy pull_policy(const ParsedArgs& args) {
   const std::string policy = args.value("pull").value_or("missing");
-  if (policy == "missing") return PullPolicy::missing;
-  if (policy == "always") return PullPolicy::always;
-  if (policy == "never") return PullPolicy::never;
+  if (policy == "missing") return engine::PullPolicy::missing;
+  if (policy == "always") return engine::PullPolicy::always;
+  if (policy == "never") return engine::PullPolicy::never;
   throw core::Error(core::ErrorKind::bad_input, "--pull: want missing, always or never, not \"" + policy + "\"");
 }
 
@@ -135,15 +133,13 @@ int run(const ParsedArgs& args) {
   spec.options = bundle_options(args);
   spec.keep_stdin = args.flag("interactive");
   spec.with_init = args.flag("init");
-  UnpackOptions unpack = unpack_options(args);
-  unpack.pull = pull_policy(args);
-  registry::Options client_options = registry_options(args);  // a bad flag fails before the store is made
-  core::ContentStore store(store_root(args));
-  auto events = make_progress_output(args);
-  registry::Client client(std::move(client_options), events.get());
+  engine::EngineOptions options = engine_options(args);
+  options.unpack.pull = pull_policy(args);
+  CommandEngine images(args, std::move(options), registry_options(args));
+  core::ContentStore& store = images.store();
 
   const auto set_up = Clock::now();  // the store opened, the client (TLS context) made
-  UnpackReport report = unpack_snapshots(client, store, ref, unpack);
+  engine::UnpackReport report = images.carry_out({.reference = ref, .goal = engine::Goal::snapshots});
   ContainerDir container(store, args.flag("keep"));
   spec.config = &report.image.config;
   spec.container_dir = container.path();
@@ -151,7 +147,7 @@ int run(const ParsedArgs& args) {
   auto flatten = [&] {
     spec.lower_dirs.clear();
     spec.rootfs = container.path() / "rootfs";
-    (void)unpack_rootfs(client, store, ref, spec.rootfs, unpack);
+    (void)images.carry_out({.reference = ref, .goal = engine::Goal::rootfs, .rootfs = spec.rootfs});
   };
   if (args.flag("no-overlay")) {
     flatten();

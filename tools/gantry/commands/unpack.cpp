@@ -2,19 +2,15 @@
 // decoded and applied while the layers download.
 #include <array>
 
-#include "core/store.hpp"
-#include "registry/client.hpp"
+#include "engine/layer_window.hpp"
+#include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
-#include "tools/gantry/common_options.hpp"
-#include "tools/gantry/image_unpack.hpp"
-#include "tools/gantry/layer_window.hpp"
-#include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
 
-static_assert(kMaxLayers == 1000, "the description below names the layer limit");
+static_assert(engine::kMaxLayers == 1000, "the description below names the layer limit");
 
 constexpr std::array kOptions = {kMaxLayerSizeOption};
 
@@ -24,13 +20,8 @@ int run(const ParsedArgs& args) {
   }
   core::Reference ref = core::Reference::parse(args.positionals()[0]);
   const std::string& dir = args.positionals()[1];
-  UnpackOptions options = unpack_options(args);
-
-  registry::Options client_options = interruptible_registry_options(args);  // a bad flag fails before the store is made
-  core::ContentStore store(store_root(args));
-  auto events = make_progress_output(args);
-  registry::Client client(std::move(client_options), events.get());
-  print_unpack_summary(args, unpack_rootfs(client, store, ref, dir, options), dir);
+  CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
+  print_unpack_summary(args, images.carry_out({.reference = ref, .goal = engine::Goal::rootfs, .rootfs = dir}), dir);
   return 0;
 }
 

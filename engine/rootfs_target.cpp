@@ -1,4 +1,4 @@
-#include "tools/gantry/rootfs_target.hpp"
+#include "engine/rootfs_target.hpp"
 
 #include <cerrno>
 #include <string>
@@ -6,9 +6,9 @@
 
 #include "core/error.hpp"
 #include "core/file_tree.hpp"
-#include "tools/gantry/stale.hpp"
+#include "engine/stale.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 using core::Error;
 using core::ErrorKind;
@@ -84,4 +84,4 @@ void RootfsTarget::commit() {
   committed_ = true;
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

@@ -1,4 +1,4 @@
-#include "tools/gantry/layer_streams.hpp"
+#include "engine/detail/layer_streams.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,9 +14,9 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 #include "registry/store_sink.hpp"
-#include "tools/gantry/tee_sink.hpp"
+#include "engine/detail/tee_sink.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 using core::Error;
 using core::ErrorKind;
@@ -126,4 +126,4 @@ StreamResult stream_layers(registry::Client& client, core::ContentStore& store, 
   return result;
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

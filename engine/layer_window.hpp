@@ -3,15 +3,17 @@
 // layer in flight holds three threads (decoder, tar reader, feed) and a few
 // MiB of queues; a layer waiting holds neither (its download, if any, goes
 // into the store's partial file meanwhile: tee_sink.hpp). So threads and
-// buffers follow the window, never the image's layer count. Internal to
-// tools/gantry.
+// buffers follow the window, never the image's layer count. The engine
+// uses it for every image.
 
+#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <thread>
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 // The most layers an image may have for gantry to unpack it (unpack,
 // bundle, pull --unpack, run); refused before any layer is fetched. Docker
@@ -30,6 +32,25 @@ inline constexpr std::size_t kMaxLayers = 1000;
 // had to wait its turn (another process was fetching the blob).
 [[nodiscard]] std::size_t layers_in_flight(int jobs);
 
+// Places for layers in flight, shared by every image of an engine: a layer
+// holds one from its start to its finish, so threads and buffers follow the
+// budget whatever the number of images.
+class LayerBudget {
+ public:
+  explicit LayerBudget(std::size_t places);
+  LayerBudget(const LayerBudget&) = delete;
+  LayerBudget& operator=(const LayerBudget&) = delete;
+
+  void take();  // waits for a place
+  [[nodiscard]] bool try_take();
+  void give_back();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::size_t free_;
+};
+
 struct LayerSteps {
   std::function<void(std::size_t)> start;   // layer i's pipeline starts (admitted)
   std::function<void(std::size_t)> finish;  // waits for layer i, frees what it held; throws its error
@@ -37,13 +58,17 @@ struct LayerSteps {
 };
 
 // Runs `count` layers' steps on a thread of its own: layer i starts once
-// every layer below it has started and fewer than `limit` are in flight,
-// and the lowest layer in flight is waited for first. The lowest layer
-// never waits for one above it, so the window always moves; a later layer
-// never holds a place an earlier one needs.
+// every layer below it has started, fewer than `limit` are in flight and
+// it has a place in `budget`, and the lowest layer in flight is waited for
+// first. The lowest layer never waits for one above it, so the window
+// always moves; a later layer never holds a place an earlier one needs. A
+// window that finds the budget spent while it has layers in flight
+// finishes its lowest one instead of waiting for a place: a window never
+// waits for a place while holding one, so windows of many images never
+// wait for each other in a circle.
 class LayerWindow {
  public:
-  LayerWindow(std::size_t count, std::size_t limit, LayerSteps steps);
+  LayerWindow(std::size_t count, std::size_t limit, LayerBudget& budget, LayerSteps steps);
   // Joins; when join() was not called (an exception elsewhere), every layer
   // is stopped first.
   ~LayerWindow();
@@ -58,9 +83,10 @@ class LayerWindow {
 
   std::size_t count_;
   std::size_t limit_;
+  LayerBudget& budget_;
   LayerSteps steps_;
   std::exception_ptr failure_;
   std::thread thread_;
 };
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

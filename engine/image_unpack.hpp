@@ -11,12 +11,14 @@
 #include <stop_token>
 #include <vector>
 
+#include "core/platform.hpp"
 #include "core/reference.hpp"
 #include "core/store.hpp"
+#include "engine/layer_window.hpp"
 #include "registry/client.hpp"
 #include "unpack/layer_pipeline.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 // Whether the registry is asked for the image (docker run's --pull).
 enum class PullPolicy {
@@ -29,8 +31,11 @@ struct UnpackOptions {
   // Refuse a layer that expands beyond this many bytes (decompression bombs); 0: no cap.
   std::int64_t max_layer_size = 0;
   PullPolicy pull = PullPolicy::always;
-  // Layers decoded and applied at once (layer_window.hpp: layers_in_flight).
+  // Layers of this image decoded and applied at once (layer_window.hpp:
+  // layers_in_flight); the engine's LayerBudget bounds them over all images.
   std::size_t layers_in_flight = 4;
+  // PullPolicy missing/never: the platform a stored image must be for.
+  core::Platform platform = core::Platform::host();
   // A stop requested here (SIGINT/SIGTERM) fails every layer pipeline; the
   // unpack then unwinds as on any failure (nothing half made stays).
   std::stop_token stop;
@@ -54,7 +59,7 @@ struct UnpackReport {
 // verified in the store and the reference recorded in its index.json, as
 // `gantry pull` would.
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                           const std::filesystem::path& rootfs, const UnpackOptions& options);
+                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget);
 
 // Every layer of `reference` as a snapshot in the store (overlay whiteout
 // form, named by chain ID), and the image in the store as `gantry pull`
@@ -64,6 +69,6 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
 // place) only after its diff ID matched. A failed layer leaves no
 // snapshot; the ones completed below it stay (they are correct).
 UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                              const UnpackOptions& options);
+                              const UnpackOptions& options, LayerBudget& budget);
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

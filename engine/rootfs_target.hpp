@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 // Where gantry writes a tree (a rootfs, a bundle) must be new or an empty
 // directory: true when it exists (empty), false when it does not;
@@ -38,4 +38,4 @@ class RootfsTarget {
   bool committed_ = false;
 };
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

@@ -1,8 +1,8 @@
-#include "tools/gantry/layer_input.hpp"
+#include "engine/detail/layer_input.hpp"
 
 #include "unpack/layer_pipeline.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 LayerInput::LayerInput() : queue_(unpack::LayerPipeline::make_input()) {}
 
@@ -40,4 +40,4 @@ void LayerInput::finish() {
   queue_->drop_buffers();
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

@@ -1,4 +1,4 @@
-#include "tools/gantry/tee_sink.hpp"
+#include "engine/detail/tee_sink.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 using core::Error;
 using core::ErrorKind;
@@ -264,4 +264,4 @@ registry::BlobSinkPtr make_tee_sink(registry::BlobSinkPtr store, std::filesystem
   return sink;
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

@@ -1,15 +1,15 @@
 #pragma once
 // A layer download teed into the store and into a layer pipeline
-// (layer_streams.cpp). Internal to tools/gantry.
+// (layer_streams.cpp). Internal to the engine.
 
 #include <exception>
 #include <filesystem>
 #include <future>
 
 #include "registry/blob_sink.hpp"
-#include "tools/gantry/layer_input.hpp"
+#include "engine/detail/layer_input.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 // One blob being downloaded for the pipelines: the first layer that names
 // it gets the bytes; later copies of the same blob in the image (empty
@@ -39,4 +39,4 @@ struct Download {
 [[nodiscard]] registry::BlobSinkPtr make_tee_sink(registry::BlobSinkPtr store, std::filesystem::path partial,
                                                   std::filesystem::path blob, Download& download);
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

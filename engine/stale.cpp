@@ -1,4 +1,4 @@
-#include "tools/gantry/stale.hpp"
+#include "engine/stale.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <charconv>
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 std::string owned_name(std::string_view marker) {
   std::string name(marker);
@@ -25,4 +25,4 @@ bool left_by_dead_process(std::string_view name, std::string_view marker) {
   return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

@@ -1,4 +1,4 @@
-#include "tools/gantry/image_unpack.hpp"
+#include "engine/image_unpack.hpp"
 
 #include <chrono>
 #include <exception>
@@ -11,16 +11,22 @@
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
-#include "tools/gantry/layer_input.hpp"
-#include "tools/gantry/layer_streams.hpp"
-#include "tools/gantry/layer_window.hpp"
-#include "tools/gantry/rootfs_target.hpp"
+#include "engine/detail/layer_input.hpp"
+#include "engine/detail/layer_streams.hpp"
+#include "engine/layer_window.hpp"
+#include "engine/rootfs_target.hpp"
+#include "engine/stored_image.hpp"
 #include "unpack/applier.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 using core::Error;
 using core::ErrorKind;
+
+using detail::LayerFeed;
+using detail::LayerInput;
+using detail::stream_layers;
+using detail::StreamResult;
 
 namespace {
 
@@ -33,10 +39,10 @@ double seconds_since(Clock::time_point start) {
 // The image, its manifest and config in the store (the layers follow), and
 // as many diff IDs as layers.
 registry::ResolvedImage resolve_image(registry::Client& client, core::ContentStore& store,
-                                      const core::Reference& reference, PullPolicy policy) {
+                                      const core::Reference& reference, const UnpackOptions& options) {
   std::optional<registry::ResolvedImage> stored;
-  if (policy != PullPolicy::always) stored = client.resolve_stored(reference, store);
-  if (!stored && policy == PullPolicy::never) {
+  if (options.pull != PullPolicy::always) stored = resolve_stored(reference, store, options.platform);
+  if (!stored && options.pull == PullPolicy::never) {
     throw Error(ErrorKind::not_found, "the image is not in the store (and --pull never)",
                 {.registry = reference.registry, .repository = reference.repository});
   }
@@ -168,10 +174,11 @@ void finish_layer(InFlight& slot, LayerInput* input, Done done) {
 }
 
 UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                                const std::filesystem::path& rootfs, const UnpackOptions& options, bool& again) {
+                                const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,
+                                bool& again) {
   RootfsTarget target(rootfs);
   const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference, options.pull)};
+  UnpackReport report{.image = resolve_image(client, store, reference, options)};
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
 
@@ -180,7 +187,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
   std::vector<InFlight> in_flight(layers.size());
   std::vector<std::shared_future<void>> applied(layers.size());
   LayerWindow window(
-      layers.size(), options.layers_in_flight,
+      layers.size(), options.layers_in_flight, budget,
       LayerSteps{
           .start =
               [&](std::size_t i) {
@@ -207,9 +214,10 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
 }
 
 UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
-                                   const core::Reference& reference, const UnpackOptions& options, bool& again) {
+                                   const core::Reference& reference, const UnpackOptions& options,
+                                   LayerBudget& budget, bool& again) {
   const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference, options.pull)};
+  UnpackReport report{.image = resolve_image(client, store, reference, options)};
   report.resolve_seconds = seconds_since(resolving);
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
@@ -228,7 +236,7 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
   // IDs' locks in (ContentStore::begin_snapshot).
   std::vector<InFlight> in_flight(layers.size());
   LayerWindow window(
-      layers.size(), options.layers_in_flight,
+      layers.size(), options.layers_in_flight, budget,
       LayerSteps{
           .start =
               [&](std::size_t i) {
@@ -275,15 +283,15 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
 }  // namespace
 
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                           const std::filesystem::path& rootfs, const UnpackOptions& options) {
+                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_rootfs_once(client, store, reference, rootfs, options, again); });
+      [&](bool& again) { return unpack_rootfs_once(client, store, reference, rootfs, options, budget, again); });
 }
 
 UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
-                              const UnpackOptions& options) {
+                              const UnpackOptions& options, LayerBudget& budget) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_snapshots_once(client, store, reference, options, again); });
+      [&](bool& again) { return unpack_snapshots_once(client, store, reference, options, budget, again); });
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

@@ -1,15 +1,38 @@
-#include "tools/gantry/layer_window.hpp"
+#include "engine/layer_window.hpp"
 
 #include <algorithm>
 
 #include "core/error.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 std::size_t layers_in_flight(int jobs) { return static_cast<std::size_t>(std::max(1, jobs)); }
 
-LayerWindow::LayerWindow(std::size_t count, std::size_t limit, LayerSteps steps)
-    : count_(count), limit_(std::max<std::size_t>(1, limit)), steps_(std::move(steps)) {
+LayerBudget::LayerBudget(std::size_t places) : free_(std::max<std::size_t>(1, places)) {}
+
+void LayerBudget::take() {
+  std::unique_lock lock(mutex_);
+  freed_.wait(lock, [this] { return free_ > 0; });
+  --free_;
+}
+
+bool LayerBudget::try_take() {
+  std::lock_guard lock(mutex_);
+  if (free_ == 0) return false;
+  --free_;
+  return true;
+}
+
+void LayerBudget::give_back() {
+  {
+    std::lock_guard lock(mutex_);
+    ++free_;
+  }
+  freed_.notify_one();
+}
+
+LayerWindow::LayerWindow(std::size_t count, std::size_t limit, LayerBudget& budget, LayerSteps steps)
+    : count_(count), limit_(std::max<std::size_t>(1, limit)), budget_(budget), steps_(std::move(steps)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -38,13 +61,16 @@ void LayerWindow::run() {
     } catch (...) {
       failed(std::current_exception());
     }
+    budget_.give_back();
     ++finished;
   };
   while (started < count_ && !failure_) {
-    if (started - finished == limit_) {
+    const bool in_flight = started > finished;
+    if (started - finished == limit_ || (in_flight && !budget_.try_take())) {
       finish_lowest();
       continue;
     }
+    if (!in_flight) budget_.take();
     try {
       steps_.start(started);
     } catch (...) {
@@ -55,4 +81,4 @@ void LayerWindow::run() {
   while (finished < started) finish_lowest();
 }
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

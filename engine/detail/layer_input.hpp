@@ -5,7 +5,7 @@
 // download's partial file, or its blob read from the store) runs on a
 // thread of its own only once the layer is admitted: image_unpack.cpp runs
 // a bounded number of layers at once, so threads and buffers follow the
-// layers in flight, not the image's layer count. Internal to tools/gantry.
+// layers in flight, not the image's layer count. Internal to the engine.
 
 #include <functional>
 #include <memory>
@@ -14,7 +14,7 @@
 
 #include "unpack/chunk_queue.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 class LayerInput {
  public:
@@ -51,4 +51,4 @@ class LayerInput {
   std::thread thread_;
 };
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace gantry::tools {
+namespace gantry::engine {
 
 // `marker` followed by this process's pid.
 [[nodiscard]] std::string owned_name(std::string_view marker);
@@ -14,4 +14,4 @@ namespace gantry::tools {
 // True when `name` ends in `marker` + a pid whose process no longer exists.
 [[nodiscard]] bool left_by_dead_process(std::string_view name, std::string_view marker);
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine

@@ -1,14 +1,15 @@
-#include "tools/gantry/layer_window.hpp"
+#include "engine/layer_window.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
 
-namespace gantry::tools {
+namespace gantry::engine {
 namespace {
 
 // Records the order of the steps and how many layers were in flight.
@@ -45,7 +46,8 @@ struct Recorder {
 
 TEST(LayerWindow, StartsBottomFirstWithAtMostTheLimitInFlight) {
   Recorder r;
-  LayerWindow window(5, 2, r.steps_for());
+  LayerBudget budget(8);
+  LayerWindow window(5, 2, budget, r.steps_for());
   EXPECT_EQ(window.join(), nullptr);
   EXPECT_EQ(r.steps, (std::vector<std::string>{"start 0", "start 1", "finish 0", "start 2", "finish 1", "start 3",
                                                "finish 2", "start 4", "finish 3", "finish 4"}));
@@ -55,7 +57,8 @@ TEST(LayerWindow, StartsBottomFirstWithAtMostTheLimitInFlight) {
 
 TEST(LayerWindow, AFailureStopsEveryLayerAndNoneStartsAfterIt) {
   Recorder r;
-  LayerWindow window(6, 2, r.steps_for(1));
+  LayerBudget budget(8);
+  LayerWindow window(6, 2, budget, r.steps_for(1));
   std::exception_ptr failure = window.join();
   ASSERT_NE(failure, nullptr);
   EXPECT_THROW(std::rethrow_exception(failure), std::runtime_error);
@@ -73,7 +76,8 @@ TEST(LayerWindow, AbandonedWindowStopsTheLayersBeforeJoining) {
   std::condition_variable changed;
   bool stopped = false;
   {
-    LayerWindow window(1, 1,
+    LayerBudget budget(1);
+    LayerWindow window(1, 1, budget,
                        LayerSteps{.start = [](std::size_t) {},
                                   .finish =
                                       [&](std::size_t) {
@@ -90,6 +94,24 @@ TEST(LayerWindow, AbandonedWindowStopsTheLayersBeforeJoining) {
   EXPECT_TRUE(stopped);
 }
 
+TEST(LayerWindow, WindowsSharingABudgetStayWithinItAndAllFinish) {
+  // Three images of 6 layers, each allowed 3 in flight, 2 places over all:
+  // never more than 2 at once, and no window waits for ever for a place
+  // another holds.
+  Recorder r;
+  LayerBudget budget(2);
+  std::vector<std::unique_ptr<LayerWindow>> windows;
+  for (int i = 0; i < 3; ++i) windows.push_back(std::make_unique<LayerWindow>(6, 3, budget, r.steps_for()));
+  for (auto& window : windows) EXPECT_EQ(window->join(), nullptr);
+  EXPECT_EQ(r.steps.size(), 3u * 6 * 2);
+  EXPECT_LE(r.most_running, 2u);
+  EXPECT_EQ(r.running, 0u);
+  // Every place was given back.
+  EXPECT_TRUE(budget.try_take());
+  EXPECT_TRUE(budget.try_take());
+  EXPECT_FALSE(budget.try_take());
+}
+
 TEST(LayerWindow, LayersInFlightFollowTheDownloads) {
   EXPECT_EQ(layers_in_flight(4), 4u);
   EXPECT_EQ(layers_in_flight(1), 1u);
@@ -97,4 +119,4 @@ TEST(LayerWindow, LayersInFlightFollowTheDownloads) {
 }
 
 }  // namespace
-}  // namespace gantry::tools
+}  // namespace gantry::engine

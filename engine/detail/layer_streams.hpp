@@ -11,9 +11,9 @@
 #include "core/reference.hpp"
 #include "core/store.hpp"
 #include "registry/client.hpp"
-#include "tools/gantry/layer_input.hpp"
+#include "engine/detail/layer_input.hpp"
 
-namespace gantry::tools {
+namespace gantry::engine::detail {
 
 struct LayerFeed {
   core::Descriptor blob;
@@ -36,4 +36,4 @@ struct StreamResult {
 StreamResult stream_layers(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
                            std::span<const LayerFeed> feeds);
 
-}  // namespace gantry::tools
+}  // namespace gantry::engine::detail

@@ -1,0 +1,21 @@
+#pragma once
+// The image a pull left in the store, read without a registry (docker run's
+// "pull if missing", `--pull never`). Only the store is read, which is why
+// this is the engine's and not the registry client's.
+
+#include <optional>
+
+#include "core/platform.hpp"
+#include "core/reference.hpp"
+#include "core/store.hpp"
+#include "registry/client.hpp"
+
+namespace gantry::engine {
+
+// nullopt when index.json has no such ref, or one for another platform than
+// `platform`. The stored documents are re-verified against their digests.
+[[nodiscard]] std::optional<registry::ResolvedImage> resolve_stored(const core::Reference& reference,
+                                                                    const core::ContentStore& store,
+                                                                    const core::Platform& platform);
+
+}  // namespace gantry::engine

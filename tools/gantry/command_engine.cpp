@@ -1,0 +1,18 @@
+#include "tools/gantry/command_engine.hpp"
+
+#include "tools/gantry/common_options.hpp"
+#include "tools/gantry/progress_output.hpp"
+
+namespace gantry::tools {
+
+CommandEngine::CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client)
+    : store_(store_root(args)),
+      events_(make_progress_output(args)),
+      client_(std::move(client), events_.get()),
+      engine_(client_, store_, std::move(options)) {}
+
+engine::UnpackReport CommandEngine::carry_out(engine::ImageRequest request) {
+  return engine_.submit(std::move(request)).get();
+}
+
+}  // namespace gantry::tools

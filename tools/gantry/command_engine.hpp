@@ -1,0 +1,37 @@
+#pragma once
+// What every image command sets up before it submits requests, in the
+// order its errors should come: the flags (a bad one fails before the store
+// is made), the store, the progress output, the registry client and the
+// engine they all feed.
+
+#include <memory>
+
+#include "core/progress.hpp"
+#include "core/store.hpp"
+#include "engine/engine.hpp"
+#include "registry/client.hpp"
+#include "tools/gantry/args.hpp"
+
+namespace gantry::tools {
+
+class CommandEngine {
+ public:
+  // `options`: the engine's, from engine_options() and the command's own
+  // flags; `client`: the registry client's, from registry_options() or
+  // interruptible_registry_options().
+  CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client);
+
+  [[nodiscard]] core::ContentStore& store() noexcept { return store_; }
+  [[nodiscard]] engine::Engine& engine() noexcept { return engine_; }
+
+  // One request, waited for: its report, or its error rethrown.
+  engine::UnpackReport carry_out(engine::ImageRequest request);
+
+ private:
+  core::ContentStore store_;
+  std::unique_ptr<core::progress::EventSink> events_;
+  registry::Client client_;
+  engine::Engine engine_;  // last: it runs on the others
+};
+
+}  // namespace gantry::tools
