@@ -4,6 +4,7 @@
 // on a good link; the command line maps its flags onto these fields.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <stop_token>
@@ -39,6 +40,12 @@ struct Options {
 
   // Blob downloads in flight at once (over all images of one call).
   int jobs = 4;
+  // Of those, at most this many to one host (a mirror and its registry are
+  // two hosts); 0: no limit beyond jobs.
+  int jobs_per_host = 0;
+  // Body bytes per second over every download of the Client together;
+  // 0: unlimited.
+  std::int64_t max_rate = 0;
 
   // A connection that delivers no byte for this long is dropped and the
   // request retried (resuming a blob where it stopped); there is no limit

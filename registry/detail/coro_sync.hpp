@@ -81,20 +81,29 @@ class SingleFlight {
 // At most `count` holders at once; the others wait in arrival order.
 class Slots {
  public:
+  // One slot, or none (default, moved from, released). Assigning a permit
+  // releases the slot held before.
   class Permit {
    public:
+    Permit() = default;
     explicit Permit(Slots* owner) : owner_(owner) {}
     Permit(Permit&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
     Permit(const Permit&) = delete;
     Permit& operator=(const Permit&) = delete;
-    Permit& operator=(Permit&&) = delete;
+    Permit& operator=(Permit&& other) noexcept {
+      if (this != &other) {
+        release();
+        owner_ = std::exchange(other.owner_, nullptr);
+      }
+      return *this;
+    }
     ~Permit() { release(); }
     void release() {
       if (owner_ != nullptr) std::exchange(owner_, nullptr)->release();
     }
 
    private:
-    Slots* owner_;
+    Slots* owner_ = nullptr;
   };
 
   Slots(asio::any_io_executor executor, int count) : executor_(std::move(executor)), free_(count) {}

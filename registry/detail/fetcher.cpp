@@ -67,7 +67,16 @@ class Fetcher::BufferLease {
 Fetcher::Fetcher(Session& session)
     : session_(session),
       slots_(session.executor(), std::max(1, session.options().jobs)),
+      rate_(session.executor(), session.options().max_rate),
       flights_(session.executor()) {}
+
+Slots& Fetcher::host_slots(const std::string& host) {
+  // Without a limit of its own a host gets `jobs` slots, which the client's
+  // slots, always taken first, never let it fill.
+  const Options& options = session_.options();
+  int count = options.jobs_per_host > 0 ? options.jobs_per_host : std::max(1, options.jobs);
+  return per_host_.try_emplace(host, session_.executor(), count).first->second;
+}
 
 asio::awaitable<FetchStats> Fetcher::fetch_all(const core::Reference& reference, const std::vector<core::Descriptor>& blobs,
                                                BlobSinkFactory& sinks) {
@@ -162,13 +171,17 @@ asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& 
       throw Error(ErrorKind::digest_mismatch, "it sent wrong bytes for this blob");
     }
     std::string what = "GET " + endpoint.url(target).string();
+    Slots& slots = host_slots(endpoint.host);
+    Slots::Permit host = co_await slots.acquire();
+    Held held{permit, slots, std::move(host)};
     int attempt = 0;
     co_await session_.retrying(what, session_.attempts(endpoint), [&](int n) {
       attempt = n;
-      return download(endpoint, job, sink, buffer.span(), fetched);
+      return download(endpoint, job, sink, buffer.span(), fetched, held);
     });
     // The network part is over: let the next download start while this one
     // is verified and synced.
+    held.host.release();
     permit.release();
     try {
       co_await off_thread(finisher_, [&sink] { sink.finish(); });
@@ -190,7 +203,7 @@ asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& 
 }
 
 asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
-                                        std::span<std::byte> buffer, std::int64_t& fetched) {
+                                        std::span<std::byte> buffer, std::int64_t& fetched, Held& held) {
   const core::Descriptor& blob = job.blob;
   const std::int64_t size = blob.size;
   std::int64_t offset = sink.offset();
@@ -237,22 +250,32 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job
       co_await session_.raise(response, what, endpoint);
   }
 
-  std::int64_t have = offset;
   // An answer that announces another length than the descriptor's will not
   // get better on a retry (one cut before its end fails in read(), and is
   // resumed): too many bytes is an error, never a truncation, and too few
   // are not the blob.
-  if (std::optional<std::int64_t> length = response.content_length(); length && have + *length != size) {
-    std::string from = have > 0 ? " from byte " + std::to_string(have) : std::string();
+  if (std::optional<std::int64_t> length = response.content_length(); length && offset + *length != size) {
+    std::string from = offset > 0 ? " from byte " + std::to_string(offset) : std::string();
     throw Error(ErrorKind::bad_input, what + " is " + std::to_string(size) + " bytes, the registry sends " +
-                                          std::to_string(have + *length) + " (Content-Length " +
+                                          std::to_string(offset + *length) + " (Content-Length " +
                                           std::to_string(*length) + from + ")");
   }
+  co_await stream_body(response, job, sink, buffer, offset, fetched, held);
+}
+
+asio::awaitable<void> Fetcher::stream_body(Response& response, const Job& job, BlobSink& sink,
+                                           std::span<std::byte> buffer, std::int64_t have, std::int64_t& fetched,
+                                           Held& held) {
+  const core::Descriptor& blob = job.blob;
+  const std::int64_t size = blob.size;
   const auto interval = session_.options().progress_interval;
   auto last_progress = std::chrono::steady_clock::now();
   while (true) {
     if (job.stop || session_.options().stop.stop_requested()) throw Cancelled();
-    std::size_t n = co_await response.read(buffer);
+    // No more than the rate allows; what the read does not use goes back.
+    std::size_t allowed = co_await rate_.take(buffer.size());
+    std::size_t n = co_await response.read(buffer.first(allowed));
+    rate_.give_back(allowed - n);
     if (n == 0) break;
     // More bytes than the descriptor says is an error, never a truncation.
     if (have + static_cast<std::int64_t>(n) > size) {
@@ -261,11 +284,7 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job
     }
     have += static_cast<std::int64_t>(n);
     fetched += static_cast<std::int64_t>(n);
-    if (sink.write(buffer.first(n)) == SinkFlow::pause) {
-      auto notifier = std::make_shared<Notifier>(session_.executor());
-      sink.on_ready(notifier->waker());
-      co_await notifier->wait();
-    }
+    if (sink.write(buffer.first(n)) == SinkFlow::pause) co_await wait_for_room(sink, held);
     auto now = std::chrono::steady_clock::now();
     if (now - last_progress >= interval) {
       announce(job, progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});
@@ -276,6 +295,18 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job
     throw TransientError(Error(ErrorKind::network, "the body ended after " + std::to_string(have) + " of " +
                                                        std::to_string(size) + " bytes"));
   }
+}
+
+asio::awaitable<void> Fetcher::wait_for_room(BlobSink& sink, Held& held) {
+  // The connection stays open and idle meanwhile: the stall timeout only
+  // runs while a read is pending (Response::read), so a pause never trips it.
+  held.host.release();
+  held.job.release();
+  auto notifier = std::make_shared<Notifier>(session_.executor());
+  sink.on_ready(notifier->waker());
+  co_await notifier->wait();
+  held.job = co_await slots_.acquire();
+  held.host = co_await held.host_slots.acquire();
 }
 
 }  // namespace gantry::registry::detail

@@ -2,9 +2,12 @@
 // Blob downloads: many at once on one thread, each streamed from a reused
 // 1 MiB buffer into a sink, resumed with Range after a cut, retried with
 // backoff, bounded by the descriptor's size, one per digest at a time.
+// Their budget is the Client's: Options::jobs downloads in flight, at most
+// jobs_per_host to one host, max_rate bytes per second over all of them.
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -17,6 +20,7 @@
 #include "registry/blob_sink.hpp"
 #include "registry/client.hpp"
 #include "registry/detail/coro_sync.hpp"
+#include "registry/detail/rate_limit.hpp"
 #include "registry/detail/session.hpp"
 
 namespace gantry::registry::detail {
@@ -26,7 +30,11 @@ class Fetcher {
   explicit Fetcher(Session& session);
 
   // Every blob of `blobs` (from reference's repository) into sinks from
-  // `sinks`; options.jobs downloads at once across all calls in flight.
+  // `sinks`; options.jobs downloads at once across all calls in flight. A
+  // download paused by its sink (SinkFlow::pause) is not one of them: it
+  // keeps its connection, idle, and gives its slots back until the sink
+  // has room, so that paused downloads never stop the one that would
+  // unblock them.
   // After the first error the other downloads stop at their next chunk
   // (keeping what they hold for a resume) and the error is thrown.
   asio::awaitable<FetchStats> fetch_all(const core::Reference& reference, const std::vector<core::Descriptor>& blobs,
@@ -51,6 +59,15 @@ class Fetcher {
     const bool& stop;  // another download of the same call failed
     bool announce;     // emit blob events
   };
+  // The slots a download holds while it reads from one host: one of the
+  // client's (`jobs`) and one of that host's (`jobs_per_host`). Every
+  // download takes them in this order, so none holds a host's slot while
+  // waiting for a client's one.
+  struct Held {
+    Slots::Permit& job;
+    Slots& host_slots;
+    Slots::Permit host;
+  };
   class BufferLease;
 
   asio::awaitable<Outcome> fetch_one(Job job, BlobSinkFactory& sinks);
@@ -58,12 +75,22 @@ class Fetcher {
   // sink dropped; the blob needs a new sink and the next host.
   asio::awaitable<std::optional<Outcome>> fetch_into(const Job& job, BlobSink& sink, Slots::Permit& permit,
                                                      std::set<std::string>& distrusted);
+  // One attempt: the request, then the body from the sink's offset on.
   asio::awaitable<void> download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
-                                 std::span<std::byte> buffer, std::int64_t& fetched);
+                                 std::span<std::byte> buffer, std::int64_t& fetched, Held& held);
+  // The body of an accepted answer, from byte `have` of the blob to its end.
+  asio::awaitable<void> stream_body(Response& response, const Job& job, BlobSink& sink, std::span<std::byte> buffer,
+                                    std::int64_t have, std::int64_t& fetched, Held& held);
+  // After the sink answered pause: without holding any slot until the sink
+  // wakes us, then with both again.
+  asio::awaitable<void> wait_for_room(BlobSink& sink, Held& held);
+  Slots& host_slots(const std::string& host);
   void announce(const Job& job, const core::progress::Event& event) const;
 
   Session& session_;
   Slots slots_;
+  std::map<std::string, Slots> per_host_;  // by Endpoint::host; never erased, as permits point into it
+  RateLimit rate_;
   SingleFlight flights_;
   std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
   // BlobSinkFactory::open (may re-hash a partial) and BlobSink::finish (may

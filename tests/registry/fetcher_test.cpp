@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "client_fixture.hpp"
 #include "core/reference.hpp"
@@ -532,6 +536,28 @@ TEST(Fetcher, WhenEveryHostFailsEachErrorIsReported) {
   EXPECT_EQ(mirror.requests_to("/v2/app/blobs/").size(), 2u);  // mirrors get two attempts
 }
 
+// A sink that tells when its blob is complete.
+class TellingSink final : public BlobSink {
+ public:
+  TellingSink(BlobSinkPtr inner, std::promise<void>& finished) : inner_(std::move(inner)), finished_(finished) {}
+  [[nodiscard]] std::int64_t offset() const override { return inner_->offset(); }
+  SinkFlow write(std::span<const std::byte> bytes) override { return inner_->write(bytes); }
+  void on_ready(std::function<void()> wake) override { inner_->on_ready(std::move(wake)); }
+  void restart() override { inner_->restart(); }
+  void finish() override {
+    inner_->finish();
+    finished_.set_value();
+  }
+
+ private:
+  BlobSinkPtr inner_;
+  std::promise<void>& finished_;
+};
+
+// Bounded, so that a fetcher that never lets the awaited blob through fails
+// the test instead of hanging it.
+constexpr auto kWatchdog = std::chrono::seconds(20);
+
 // Opens `slow` only after `first` has been downloaded and verified, as a
 // store re-hashing a large partial file takes its time while another
 // download is under way.
@@ -541,36 +567,16 @@ class SlowOpeningFactory final : public BlobSinkFactory {
 
   Opened open(const core::Descriptor& blob) override {
     if (blob.digest == slow_) {
-      // Bounded, so that a fetcher that waits for this open fails the test
-      // instead of hanging it.
-      other_flowed_ = first_finished_.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+      other_flowed_ = first_finished_.get_future().wait_for(kWatchdog) == std::future_status::ready;
     }
     Opened opened = memory_.open(blob);
-    if (blob.digest == first_) opened.sink = std::make_unique<Telling>(std::move(opened.sink), first_finished_);
+    if (blob.digest == first_) opened.sink = std::make_unique<TellingSink>(std::move(opened.sink), first_finished_);
     return opened;
   }
   [[nodiscard]] bool other_flowed() const { return other_flowed_; }
   MemorySinkFactory& memory() { return memory_; }
 
  private:
-  // Tells when its blob is complete.
-  class Telling final : public BlobSink {
-   public:
-    Telling(BlobSinkPtr inner, std::promise<void>& finished) : inner_(std::move(inner)), finished_(finished) {}
-    [[nodiscard]] std::int64_t offset() const override { return inner_->offset(); }
-    SinkFlow write(std::span<const std::byte> bytes) override { return inner_->write(bytes); }
-    void on_ready(std::function<void()> wake) override { inner_->on_ready(std::move(wake)); }
-    void restart() override { inner_->restart(); }
-    void finish() override {
-      inner_->finish();
-      finished_.set_value();
-    }
-
-   private:
-    BlobSinkPtr inner_;
-    std::promise<void>& finished_;
-  };
-
   core::Digest first_, slow_;
   MemorySinkFactory memory_;
   std::promise<void> first_finished_;
@@ -591,6 +597,138 @@ TEST(Fetcher, ASinkSlowToOpenDoesNotHoldUpTheOtherDownloads) {
 
   EXPECT_TRUE(sinks.other_flowed());
   for (const std::string& b : blobs) EXPECT_EQ(sinks.memory().record(core::digest_of(b))->bytes, b);
+}
+
+// The sink of `paused` is full from its first write until `awaited` is
+// complete, as a layer's pipeline waits for the layer below it that
+// another download brings.
+class WaitingForAnotherBlobFactory final : public BlobSinkFactory {
+ public:
+  WaitingForAnotherBlobFactory(core::Digest paused, core::Digest awaited)
+      : paused_(std::move(paused)), awaited_(std::move(awaited)) {}
+  ~WaitingForAnotherBlobFactory() override {
+    if (waker_.joinable()) waker_.join();
+  }
+
+  Opened open(const core::Descriptor& blob) override {
+    Opened opened = memory_.open(blob);
+    if (blob.digest == awaited_) opened.sink = std::make_unique<TellingSink>(std::move(opened.sink), awaited_finished_);
+    if (blob.digest == paused_) opened.sink = std::make_unique<Paused>(std::move(opened.sink), *this);
+    return opened;
+  }
+  // Whether the awaited blob was complete when the paused sink woke.
+  [[nodiscard]] bool awaited_came_first() const { return awaited_came_first_; }
+  MemorySinkFactory& memory() { return memory_; }
+
+ private:
+  class Paused final : public BlobSink {
+   public:
+    Paused(BlobSinkPtr inner, WaitingForAnotherBlobFactory& owner) : inner_(std::move(inner)), owner_(owner) {}
+    [[nodiscard]] std::int64_t offset() const override { return inner_->offset(); }
+    SinkFlow write(std::span<const std::byte> bytes) override {
+      (void)inner_->write(bytes);
+      return std::exchange(first_write_, false) ? SinkFlow::pause : SinkFlow::more;
+    }
+    void on_ready(std::function<void()> wake) override {
+      owner_.waker_ = std::thread([this, wake = std::move(wake)] {
+        owner_.awaited_came_first_ =
+            owner_.awaited_finished_.get_future().wait_for(kWatchdog) == std::future_status::ready;
+        wake();
+      });
+    }
+    void restart() override { inner_->restart(); }
+    void finish() override { inner_->finish(); }
+
+   private:
+    BlobSinkPtr inner_;
+    WaitingForAnotherBlobFactory& owner_;
+    bool first_write_ = true;
+  };
+
+  core::Digest paused_, awaited_;
+  MemorySinkFactory memory_;
+  std::promise<void> awaited_finished_;
+  std::atomic<bool> awaited_came_first_{false};
+  std::thread waker_;
+};
+
+TEST(Fetcher, ADownloadPausedByItsSinkGivesItsSlotToTheOneItWaitsFor) {
+  std::vector<std::string> blobs = {random_bytes(2 * kMiB, 31), random_bytes(300 * 1024, 32)};
+  auto served = by_digest(blobs);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, served); }));
+  Options options = test_options();
+  options.jobs = 1;
+  Client client(options);
+  WaitingForAnotherBlobFactory sinks(core::digest_of(blobs[0]), core::digest_of(blobs[1]));
+  std::vector<core::Descriptor> layers = {layer_of(blobs[0]), layer_of(blobs[1])};
+
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_TRUE(sinks.awaited_came_first());
+  EXPECT_EQ(stats.blobs_fetched, 2u);
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.memory().record(core::digest_of(b))->bytes, b);
+  // The paused download kept its connection: one per download, no retry.
+  EXPECT_EQ(server.requests_to("/v2/app/blobs/").size(), 2u);
+}
+
+TEST(Fetcher, NoMoreDownloadsFromOneHostThanItsLimit) {
+  std::vector<std::string> blobs;
+  for (unsigned i = 0; i < 8; ++i) blobs.push_back(random_bytes(100 * 1024, 40 + i));
+  auto served = by_digest(blobs);
+  std::mutex mutex;
+  std::condition_variable changed;
+  int in_flight = 0;
+  int most_in_flight = 0;
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) {
+    {
+      // Each answer waits a moment for more requests to come, so that a
+      // client over its limit shows here.
+      std::unique_lock lock(mutex);
+      most_in_flight = std::max(most_in_flight, ++in_flight);
+      changed.notify_all();
+      changed.wait_for(lock, std::chrono::milliseconds(200), [&] { return in_flight > 2; });
+    }
+    bool kept = serve_blob(r, ex, served);
+    std::lock_guard lock(mutex);
+    --in_flight;
+    return kept;
+  }));
+  Options options = test_options();
+  options.jobs = 8;
+  options.jobs_per_host = 2;
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers;
+  for (const std::string& b : blobs) layers.push_back(layer_of(b));
+
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_EQ(stats.blobs_fetched, blobs.size());
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.record(core::digest_of(b))->bytes, b);
+  EXPECT_LE(most_in_flight, 2);
+}
+
+TEST(Fetcher, TheRateLimitHoldsOverAllDownloads) {
+  std::vector<std::string> blobs = {random_bytes(kMiB, 50), random_bytes(kMiB, 51), random_bytes(kMiB, 52)};
+  auto served = by_digest(blobs);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, served); }));
+  Options options = test_options();
+  options.jobs = 3;
+  options.max_rate = 4 * kMiB;
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blobs[0]), layer_of(blobs[1]), layer_of(blobs[2])};
+
+  auto start = std::chrono::steady_clock::now();
+  FetchStats stats = client.fetch_blobs(repo_at(server), layers, sinks);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+
+  EXPECT_EQ(stats.bytes_fetched, static_cast<std::int64_t>(3 * kMiB));
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.record(core::digest_of(b))->bytes, b);
+  // Beyond the burst (a tenth of a second's worth) every byte waited for
+  // its token: a lower bound only, the machine may always be slower.
+  const double burst = static_cast<double>(options.max_rate) / 10;
+  EXPECT_GE(elapsed.count(), (static_cast<double>(stats.bytes_fetched) - burst) / static_cast<double>(options.max_rate));
 }
 
 TEST(Fetcher, ProgressIsThrottledNotPerChunk) {

@@ -25,6 +25,8 @@ constexpr std::array kCommon = {
     OptionSpec{.name = "auth-file", .value_name = "FILE", .help = "docker config.json with credentials, the only one read (default: containers-auth.json(5) order, $REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, $DOCKER_CONFIG/config.json or ~/.docker/config.json, ~/.dockercfg)"},
     OptionSpec{.name = "mirror", .value_name = "[REG=]HOST", .help = "pull-through mirror HOST[:PORT] of registry REG only (default docker.io), tried before it; several keep their order", .repeatable = true},
     OptionSpec{.name = "jobs", .value_name = "N", .help = "blob downloads at once (default 4)"},
+    OptionSpec{.name = "jobs-per-host", .value_name = "N", .help = "of those, at most N from one registry or mirror (default: no limit)"},
+    OptionSpec{.name = "max-rate", .value_name = "RATE", .help = "bytes per second over all downloads, e.g. 500K, 50M (default: no limit)"},
     OptionSpec{.name = "stall-timeout", .value_name = "SECONDS", .help = "retry a download that received nothing for this long (default 30)"},
     OptionSpec{.name = "json", .value_name = "", .help = "one JSON event per line on stdout"},
     OptionSpec{.name = "quiet", .value_name = "", .help = "no progress output", .short_name = 'q'},
@@ -36,6 +38,15 @@ std::string readable_file(const std::string& flag, const std::string& path) {
     throw Error(ErrorKind::bad_input, "--" + flag + ": no such file", core::ErrorContext{.path = path});
   }
   return path;
+}
+
+int job_count(const std::string& flag, const std::string& text) {
+  int count = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (ec != std::errc() || end != text.data() + text.size() || count < 1 || count > 64) {
+    throw Error(ErrorKind::bad_input, "--" + flag + ": expected a number from 1 to 64, got \"" + text + "\"");
+  }
+  return count;
 }
 
 }  // namespace
@@ -55,14 +66,9 @@ registry::Options registry_options(const ParsedArgs& args) {
   if (auto f = args.value("ca-file")) options.ca_file = readable_file("ca-file", *f);
   if (auto f = args.value("auth-file")) options.auth_file = readable_file("auth-file", *f);
   for (const std::string& mirror : args.values("mirror")) options.mirrors.push_back(registry::parse_mirror(mirror));
-  if (auto j = args.value("jobs")) {
-    int jobs = 0;
-    auto [end, ec] = std::from_chars(j->data(), j->data() + j->size(), jobs);
-    if (ec != std::errc() || end != j->data() + j->size() || jobs < 1 || jobs > 64) {
-      throw Error(ErrorKind::bad_input, "--jobs: expected a number from 1 to 64, got \"" + *j + "\"");
-    }
-    options.jobs = jobs;
-  }
+  if (auto j = args.value("jobs")) options.jobs = job_count("jobs", *j);
+  if (auto j = args.value("jobs-per-host")) options.jobs_per_host = job_count("jobs-per-host", *j);
+  if (auto r = args.value("max-rate")) options.max_rate = parse_size("max-rate", *r);
   if (auto t = args.value("stall-timeout")) {
     char* end = nullptr;
     double seconds = std::strtod(t->c_str(), &end);
