@@ -26,10 +26,10 @@ inline constexpr std::size_t kMaxLayers = 1000;
 
 // Layers in flight for `jobs` downloads at once: as many as downloads.
 // Layers above the lowest one in flight may wait for it (a flattened layer
-// applies after the one below) and keep their downloads paused, each
-// holding one of the fetcher's `jobs` slots; with at most jobs - 1 of them
-// there is always a slot for the lowest layer's download, even when it
-// had to wait its turn (another process was fetching the blob).
+// applies after the one below) and pause their downloads; a paused
+// download gives its slot back (registry/detail/fetcher.hpp), so the
+// lowest layer's download always gets one. More layers in flight than
+// downloads would only hold decoders and buffers that wait.
 [[nodiscard]] std::size_t layers_in_flight(int jobs);
 
 // Places for layers in flight, shared by every image of an engine: a layer
