@@ -154,7 +154,8 @@ void present_client_certificate(SSL_CTX* native, const ClientCertificate& client
   };
   SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
   step(SSL_CTX_use_certificate_chain_file(native, client.cert_file.c_str()) == 1, "certificate", client.cert_file);
-  step(SSL_CTX_use_PrivateKey_file(native, client.key_file.c_str(), SSL_FILETYPE_PEM) == 1, "key", client.key_file);
+  step(SSL_CTX_use_PrivateKey_file(native, client.key_file.c_str(), SSL_FILETYPE_PEM) == 1,
+       "key (one without a pass phrase)", client.key_file);
   step(SSL_CTX_check_private_key(native) == 1, "key, which does not match the certificate", client.key_file);
 }
 
@@ -268,6 +269,13 @@ struct HttpClient::Pool {
 
 namespace {
 
+// What a refusal of the client's certificate (or of its lack of one) may need.
+std::string client_certificate_hint(const beast::error_code& ec) {
+  int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  bool about_ours = reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED;
+  return about_ours ? " (does it want a client certificate? `client` in the host's hosts.toml)" : "";
+}
+
 // What a failed TLS handshake means: a certificate problem or a server
 // that does not speak TLS will not change on a retry; a dropped
 // connection might.
@@ -281,9 +289,22 @@ core::Error handshake_error(const Url& url, SSL* ssl, const beast::error_code& e
   if (ec.category() == asio::error::get_ssl_category()) {
     std::string reason = ec.message();
     if (reason.find("wrong version number") != std::string::npos) reason += " (is it a plain HTTP server?)";
-    return core::Error(core::ErrorKind::network, step + reason, context_of(url));
+    return core::Error(core::ErrorKind::network, step + reason + client_certificate_hint(ec), context_of(url));
   }
   return transient(url, "TLS handshake with", ec, limit);
+}
+
+// A TLS alert from the server: it refused this client. With TLS 1.3 a
+// server checks the client's certificate after the client's side of the
+// handshake is done, so the refusal arrives with the first request's
+// answer; no retry changes it.
+std::optional<core::Error> tls_refusal(const Url& url, const beast::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return std::nullopt;
+  if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) < SSL_AD_REASON_OFFSET) return std::nullopt;
+  return core::Error(core::ErrorKind::network,
+                     "request to " + url.authority() + ": refused by the server's TLS: " + ec.message() +
+                         client_certificate_hint(ec),
+                     context_of(url));
 }
 
 template <class Stream>
@@ -544,6 +565,7 @@ asio::awaitable<Response> HttpClient::send(const Request& request) {
       // A pooled connection the server closed between our check and our
       // request: not a failure of this request, take another connection.
       if (reused && !parser.got_some() && ec != beast::error::timeout) continue;
+      if (std::optional<core::Error> refused = tls_refusal(url, ec)) throw *refused;
       throw transient(url, "request to", ec, stall);
     }
 

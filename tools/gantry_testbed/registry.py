@@ -4,6 +4,8 @@ in three modes, each with throwaway storage in its own directory.
   plain  HTTP
   tls    HTTPS with a CA and server certificate made for this run
   auth   HTTPS + htpasswd Basic auth (distribution only allows Basic over TLS)
+  mtls   HTTPS requiring a client certificate signed by a client CA of this
+         run (not a shared ctest fixture: started by the tests that use it)
 
 DIR/registry.json describes a running registry; it exists only while one runs.
 """
@@ -25,7 +27,8 @@ from pathlib import Path
 from . import certs
 from .push import RegistryClient
 
-MODES = ("plain", "tls", "auth")
+MODES = ("plain", "tls", "auth")  # the shared ctest fixtures, and the `registry` fixture's
+ALL_MODES = (*MODES, "mtls")
 STATE_FILE = "registry.json"
 USERNAME = "gantry"
 PORT_ATTEMPTS = 5
@@ -47,6 +50,8 @@ class RegistryInfo:
     password: str | None
     pid: int
     storage: str        # the filesystem driver's rootdirectory
+    client_cert: str | None = None  # mtls: the client certificate and its key
+    client_key: str | None = None
 
     @classmethod
     def load(cls, directory: str | Path) -> RegistryInfo:
@@ -57,7 +62,12 @@ class RegistryInfo:
 
     @cached_property
     def client(self) -> RegistryClient:
-        return RegistryClient(self.url, self.ca_file, self.username, self.password)
+        return RegistryClient(self.url, self.ca_file, self.username, self.password,
+                              client_cert=self._client_pair)
+
+    @property
+    def _client_pair(self) -> tuple[str, str] | None:
+        return (self.client_cert, self.client_key) if self.client_cert else None
 
     def ref(self, repo: str, tag: str | None = None, digest: str | None = None) -> str:
         """A docker reference to `repo` here: HOST/REPO[:TAG][@DIGEST]."""
@@ -144,10 +154,12 @@ def _write_config(directory: Path, mode: str, port: int, storage: Path) -> Path:
         f"  addr: 127.0.0.1:{port}",
         f"  secret: {secrets.token_hex(16)}",
     ]
-    if mode in ("tls", "auth"):
+    if mode in ("tls", "auth", "mtls"):
         lines += ["  tls:",
                   f"    certificate: {quote(str(directory / 'server.pem'))}",
                   f"    key: {quote(str(directory / 'server.key'))}"]
+    if mode == "mtls":
+        lines += ["    clientcas:", f"      - {quote(str(directory / 'client-ca.pem'))}"]
     if mode == "auth":
         lines += ["auth:", "  htpasswd:", "    realm: gantry-testbed",
                   f"    path: {quote(str(directory / 'htpasswd'))}"]
@@ -178,7 +190,7 @@ class _PortTaken(Exception):
 
 def _wait_ready(proc: subprocess.Popen, info: RegistryInfo, port: int,
                 log: Path, log_start: int, deadline: float) -> None:
-    probe = RegistryClient(info.url, info.ca_file, timeout=2.0)
+    probe = RegistryClient(info.url, info.ca_file, timeout=2.0, client_cert=info._client_pair)
     expected = 401 if info.mode == "auth" else 200
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -218,8 +230,8 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
     A registry already running from DIR is an error, unless `replace` stops
     it first (ctest's setup fixture uses that after an aborted run).
     """
-    if mode not in MODES:
-        raise TestbedError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    if mode not in ALL_MODES:
+        raise TestbedError(f"unknown mode {mode!r}; expected one of {', '.join(ALL_MODES)}")
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     if (live := running(directory)) is not None:
@@ -231,11 +243,14 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
     storage = directory / "storage"
     shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir()
-    ca_file = username = password = None
-    if mode in ("tls", "auth"):
+    ca_file = username = password = client_cert = client_key = None
+    if mode in ("tls", "auth", "mtls"):
         ca_cert, ca_key = certs.make_ca(directory)
         certs.make_server_cert(directory, ca_cert, ca_key)
         ca_file = str(ca_cert)
+    if mode == "mtls":
+        client_ca, client_ca_key = certs.make_ca(directory, "client-ca", "gantry testbed client CA")
+        client_cert, client_key = map(str, certs.make_client_cert(directory, client_ca, client_ca_key))
     if mode == "auth":
         username, password = USERNAME, secrets.token_urlsafe(12)
         certs.make_htpasswd(directory / "htpasswd", username, password)
@@ -249,7 +264,8 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
         log_start = log.stat().st_size if log.exists() else 0
         proc = _spawn(directory, config)
         info = RegistryInfo(mode, f"127.0.0.1:{port}", f"{scheme}://127.0.0.1:{port}",
-                            ca_file, username, password, proc.pid, str(storage))
+                            ca_file, username, password, proc.pid, str(storage),
+                            client_cert, client_key)
         try:
             _wait_ready(proc, info, port, log, log_start, deadline)
         except _PortTaken:
