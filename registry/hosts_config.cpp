@@ -124,8 +124,8 @@ ClientCertificate client_certificate(const File& file, const toml::node& node) {
       file.fail(item.source(), "client: expected a file, or a [certificate, key] pair of files");
     }
     std::string cert = file.file_of((*pair)[0], "client");
-    bool key_in_cert = file.string_of((*pair)[1], "client").empty();
-    found.push_back(ClientCertificate{.cert_file = cert, .key_file = key_in_cert ? cert : file.file_of((*pair)[1], "client")});
+    std::string key = file.string_of((*pair)[1], "client").empty() ? cert : file.file_of((*pair)[1], "client");
+    found.push_back(ClientCertificate{.cert_file = cert, .key_file = key});
   };
   if (const auto* list = node.as_array()) {
     for (const toml::node& item : *list) one(item);
@@ -133,8 +133,9 @@ ClientCertificate client_certificate(const File& file, const toml::node& node) {
     one(node);
   }
   if (found.size() != 1) {
-    file.fail(node.source(), "client: gantry presents one client certificate per host, " + std::to_string(found.size()) +
-                                 " given");
+    file.fail(node.source(), "client: gantry presents one client certificate per host, " +
+                                 std::to_string(found.size()) +
+                                 " given (a certificate and its key in two files are [[\"CERT\", \"KEY\"]])");
   }
   return found.front();
 }
@@ -203,7 +204,8 @@ Url host_url(const File& file, const toml::node& where, std::string text) {
     file.fail(where.source(), e.message());
   }
   if (url.target != "/" && url.target != "/v2" && url.target != "/v2/") {
-    file.fail(where.source(), "\"" + text + "\": a path in a host URL is not supported (gantry asks every host at /v2/)");
+    file.fail(where.source(),
+              "\"" + text + "\": a path in a host URL is not supported (gantry asks every host at /v2/)");
   }
   return url;
 }
@@ -267,7 +269,8 @@ void read_hosts_file(const File& file, const std::string& registry, const std::s
     }
   }
   if (server != nullptr) {
-    entry.server = add_host(file, *server, host_url(file, *server, file.string_of(*server, "server")), origin_tls, options);
+    Url url = host_url(file, *server, file.string_of(*server, "server"));
+    entry.server = add_host(file, *server, url, origin_tls, options);
   } else if (origin_tls != HostTls{}) {
     if (own_host.empty()) {
       file.fail(toml::source_region{}, "ca and client at the top of _default/hosts.toml need a server; for a "
@@ -368,8 +371,9 @@ void read_defaults(const File& file, Options& options) {
     } else if (name == "stall_timeout") {
       std::optional<double> seconds = node.is_number() ? node.value<double>() : std::nullopt;
       if (!seconds || !(*seconds > 0 && *seconds <= static_cast<double>(kMaxStallTimeout.count()))) {
-        file.fail(node.source(), "stall_timeout: expected seconds from 0 to " + std::to_string(kMaxStallTimeout.count()) +
-                                     ", got " + (seconds ? std::to_string(*seconds) : type_name(node)));
+        file.fail(node.source(), "stall_timeout: expected seconds from 0 to " +
+                                     std::to_string(kMaxStallTimeout.count()) + ", got " +
+                                     (seconds ? std::to_string(*seconds) : type_name(node)));
       }
       options.stall_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*seconds * 1000));
     } else {

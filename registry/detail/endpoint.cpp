@@ -36,7 +36,8 @@ std::vector<Endpoint> endpoints_for(const Options& options, const core::Referenc
   const RegistryHosts* configured = configured_hosts(options, reference.registry);
   std::vector<Endpoint> out;
   for (const std::string& mirror : mirror_hosts(options, reference.registry, configured)) {
-    out.push_back(Endpoint{.host = mirror, .credentials = mirror, .scheme = scheme_for(mirror, mirror), .mirror = true});
+    out.push_back(
+        Endpoint{.host = mirror, .credentials = mirror, .scheme = scheme_for(mirror, mirror), .mirror = true});
   }
   // A configured server that is another host than the registry's own is
   // asked with its own credentials, as a mirror is: the registry's never

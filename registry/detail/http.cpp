@@ -149,7 +149,8 @@ void trust_ca_file(SSL_CTX* native, const std::string& file) {
 void present_client_certificate(SSL_CTX* native, const ClientCertificate& client) {
   auto step = [](bool ok, std::string_view what, const std::string& file) {
     if (ok) return;
-    throw core::Error(core::ErrorKind::bad_input, "cannot load the client " + std::string(what) + ": " + openssl_reason(),
+    throw core::Error(core::ErrorKind::bad_input,
+                      "cannot load the client " + std::string(what) + ": " + openssl_reason(),
                       core::ErrorContext{.path = file});
   };
   SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
@@ -238,7 +239,9 @@ struct HttpClient::Pool {
       return *shared_tls;
     }
     auto made = own_tls.find(origin);
-    if (made == own_tls.end()) made = own_tls.emplace(origin, make_tls_context(url, settings.ca_file, &own->second)).first;
+    if (made == own_tls.end()) {
+      made = own_tls.emplace(origin, make_tls_context(url, settings.ca_file, &own->second)).first;
+    }
     return made->second;
   }
 

@@ -64,7 +64,8 @@ TEST(Endpoint, OnlyTheMirrorsOfTheReferencesRegistry) {
 
 TEST(Endpoint, ConfiguredMirrorsAndServer) {
   Options options;
-  options.registry_hosts["reg.example"] = RegistryHosts{.server = "origin.internal:5000", .mirrors = {"cache-a", "cache-b"}};
+  options.registry_hosts["reg.example"] =
+      RegistryHosts{.server = "origin.internal:5000", .mirrors = {"cache-a", "cache-b"}};
   options.plain_http_hosts = {"cache-b"};
   auto list = endpoints_for(options, reference("reg.example", "team/app"));
   ASSERT_EQ(list.size(), 3u);

@@ -83,7 +83,8 @@ server = "https://registry-1.docker.io"
   Options options = load_config(dir_);
   // Not sorted: zz before aa, as written.
   EXPECT_EQ(options.registry_hosts.at("docker.io"),
-            (RegistryHosts{.server = "registry-1.docker.io", .mirrors = {"zz-mirror.internal:5000", "aa-cache.internal"}}));
+            (RegistryHosts{.server = "registry-1.docker.io",
+                           .mirrors = {"zz-mirror.internal:5000", "aa-cache.internal"}}));
   EXPECT_EQ(options.plain_http_hosts, (std::set<std::string>{"aa-cache.internal"}));
   ASSERT_EQ(options.host_tls.size(), 1u);
   EXPECT_EQ(options.host_tls.at("https://zz-mirror.internal:5000"), (HostTls{.ca_files = {ca.string()}, .client = {}}));

@@ -100,7 +100,8 @@ TEST(Http, TlsToAHostNameVerifiesTheNameAndSendsItAsSni) {
 TEST(Http, AHostsOwnCaIsTrustedForThatOriginOnly) {
   TlsServer server("IP:127.0.0.1,DNS:localhost");
   std::string port = std::to_string(server.port());
-  std::map<std::string, HostTls> own{{"https://127.0.0.1:" + port, HostTls{.ca_files = {server.ca_file()}, .client = {}}}};
+  std::map<std::string, HostTls> own{
+      {"https://127.0.0.1:" + port, HostTls{.ca_files = {server.ca_file()}, .client = {}}}};
   Outcome trusted = get(Url::parse("https://127.0.0.1:" + port + "/v2/"), {}, {}, own);
   ASSERT_FALSE(trusted.error) << trusted.error->what();
   EXPECT_EQ(trusted.status, 200u);

@@ -61,7 +61,8 @@ registry::Options registry_options(const ParsedArgs& args) {
     int jobs = 0;
     auto [end, ec] = std::from_chars(j->data(), j->data() + j->size(), jobs);
     if (ec != std::errc() || end != j->data() + j->size() || jobs < 1 || jobs > registry::kMaxJobs) {
-      throw Error(ErrorKind::bad_input, "--jobs: expected a number from 1 to " + std::to_string(registry::kMaxJobs) + ", got \"" + *j + "\"");
+      throw Error(ErrorKind::bad_input, "--jobs: expected a number from 1 to " + std::to_string(registry::kMaxJobs) +
+                                            ", got \"" + *j + "\"");
     }
     options.jobs = jobs;
   }
@@ -71,7 +72,8 @@ registry::Options registry_options(const ParsedArgs& args) {
     double most = static_cast<double>(registry::kMaxStallTimeout.count());
     if (t->empty() || *end != '\0' || !(seconds > 0 && seconds <= most)) {
       throw Error(ErrorKind::bad_input, "--stall-timeout: expected seconds from 0 to " +
-                                            std::to_string(registry::kMaxStallTimeout.count()) + ", got \"" + *t + "\"");
+                                            std::to_string(registry::kMaxStallTimeout.count()) + ", got \"" + *t +
+                                            "\"");
     }
     options.stall_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
