@@ -5,16 +5,50 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/platform.hpp"
 #include "registry/mirror.hpp"
 
 namespace gantry::registry {
+
+// A client certificate for TLS client authentication (mTLS): PEM files,
+// the certificate chain and its private key (one file may hold both).
+struct ClientCertificate {
+  std::string cert_file;
+  std::string key_file;
+
+  friend bool operator==(const ClientCertificate&, const ClientCertificate&) = default;
+};
+
+// TLS for the connections to one host, as its hosts.toml sets it.
+struct HostTls {
+  std::vector<std::string> ca_files;        // PEM CAs trusted on top of the system's and Options::ca_file
+  std::optional<ClientCertificate> client;  // presented when the host asks for one
+
+  friend bool operator==(const HostTls&, const HostTls&) = default;
+};
+
+// Where one registry's requests go, as its hosts.toml says (hosts_config.hpp).
+struct RegistryHosts {
+  std::string server;                // host[:port] of the origin; empty: the registry's own
+  std::vector<std::string> mirrors;  // host[:port] each, tried in the file's order before the origin
+
+  friend bool operator==(const RegistryHosts&, const RegistryHosts&) = default;
+};
+
+// The registry_hosts entry of every registry that has none of its own.
+inline constexpr std::string_view kDefaultRegistryHosts = "_default";
+
+// Bounds of the download counts, for flags and configuration alike.
+inline constexpr int kMaxJobs = 64;
+inline constexpr std::chrono::seconds kMaxStallTimeout{3600};
 
 struct Options {
   // The platform picked from an index; the host's when unset.
@@ -25,8 +59,12 @@ struct Options {
   // plain_http_all. There is no fallback from TLS to plain HTTP.
   std::set<std::string> plain_http_hosts;
   bool plain_http_all = false;
-  // A PEM file of CAs trusted in addition to the system's.
+  // A PEM file of CAs trusted in addition to the system's, for every host.
   std::string ca_file;
+  // TLS per origin connected to ("https://host:port", as Url::origin()
+  // writes it), from the configuration: used for that origin only, never
+  // for a host it redirects to or a token realm elsewhere.
+  std::map<std::string, HostTls> host_tls;
 
   // A docker config.json, the only one read; empty: containers-auth.json(5)'s
   // files searched in order (detail::find_auth_files).
@@ -37,14 +75,16 @@ struct Options {
   // repository path, before the registry itself, which is used when they
   // fail; other registries' mirrors are never asked.
   std::vector<Mirror> mirrors;
+  // The configuration's origin and mirrors per registry as references name
+  // it, kDefaultRegistryHosts for the rest. Mirrors given in `mirrors` for
+  // a registry replace its configured ones; its server stays.
+  std::map<std::string, RegistryHosts, std::less<>> registry_hosts;
 
   // Blob downloads in flight at once (over all images of one call).
   int jobs = 4;
-  // Of those, at most this many to one host (a mirror and its registry are
-  // two hosts); 0: no limit beyond jobs.
+  // Blob downloads in flight at once to one registry host; 0: only `jobs` bounds them.
   int jobs_per_host = 0;
-  // Body bytes per second over every download of the Client together;
-  // 0: unlimited.
+  // Bytes per second over all downloads at once; 0: no limit.
   std::int64_t max_rate = 0;
 
   // A connection that delivers no byte for this long is dropped and the

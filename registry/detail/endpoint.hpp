@@ -1,6 +1,7 @@
 #pragma once
 // Where requests for a reference go: its mirrors in order, then the
-// registry itself, each over TLS unless the options name the host as plain.
+// registry itself (or the server its configuration names), each over TLS
+// unless the options name the host as plain.
 
 #include <string>
 #include <string_view>
@@ -25,8 +26,9 @@ struct Endpoint {
 // reference or a URL's authority).
 [[nodiscard]] bool plain_http_allowed(const Options& options, std::string_view host);
 
-// The mirrors of the reference's registry in the order given, then the
-// registry itself.
+// The mirrors of the reference's registry in the order given (else those of
+// its registry_hosts entry, or kDefaultRegistryHosts'), then the registry
+// itself or its entry's server.
 [[nodiscard]] std::vector<Endpoint> endpoints_for(const Options& options, const core::Reference& reference);
 
 }  // namespace gantry::registry::detail

@@ -137,6 +137,51 @@ void confirm_verified(SSL* ssl, const Url& url) {
                     context_of(url));
 }
 
+void trust_ca_file(SSL_CTX* native, const std::string& file) {
+  if (SSL_CTX_load_verify_locations(native, file.c_str(), nullptr) == 1) return;
+  throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + openssl_reason(),
+                    core::ErrorContext{.path = file});
+}
+
+// The certificate a server asking for one gets (TLS client authentication).
+// A key behind a pass phrase fails to load instead of prompting on the
+// terminal, OpenSSL's default: gantry runs unattended.
+void present_client_certificate(SSL_CTX* native, const ClientCertificate& client) {
+  auto step = [](bool ok, std::string_view what, const std::string& file) {
+    if (ok) return;
+    throw core::Error(core::ErrorKind::bad_input,
+                      "cannot load the client " + std::string(what) + ": " + openssl_reason(),
+                      core::ErrorContext{.path = file});
+  };
+  SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
+  step(SSL_CTX_use_certificate_chain_file(native, client.cert_file.c_str()) == 1, "certificate", client.cert_file);
+  step(SSL_CTX_use_PrivateKey_file(native, client.key_file.c_str(), SSL_FILETYPE_PEM) == 1,
+       "key (one without a pass phrase)", client.key_file);
+  step(SSL_CTX_check_private_key(native) == 1, "key, which does not match the certificate", client.key_file);
+}
+
+// Peer verification against the system's CAs, `ca_file` and the host's own
+// CAs always; the host's client certificate if it has one; TLS 1.2 at
+// least; HTTP/1.1 only, as the body reader speaks nothing else. Every call
+// is checked: a setting that did not take would leave a weaker connection
+// that still works, so it is an error instead.
+ssl::context make_tls_context(const Url& url, const std::string& ca_file, const HostTls* own) {
+  SSL_CTX* native = SSL_CTX_new(TLS_client_method());
+  tls_step(native != nullptr, "create a TLS context", url);
+  ssl::context ctx(native);  // owns it from here
+  tls_step(SSL_CTX_set_default_verify_paths(native) == 1, "load the system's CAs", url);
+  if (!ca_file.empty()) trust_ca_file(native, ca_file);
+  if (own != nullptr) {
+    for (const std::string& file : own->ca_files) trust_ca_file(native, file);
+    if (own->client) present_client_certificate(native, *own->client);
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);  // returns nothing; confirmed after each handshake
+  tls_step(SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) == 1, "require TLS 1.2 or later", url);
+  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  tls_step(SSL_CTX_set_alpn_protos(native, kAlpn, sizeof kAlpn) == 0, "offer ALPN http/1.1", url);  // 0 is success
+  return ctx;
+}
+
 }  // namespace
 
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
@@ -182,27 +227,22 @@ struct Connection {
 struct HttpClient::Pool {
   Pool(asio::any_io_executor ex, HttpSettings s) : executor(std::move(ex)), settings(std::move(s)) {}
 
-  // Made at the first TLS connection: loading the system's CAs costs ~30 ms,
-  // most of a warm `gantry run`, which may not talk to a registry at all.
-  // Peer verification against the system's CAs (and ca_file) always; TLS
-  // 1.2 at least; HTTP/1.1 only, as the body reader speaks nothing else.
-  // Every call is checked: a setting that did not take would leave a
-  // weaker connection that still works, so it is an error instead.
+  // Made at the first TLS connection, one for the origins with TLS
+  // settings of their own and one shared by all others: loading the
+  // system's CAs costs ~30 ms, most of a warm `gantry run`, which may not
+  // talk to a registry at all.
   ssl::context& tls_context(const Url& url) {
-    if (tls) return *tls;
-    SSL_CTX* native = SSL_CTX_new(TLS_client_method());
-    tls_step(native != nullptr, "create a TLS context", url);
-    ssl::context ctx(native);  // owns it from here
-    tls_step(SSL_CTX_set_default_verify_paths(native) == 1, "load the system's CAs", url);
-    if (!settings.ca_file.empty() && SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
-      throw core::Error(core::ErrorKind::bad_input, "cannot load the CA file: " + openssl_reason(),
-                        core::ErrorContext{.path = settings.ca_file});
+    std::string origin = url.origin();
+    auto own = settings.host_tls.find(origin);
+    if (own == settings.host_tls.end()) {
+      if (!shared_tls) shared_tls.emplace(make_tls_context(url, settings.ca_file, nullptr));
+      return *shared_tls;
     }
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);  // returns nothing; confirmed after each handshake
-    tls_step(SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) == 1, "require TLS 1.2 or later", url);
-    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    tls_step(SSL_CTX_set_alpn_protos(native, kAlpn, sizeof kAlpn) == 0, "offer ALPN http/1.1", url);  // 0 is success
-    return tls.emplace(std::move(ctx));
+    auto made = own_tls.find(origin);
+    if (made == own_tls.end()) {
+      made = own_tls.emplace(origin, make_tls_context(url, settings.ca_file, &own->second)).first;
+    }
+    return made->second;
   }
 
   std::unique_ptr<Connection> take(const std::string& origin) {
@@ -225,11 +265,19 @@ struct HttpClient::Pool {
 
   asio::any_io_executor executor;
   HttpSettings settings;
-  std::optional<ssl::context> tls;
+  std::optional<ssl::context> shared_tls;
+  std::map<std::string, ssl::context> own_tls;  // by origin
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
 };
 
 namespace {
+
+// What a refusal of the client's certificate (or of its lack of one) may need.
+std::string client_certificate_hint(const beast::error_code& ec) {
+  int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  bool about_ours = reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED;
+  return about_ours ? " (does it want a client certificate? `client` in the host's hosts.toml)" : "";
+}
 
 // What a failed TLS handshake means: a certificate problem or a server
 // that does not speak TLS will not change on a retry; a dropped
@@ -244,9 +292,22 @@ core::Error handshake_error(const Url& url, SSL* ssl, const beast::error_code& e
   if (ec.category() == asio::error::get_ssl_category()) {
     std::string reason = ec.message();
     if (reason.find("wrong version number") != std::string::npos) reason += " (is it a plain HTTP server?)";
-    return core::Error(core::ErrorKind::network, step + reason, context_of(url));
+    return core::Error(core::ErrorKind::network, step + reason + client_certificate_hint(ec), context_of(url));
   }
   return transient(url, "TLS handshake with", ec, limit);
+}
+
+// A TLS alert from the server: it refused this client. With TLS 1.3 a
+// server checks the client's certificate after the client's side of the
+// handshake is done, so the refusal arrives with the first request's
+// answer; no retry changes it.
+std::optional<core::Error> tls_refusal(const Url& url, const beast::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return std::nullopt;
+  if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) < SSL_AD_REASON_OFFSET) return std::nullopt;
+  return core::Error(core::ErrorKind::network,
+                     "request to " + url.authority() + ": refused by the server's TLS: " + ec.message() +
+                         client_certificate_hint(ec),
+                     context_of(url));
 }
 
 template <class Stream>
@@ -507,6 +568,7 @@ asio::awaitable<Response> HttpClient::send(const Request& request) {
       // A pooled connection the server closed between our check and our
       // request: not a failure of this request, take another connection.
       if (reused && !parser.got_some() && ec != beast::error::timeout) continue;
+      if (std::optional<core::Error> refused = tls_refusal(url, ec)) throw *refused;
       throw transient(url, "request to", ec, stall);
     }
 

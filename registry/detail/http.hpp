@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +26,7 @@
 
 #include "registry/detail/proxy.hpp"
 #include "registry/detail/url.hpp"
+#include "registry/options.hpp"
 
 namespace gantry::registry::detail {
 
@@ -45,6 +47,9 @@ struct Request {
 
 struct HttpSettings {
   std::string ca_file;  // PEM CAs trusted on top of the system's
+  // CAs and a client certificate of one origin ("https://host:port"), for
+  // the connections to that origin only.
+  std::map<std::string, HostTls> host_tls;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds stall_timeout{std::chrono::seconds(30)};
   std::string user_agent;

@@ -20,6 +20,7 @@ Session::Session(asio::any_io_executor executor, const Options& options, core::p
       options_(options),
       events_(events),
       http_(executor, HttpSettings{.ca_file = options.ca_file,
+                                   .host_tls = options.host_tls,
                                    .connect_timeout = options.connect_timeout,
                                    .stall_timeout = options.stall_timeout,
                                    .user_agent = options.user_agent,

@@ -62,5 +62,58 @@ TEST(Endpoint, OnlyTheMirrorsOfTheReferencesRegistry) {
   EXPECT_EQ(hosts("localhost:5001"), (std::vector<std::string>{"localhost:5001"}));  // no mirror of its own
 }
 
+TEST(Endpoint, ConfiguredMirrorsAndServer) {
+  Options options;
+  options.registry_hosts["reg.example"] =
+      RegistryHosts{.server = "origin.internal:5000", .mirrors = {"cache-a", "cache-b"}};
+  options.plain_http_hosts = {"cache-b"};
+  auto list = endpoints_for(options, reference("reg.example", "team/app"));
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].host, "cache-a");
+  EXPECT_EQ(list[0].scheme, "https");
+  EXPECT_TRUE(list[0].mirror);
+  EXPECT_EQ(list[1].host, "cache-b");
+  EXPECT_EQ(list[1].scheme, "http");
+  EXPECT_EQ(list[2].host, "origin.internal:5000");
+  EXPECT_FALSE(list[2].mirror);
+  // Another host than the registry's: its own credentials, never reg.example's.
+  EXPECT_EQ(list[2].credentials, "origin.internal:5000");
+}
+
+TEST(Endpoint, TheRegistrysOwnServerKeepsItsCredentials) {
+  Options options;
+  options.registry_hosts["docker.io"] = RegistryHosts{.server = "registry-1.docker.io", .mirrors = {}};
+  auto list = endpoints_for(options, reference("docker.io", "library/busybox"));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].credentials, "docker.io");
+}
+
+TEST(Endpoint, GivenMirrorsReplaceTheConfiguredOnes) {
+  Options options;
+  options.registry_hosts["reg.example"] = RegistryHosts{.server = "", .mirrors = {"configured-cache"}};
+  options.mirrors = {{"reg.example", "given-cache"}, {"docker.io", "hub-cache"}};
+  auto hosts = [&](const std::string& registry) {
+    std::vector<std::string> out;
+    for (const Endpoint& e : endpoints_for(options, reference(registry, "team/app"))) out.push_back(e.host);
+    return out;
+  };
+  EXPECT_EQ(hosts("reg.example"), (std::vector<std::string>{"given-cache", "reg.example"}));
+  // docker.io has no entry and no _default: only its given mirror.
+  EXPECT_EQ(hosts("docker.io"), (std::vector<std::string>{"hub-cache", "registry-1.docker.io"}));
+}
+
+TEST(Endpoint, DefaultEntryServesRegistriesWithoutTheirOwn) {
+  Options options;
+  options.registry_hosts[std::string(kDefaultRegistryHosts)] = RegistryHosts{.server = "", .mirrors = {"any-cache"}};
+  options.registry_hosts["quay.io"] = RegistryHosts{};  // its own hosts.toml, no mirrors
+  auto hosts = [&](const std::string& registry) {
+    std::vector<std::string> out;
+    for (const Endpoint& e : endpoints_for(options, reference(registry, "team/app"))) out.push_back(e.host);
+    return out;
+  };
+  EXPECT_EQ(hosts("ghcr.io"), (std::vector<std::string>{"any-cache", "ghcr.io"}));
+  EXPECT_EQ(hosts("quay.io"), (std::vector<std::string>{"quay.io"}));
+}
+
 }  // namespace
 }  // namespace gantry::registry::detail

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <exception>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -27,9 +28,11 @@ struct Outcome {
   std::optional<core::Error> error;
 };
 
-Outcome get(const Url& url, const std::string& ca_file = {}, Headers headers = {}) {
+Outcome get(const Url& url, const std::string& ca_file = {}, Headers headers = {},
+            std::map<std::string, HostTls> host_tls = {}) {
   asio::io_context io;
   HttpClient http(io.get_executor(), HttpSettings{.ca_file = ca_file,
+                                                  .host_tls = std::move(host_tls),
                                                   .connect_timeout = std::chrono::seconds(10),
                                                   .stall_timeout = std::chrono::seconds(10),
                                                   .user_agent = "gantry-test",
@@ -92,6 +95,35 @@ TEST(Http, TlsToAHostNameVerifiesTheNameAndSendsItAsSni) {
   ASSERT_FALSE(outcome.error) << outcome.error->what();
   EXPECT_EQ(outcome.status, 200u);
   EXPECT_EQ(server.server_names(), std::vector<std::string>{"localhost"});
+}
+
+TEST(Http, AHostsOwnCaIsTrustedForThatOriginOnly) {
+  TlsServer server("IP:127.0.0.1,DNS:localhost");
+  std::string port = std::to_string(server.port());
+  std::map<std::string, HostTls> own{
+      {"https://127.0.0.1:" + port, HostTls{.ca_files = {server.ca_file()}, .client = {}}}};
+  Outcome trusted = get(Url::parse("https://127.0.0.1:" + port + "/v2/"), {}, {}, own);
+  ASSERT_FALSE(trusted.error) << trusted.error->what();
+  EXPECT_EQ(trusted.status, 200u);
+
+  Outcome elsewhere = get(Url::parse("https://localhost:" + port + "/v2/"), {}, {}, own);  // same server, other origin
+  ASSERT_TRUE(elsewhere.error);
+  EXPECT_NE(std::string(elsewhere.error->what()).find("certificate verify failed"), std::string::npos)
+      << elsewhere.error->what();
+}
+
+TEST(Http, AClientCertificateThatCannotBeLoadedIsOneErrorNamingTheFile) {
+  TlsServer server("IP:127.0.0.1");
+  std::string port = std::to_string(server.port());
+  // The server's certificate with no key in its file: the key step fails.
+  ClientCertificate unusable{.cert_file = server.ca_file(), .key_file = server.ca_file()};
+  std::map<std::string, HostTls> own{{"https://127.0.0.1:" + port, HostTls{.ca_files = {}, .client = unusable}}};
+  Outcome outcome = get(Url::parse("https://127.0.0.1:" + port + "/v2/"), server.ca_file(), {}, own);
+  ASSERT_TRUE(outcome.error);
+  EXPECT_EQ(outcome.error->kind(), core::ErrorKind::bad_input);
+  EXPECT_EQ(outcome.error->context().path, server.ca_file());
+  EXPECT_NE(std::string(outcome.error->what()).find("cannot load the client key"), std::string::npos)
+      << outcome.error->what();
 }
 
 TEST(Http, TlsRefusesACertificateForAnotherHost) {

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/store.hpp"
+#include "tools/gantry/registry_config.hpp"
 
 namespace gantry::tools {
 
@@ -17,6 +18,7 @@ using core::ErrorKind;
 namespace {
 
 constexpr std::array kCommon = {
+    OptionSpec{.name = "config", .value_name = "DIR", .help = "configuration: DIR/certs.d/HOST/hosts.toml (containerd's layout), DIR/gantry.toml; flags override it (default $GANTRY_CONFIG, else /etc/gantry if present)"},
     OptionSpec{.name = "store", .value_name = "DIR", .help = "the image store (default $GANTRY_STORE, /var/lib/gantry as root)"},
     OptionSpec{.name = "platform", .value_name = "OS/ARCH[/VAR]", .help = "platform to pick from an index (default: this host)"},
     OptionSpec{.name = "plain-http", .value_name = "", .help = "talk plain HTTP to every registry (no TLS)"},
@@ -43,8 +45,9 @@ std::string readable_file(const std::string& flag, const std::string& path) {
 int job_count(const std::string& flag, const std::string& text) {
   int count = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
-  if (ec != std::errc() || end != text.data() + text.size() || count < 1 || count > 64) {
-    throw Error(ErrorKind::bad_input, "--" + flag + ": expected a number from 1 to 64, got \"" + text + "\"");
+  if (ec != std::errc() || end != text.data() + text.size() || count < 1 || count > registry::kMaxJobs) {
+    throw Error(ErrorKind::bad_input, "--" + flag + ": expected a number from 1 to " +
+                                          std::to_string(registry::kMaxJobs) + ", got \"" + text + "\"");
   }
   return count;
 }
@@ -59,7 +62,7 @@ std::filesystem::path store_root(const ParsedArgs& args) {
 }
 
 registry::Options registry_options(const ParsedArgs& args) {
-  registry::Options options;
+  registry::Options options = configured_registry_options(args);
   if (auto p = args.value("platform")) options.platform = core::Platform::parse(*p);
   options.plain_http_all = args.flag("plain-http");
   for (const std::string& host : args.values("plain-http-host")) options.plain_http_hosts.insert(host);
@@ -72,8 +75,11 @@ registry::Options registry_options(const ParsedArgs& args) {
   if (auto t = args.value("stall-timeout")) {
     char* end = nullptr;
     double seconds = std::strtod(t->c_str(), &end);
-    if (t->empty() || *end != '\0' || !(seconds > 0 && seconds <= 3600)) {
-      throw Error(ErrorKind::bad_input, "--stall-timeout: expected seconds from 0 to 3600, got \"" + *t + "\"");
+    double most = static_cast<double>(registry::kMaxStallTimeout.count());
+    if (t->empty() || *end != '\0' || !(seconds > 0 && seconds <= most)) {
+      throw Error(ErrorKind::bad_input, "--stall-timeout: expected seconds from 0 to " +
+                                            std::to_string(registry::kMaxStallTimeout.count()) + ", got \"" + *t +
+                                            "\"");
     }
     options.stall_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }

@@ -16,11 +16,12 @@ def _run(argv: list[str]) -> None:
         raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()}")
 
 
-def make_ca(directory: Path) -> tuple[Path, Path]:
-    """A self-signed CA (basicConstraints CA:TRUE, keyCertSign) -> (cert, key)."""
-    cert, key = directory / "ca.pem", directory / "ca.key"
+def make_ca(directory: Path, name: str = "ca", subject: str = "gantry testbed CA") -> tuple[Path, Path]:
+    """A self-signed CA (basicConstraints CA:TRUE, keyCertSign) -> (cert, key),
+    DIR/NAME.pem and DIR/NAME.key."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
     _run(["openssl", "req", "-x509", "-new", *_EC_KEY, "-keyout", str(key), "-out", str(cert),
-          "-days", "3650", "-subj", "/CN=gantry testbed CA",
+          "-days", "3650", "-subj", f"/CN={subject}",
           "-addext", "basicConstraints=critical,CA:TRUE",
           "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
     return cert, key
@@ -37,6 +38,19 @@ def make_server_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path
           "-addext", "basicConstraints=critical,CA:FALSE",
           "-addext", "keyUsage=critical,digitalSignature",
           "-addext", "extendedKeyUsage=serverAuth"])
+    return cert, key
+
+
+def make_client_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path, Path]:
+    """A client certificate (extendedKeyUsage clientAuth) signed by the CA,
+    for a registry that requires TLS client authentication."""
+    cert, key = directory / "client.pem", directory / "client.key"
+    _run(["openssl", "req", "-x509", "-new", *_EC_KEY, "-keyout", str(key), "-out", str(cert),
+          "-CA", str(ca_cert), "-CAkey", str(ca_key), "-days", "825",
+          "-subj", "/CN=gantry testbed client",
+          "-addext", "basicConstraints=critical,CA:FALSE",
+          "-addext", "keyUsage=critical,digitalSignature",
+          "-addext", "extendedKeyUsage=clientAuth"])
     return cert, key
 
 

@@ -61,12 +61,13 @@ class RegistryClient:
 
     `ca_file` is the CA to trust for https (None: the system's CAs, so the
     test bed's certificate fails verification); username/password are sent
-    as Basic credentials on every request when given.
+    as Basic credentials on every request when given; client_cert, a
+    (certificate, key) pair of files, is presented to a registry asking for one.
     """
 
     def __init__(self, url: str, ca_file: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, client_cert: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._auth = None
@@ -76,6 +77,8 @@ class RegistryClient:
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if self.url.startswith("https:"):
             context = ssl.create_default_context(cafile=ca_file)
+            if client_cert is not None:
+                context.load_cert_chain(*client_cert)
             handlers.append(urllib.request.HTTPSHandler(context=context))
         self._opener = urllib.request.build_opener(*handlers)
 

@@ -4,6 +4,8 @@ in three modes, each with throwaway storage in its own directory.
   plain  HTTP
   tls    HTTPS with a CA and server certificate made for this run
   auth   HTTPS + htpasswd Basic auth (distribution only allows Basic over TLS)
+  mtls   HTTPS requiring a client certificate signed by a client CA of this
+         run (not a shared ctest fixture: started by the tests that use it)
 
 and, in front of a plain one, a pull-through cache (start_proxy: mode
 "proxy", distribution's `proxy.remoteurl`), over HTTP as well.
@@ -28,7 +30,8 @@ from pathlib import Path
 from . import certs
 from .push import RegistryClient
 
-MODES = ("plain", "tls", "auth")
+MODES = ("plain", "tls", "auth")  # the shared ctest fixtures, and the `registry` fixture's
+ALL_MODES = (*MODES, "mtls")
 PROXY = "proxy"  # not a mode of its own: it needs a registry to stand in front of
 STATE_FILE = "registry.json"
 USERNAME = "gantry"
@@ -52,6 +55,8 @@ class RegistryInfo:
     pid: int
     storage: str        # the filesystem driver's rootdirectory
     upstream: str | None = None  # a proxy's remote URL (http://127.0.0.1:PORT)
+    client_cert: str | None = None  # mtls: the client certificate and its key
+    client_key: str | None = None
 
     @classmethod
     def load(cls, directory: str | Path) -> RegistryInfo:
@@ -62,7 +67,12 @@ class RegistryInfo:
 
     @cached_property
     def client(self) -> RegistryClient:
-        return RegistryClient(self.url, self.ca_file, self.username, self.password)
+        return RegistryClient(self.url, self.ca_file, self.username, self.password,
+                              client_cert=self._client_pair)
+
+    @property
+    def _client_pair(self) -> tuple[str, str] | None:
+        return (self.client_cert, self.client_key) if self.client_cert else None
 
     def ref(self, repo: str, tag: str | None = None, digest: str | None = None) -> str:
         """A docker reference to `repo` here: HOST/REPO[:TAG][@DIGEST]."""
@@ -150,10 +160,12 @@ def _write_config(directory: Path, mode: str, port: int, storage: Path,
         f"  addr: 127.0.0.1:{port}",
         f"  secret: {secrets.token_hex(16)}",
     ]
-    if mode in ("tls", "auth"):
+    if mode in ("tls", "auth", "mtls"):
         lines += ["  tls:",
                   f"    certificate: {quote(str(directory / 'server.pem'))}",
                   f"    key: {quote(str(directory / 'server.key'))}"]
+    if mode == "mtls":
+        lines += ["    clientcas:", f"      - {quote(str(directory / 'client-ca.pem'))}"]
     if mode == "auth":
         lines += ["auth:", "  htpasswd:", "    realm: gantry-testbed",
                   f"    path: {quote(str(directory / 'htpasswd'))}"]
@@ -186,7 +198,7 @@ class _PortTaken(Exception):
 
 def _wait_ready(proc: subprocess.Popen, info: RegistryInfo, port: int,
                 log: Path, log_start: int, deadline: float) -> None:
-    probe = RegistryClient(info.url, info.ca_file, timeout=2.0)
+    probe = RegistryClient(info.url, info.ca_file, timeout=2.0, client_cert=info._client_pair)
     expected = 401 if info.mode == "auth" else 200
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -226,18 +238,22 @@ def start(directory: str | Path, mode: str, *, timeout: float = 20.0,
     A registry already running from DIR is an error, unless `replace` stops
     it first (ctest's setup fixture uses that after an aborted run).
     """
-    if mode not in MODES:
-        raise TestbedError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    if mode not in ALL_MODES:
+        raise TestbedError(f"unknown mode {mode!r}; expected one of {', '.join(ALL_MODES)}")
     directory = _prepare(directory, replace)
-    ca_file = username = password = None
-    if mode in ("tls", "auth"):
+    ca_file = username = password = client_cert = client_key = None
+    if mode in ("tls", "auth", "mtls"):
         ca_cert, ca_key = certs.make_ca(directory)
         certs.make_server_cert(directory, ca_cert, ca_key)
         ca_file = str(ca_cert)
+    if mode == "mtls":
+        client_ca, client_ca_key = certs.make_ca(directory, "client-ca", "gantry testbed client CA")
+        client_cert, client_key = map(str, certs.make_client_cert(directory, client_ca, client_ca_key))
     if mode == "auth":
         username, password = USERNAME, secrets.token_urlsafe(12)
         certs.make_htpasswd(directory / "htpasswd", username, password)
-    return _launch(directory, mode, ca_file, username, password, None, timeout)
+    return _launch(directory, mode, ca_file, username, password, None, timeout,
+                   client_cert, client_key)
 
 
 def start_proxy(directory: str | Path, upstream: RegistryInfo, *, timeout: float = 20.0,
@@ -273,11 +289,12 @@ def _prepare(directory: str | Path, replace: bool) -> Path:
 
 
 def _launch(directory: Path, mode: str, ca_file: str | None, username: str | None,
-            password: str | None, upstream: str | None, timeout: float) -> RegistryInfo:
+            password: str | None, upstream: str | None, timeout: float,
+            client_cert: str | None = None, client_key: str | None = None) -> RegistryInfo:
     """Spawns the registry on a free port (another when the port was taken
     meanwhile), waits until it answers, and writes DIR/registry.json."""
     storage = directory / "storage"
-    scheme = "https" if mode in ("tls", "auth") else "http"
+    scheme = "https" if mode in ("tls", "auth", "mtls") else "http"
     deadline = time.monotonic() + timeout
     for _ in range(PORT_ATTEMPTS):
         port = _free_port()
@@ -286,7 +303,8 @@ def _launch(directory: Path, mode: str, ca_file: str | None, username: str | Non
         log_start = log.stat().st_size if log.exists() else 0
         proc = _spawn(directory, config)
         info = RegistryInfo(mode, f"127.0.0.1:{port}", f"{scheme}://127.0.0.1:{port}",
-                            ca_file, username, password, proc.pid, str(storage), upstream)
+                            ca_file, username, password, proc.pid, str(storage), upstream,
+                            client_cert, client_key)
         try:
             _wait_ready(proc, info, port, log, log_start, deadline)
         except _PortTaken:
