@@ -1,14 +1,17 @@
 #pragma once
 // One per process: the commands submit image requests to it, from any
 // thread, and it works on them at once under one budget (DESIGN.md, the
-// flow). The budget: images worked on at once (the others wait in the order
-// they came), layers decoding and applying at once over all images
-// (LayerBudget), and the registry client's download slots, which every
-// image's downloads share. A blob two images need is fetched once (the
+// flow). Every request is resolved as soon as it comes (manifests and
+// configs first); then images are worked on a few at once (the others wait
+// in the order they came), each bottom layer first, with the layers
+// decoding and applying at once bounded over all images (LayerBudget), and
+// the registry client's download slots, which every image's downloads
+// share, taken in the order asked. A blob two images need is fetched once (the
 // client's single flight per digest, and the store's lock across
 // processes); a snapshot two images need is unpacked once (the store's
 // snapshot lock): only the request that needs it waits.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -65,15 +68,20 @@ class Engine {
  private:
   struct Job {
     ImageRequest request;
+    std::future<registry::ResolvedImage> resolving;
     std::promise<UnpackReport> done;
   };
+  // Started as the request comes, before any image's layers: resolving is
+  // cheap and tells every image's size and layers early.
+  std::future<registry::ResolvedImage> start_resolving(const core::Reference& reference);
   void work();
-  UnpackReport carry_out(const ImageRequest& request);
+  UnpackReport carry_out(Job& job);
 
   registry::Client& client_;
   core::ContentStore& store_;
   EngineOptions options_;
   LayerBudget layers_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   std::condition_variable queued_;
   std::deque<Job> jobs_;

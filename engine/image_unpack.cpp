@@ -15,7 +15,6 @@
 #include "engine/detail/layer_streams.hpp"
 #include "engine/layer_window.hpp"
 #include "engine/rootfs_target.hpp"
-#include "engine/stored_image.hpp"
 #include "unpack/applier.hpp"
 
 namespace gantry::engine {
@@ -36,17 +35,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The image, its manifest and config in the store (the layers follow), and
-// as many diff IDs as layers.
-registry::ResolvedImage resolve_image(registry::Client& client, core::ContentStore& store,
-                                      const core::Reference& reference, const UnpackOptions& options) {
-  std::optional<registry::ResolvedImage> stored;
-  if (options.pull != PullPolicy::always) stored = resolve_stored(reference, store, options.platform);
-  if (!stored && options.pull == PullPolicy::never) {
-    throw Error(ErrorKind::not_found, "the image is not in the store (and --pull never)",
-                {.registry = reference.registry, .repository = reference.repository});
-  }
-  registry::ResolvedImage image = stored ? std::move(*stored) : client.resolve(reference, store);
+// Refuses an image gantry cannot unpack, before any layer is fetched, and
+// puts its manifest and config in the store (the layers follow).
+void check_and_keep_documents(const registry::ResolvedImage& image, core::ContentStore& store) {
+  const core::Reference& reference = image.reference;
   const auto& layers = image.manifest.layers;
   if (layers.size() > kMaxLayers) {
     throw Error(ErrorKind::unsupported,
@@ -65,7 +57,6 @@ registry::ResolvedImage resolve_image(registry::Client& client, core::ContentSto
   store.put_blob(image.manifest_descriptor.digest, image.manifest_bytes);
   store.put_blob(image.manifest.config.digest, image.config_bytes);
   if (image.index_descriptor) store.put_blob(image.index_descriptor->digest, image.index_bytes);
-  return image;
 }
 
 unpack::LayerSpec layer_spec(const registry::ResolvedImage& image, std::size_t i, const UnpackOptions& options) {
@@ -173,13 +164,13 @@ void finish_layer(InFlight& slot, LayerInput* input, Done done) {
   if (error) std::rethrow_exception(error);
 }
 
-UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                                 const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,
                                 bool& again) {
   RootfsTarget target(rootfs);
-  const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference, options)};
-  report.resolve_seconds = seconds_since(resolving);
+  check_and_keep_documents(image, store);
+  UnpackReport report{.image = image};
+  const core::Reference& reference = image.reference;
   const auto& layers = report.image.manifest.layers;
 
   // Each layer applies after the one below it (flattening is ordered).
@@ -214,11 +205,11 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
 }
 
 UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
-                                   const core::Reference& reference, const UnpackOptions& options,
+                                   const registry::ResolvedImage& image, const UnpackOptions& options,
                                    LayerBudget& budget, bool& again) {
-  const auto resolving = Clock::now();
-  UnpackReport report{.image = resolve_image(client, store, reference, options)};
-  report.resolve_seconds = seconds_since(resolving);
+  check_and_keep_documents(image, store);
+  UnpackReport report{.image = image};
+  const core::Reference& reference = image.reference;
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
   for (const core::Digest& chain : chains) report.snapshots.push_back(store.snapshot_path(chain));
@@ -282,16 +273,16 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
 
 }  // namespace
 
-UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                            const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_rootfs_once(client, store, reference, rootfs, options, budget, again); });
+      [&](bool& again) { return unpack_rootfs_once(client, store, image, rootfs, options, budget, again); });
 }
 
-UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                               const UnpackOptions& options, LayerBudget& budget) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_snapshots_once(client, store, reference, options, budget, again); });
+      [&](bool& again) { return unpack_snapshots_once(client, store, image, options, budget, again); });
 }
 
 }  // namespace gantry::engine

@@ -51,24 +51,26 @@ struct UnpackReport {
   std::vector<std::filesystem::path> snapshots{};
   double resolve_seconds = 0;  // of `seconds`: the manifest and config
   double seconds = 0;
+  // When the image was ready, in seconds since the engine started.
+  double ready_seconds = 0;
 };
 
-// A flattened rootfs of `reference` in `rootfs` (created, or an existing empty
+// A flattened rootfs of `image` (resolved) in `rootfs` (created, or an existing empty
 // directory; see RootfsTarget): complete, or the error is rethrown and
 // nothing half-applied is left looking complete. On success every blob is
 // verified in the store and the reference recorded in its index.json, as
 // `gantry pull` would.
-UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                            const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget);
 
-// Every layer of `reference` as a snapshot in the store (overlay whiteout
+// Every layer of `image` (resolved) as a snapshot in the store (overlay whiteout
 // form, named by chain ID), and the image in the store as `gantry pull`
 // would leave it. A layer whose snapshot is present is not unpacked again
 // (its blob is fetched only if the store lacks it); the others unpack at
 // once, each into its own snapshot, and each is complete (renamed into
 // place) only after its diff ID matched. A failed layer leaves no
 // snapshot; the ones completed below it stay (they are correct).
-UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const core::Reference& reference,
+UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                               const UnpackOptions& options, LayerBudget& budget);
 
 }  // namespace gantry::engine

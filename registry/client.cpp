@@ -40,19 +40,25 @@ struct Client::Impl {
   // and the download slots.
   template <class T>
   T run(asio::awaitable<T> work) {
-    std::promise<T> done;
-    auto result = done.get_future();
+    return start(std::move(work)).get();
+  }
+
+  // The same without waiting: the work's result, once it is done.
+  template <class T>
+  std::future<T> start(asio::awaitable<T> work) {
+    auto done = std::make_shared<std::promise<T>>();
+    std::future<T> result = done->get_future();
     asio::co_spawn(
         io,
-        [&]() -> asio::awaitable<void> {
+        [done, work = std::move(work)]() mutable -> asio::awaitable<void> {
           try {
-            done.set_value(co_await std::move(work));
+            done->set_value(co_await std::move(work));
           } catch (...) {
-            done.set_exception(std::current_exception());
+            done->set_exception(std::current_exception());
           }
         },
         asio::detached);
-    return result.get();
+    return result;
   }
 
   // A Done event for the call that began at `started`, in order with the
@@ -60,6 +66,7 @@ struct Client::Impl {
   void emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started);
 
   asio::awaitable<PullResult> pull_one(const core::Reference& reference, core::ContentStore& store);
+  asio::awaitable<PullResult> pull_resolved(ResolvedImage image, core::ContentStore& store);
 
   Options options;
   asio::io_context io{1};
@@ -73,14 +80,21 @@ struct Client::Impl {
 asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& reference, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
   ResolvedImage image = co_await resolver.resolve(reference, &store);
+  PullResult result = co_await pull_resolved(std::move(image), store);
+  std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
+  result.seconds = seconds.count();
+  co_return result;
+}
 
+asio::awaitable<PullResult> Client::Impl::pull_resolved(ResolvedImage image, core::ContentStore& store) {
+  auto started = std::chrono::steady_clock::now();
   std::int64_t total = image.manifest.config.size;
   for (const core::Descriptor& layer : image.manifest.layers) {
     // A layer gantry could not unpack fails the pull now, naming its type.
     (void)core::media_type::layer_compression(layer.media_type);
     total += layer.size;
   }
-  session.emit(progress::Resolved{.reference = reference.string(),
+  session.emit(progress::Resolved{.reference = image.reference.string(),
                                   .manifest_digest = image.manifest_descriptor.digest,
                                   .media_type = image.manifest_descriptor.media_type,
                                   .platform = image.platform,
@@ -97,8 +111,8 @@ asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& refere
   keep(image.manifest_descriptor, image.manifest_bytes);
 
   StoreSinkFactory sinks(store);
-  FetchStats stats = co_await fetcher.fetch_all(reference, image.manifest.layers, sinks);
-  store.set_ref(reference.string(), image.manifest_descriptor);
+  FetchStats stats = co_await fetcher.fetch_all(image.reference, image.manifest.layers, sinks);
+  store.set_ref(image.reference.string(), image.manifest_descriptor);
   std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
   co_return PullResult{.image = std::move(image), .stats = stats, .seconds = seconds.count()};
 }
@@ -114,6 +128,21 @@ ResolvedImage Client::resolve(const core::Reference& reference) {
 
 ResolvedImage Client::resolve(const core::Reference& reference, core::ContentStore& store) {
   return impl_->run(impl_->resolver.resolve(reference, &store));
+}
+
+std::future<ResolvedImage> Client::start_resolve(core::Reference reference, core::ContentStore& store) {
+  // The reference lives in the coroutine's frame: the caller need not keep it.
+  auto resolving = [](Impl& impl, core::Reference ref, core::ContentStore& in) -> asio::awaitable<ResolvedImage> {
+    co_return co_await impl.resolver.resolve(ref, &in);
+  };
+  return impl_->start(resolving(*impl_, std::move(reference), store));
+}
+
+PullResult Client::pull(ResolvedImage image, core::ContentStore& store) {
+  auto started = std::chrono::steady_clock::now();
+  PullResult result = impl_->run(impl_->pull_resolved(std::move(image), store));
+  impl_->emit_done(result.stats, started);
+  return result;
 }
 
 void Client::Impl::emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -80,11 +81,17 @@ class Client {
   // nothing goes to the network), and the config is fetched into it, once
   // per digest across processes, as pull does.
   [[nodiscard]] ResolvedImage resolve(const core::Reference& reference, core::ContentStore& store);
+  // The same, started at once and not waited for (the engine resolves every
+  // image it is given before their layers take the download slots). The
+  // store must outlive the future's result.
+  [[nodiscard]] std::future<ResolvedImage> start_resolve(core::Reference reference, core::ContentStore& store);
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the
   // manifest(s) and config, fetches every missing layer concurrently, then
   // records the reference in index.json, pointing at the image manifest.
   PullResult pull(const core::Reference& reference, core::ContentStore& store);
+  // The same for an image resolved already (resolve, start_resolve).
+  PullResult pull(ResolvedImage image, core::ContentStore& store);
 
   // Several references at once; a blob several of them share is fetched
   // once. One outcome per reference, in order; one image failing does not

@@ -15,4 +15,8 @@ engine::UnpackReport CommandEngine::carry_out(engine::ImageRequest request) {
   return engine_.submit(std::move(request)).get();
 }
 
+double CommandEngine::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
 }  // namespace gantry::tools

@@ -4,6 +4,7 @@
 // is made), the store, the progress output, the registry client and the
 // engine they all feed.
 
+#include <chrono>
 #include <memory>
 
 #include "core/progress.hpp"
@@ -27,7 +28,11 @@ class CommandEngine {
   // One request, waited for: its report, or its error rethrown.
   engine::UnpackReport carry_out(engine::ImageRequest request);
 
+  // Since the command started.
+  [[nodiscard]] double seconds() const;
+
  private:
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   core::ContentStore store_;
   std::unique_ptr<core::progress::EventSink> events_;
   registry::Client client_;

@@ -12,6 +12,7 @@ std::span<const Command> commands() {
       unpack_command(),
       bundle_command(),
       run_command(),
+      prewarm_command(),
       inspect_command(),
   };
   return kCommands;

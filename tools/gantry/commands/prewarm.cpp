@@ -1,0 +1,228 @@
+// gantry prewarm [opts] [-f FILE] REF...: many images onto this node at once
+// (the engine's budget, shared blobs fetched once), and a summary of what
+// is ready and what failed where.
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "engine/engine.hpp"
+#include "tools/gantry/command_engine.hpp"
+#include "tools/gantry/commands/commands.hpp"
+#include "tools/gantry/common_options.hpp"
+#include "tools/gantry/progress_output.hpp"
+#include "tools/gantry/unpack_cli.hpp"
+
+namespace gantry::tools {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr std::array kOptions = {
+    OptionSpec{.name = "file", .value_name = "FILE",
+               .help = "read references from FILE, one per line (# starts a comment); with REFs, both",
+               .repeatable = true, .short_name = 'f'},
+    OptionSpec{.name = "unpack", .value_name = "",
+               .help = "also unpack every layer into the store's snapshots, so `gantry run` starts warm"},
+    kMaxLayerSizeOption,
+};
+
+// A list bounded like everything a node is handed: a line, and the list.
+constexpr std::size_t kMaxImages = 10000;
+constexpr std::size_t kMaxLineLength = 4096;
+
+// The references of a list file, in order; Error(bad_input) naming the
+// file and line of the first bad one.
+void read_list(const std::string& path, std::vector<std::string>& texts) {
+  std::ifstream file(path);
+  if (!file) throw Error(ErrorKind::bad_input, "--file: cannot read the list", {.path = path});
+  std::string line;
+  for (std::size_t number = 1; std::getline(file, line); ++number) {
+    const auto where = [&] { return path + ":" + std::to_string(number); };
+    if (line.size() > kMaxLineLength) throw Error(ErrorKind::bad_input, where() + ": line too long");
+    line.erase(std::min(line.find('#'), line.size()));
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    std::string text = line.substr(first, last - first + 1);
+    if (text.find_first_of(" \t") != std::string::npos) {
+      throw Error(ErrorKind::bad_input, where() + ": one reference per line, got \"" + text + "\"");
+    }
+    try {
+      (void)core::Reference::parse(text);
+    } catch (const Error& e) {
+      throw Error(e.kind(), where() + ": " + e.what());
+    }
+    texts.push_back(std::move(text));
+  }
+  if (file.bad()) throw Error(ErrorKind::io, "--file: cannot read the list", {.path = path});
+}
+
+// Every image asked for, each once, in the order first named.
+std::vector<core::Reference> images_asked(const ParsedArgs& args) {
+  std::vector<std::string> texts(args.positionals());
+  for (const std::string& path : args.values("file")) read_list(path, texts);
+  std::vector<core::Reference> refs;
+  std::set<std::string> seen;
+  for (const std::string& text : texts) {
+    core::Reference ref = core::Reference::parse(text);
+    if (seen.insert(ref.string()).second) refs.push_back(std::move(ref));
+  }
+  if (refs.empty()) {
+    throw Error(ErrorKind::bad_input, "gantry prewarm: no image given (REF... or -f FILE; see 'gantry prewarm --help')");
+  }
+  if (refs.size() > kMaxImages) {
+    throw Error(ErrorKind::bad_input, "gantry prewarm: " + std::to_string(refs.size()) + " images, more than the " +
+                                          std::to_string(kMaxImages) + " one run takes");
+  }
+  return refs;
+}
+
+struct Outcome {
+  core::Reference reference;
+  std::optional<engine::UnpackReport> report;
+  std::optional<Error> error;
+};
+
+std::int64_t image_bytes(const registry::ResolvedImage& image) {
+  std::int64_t total = image.manifest.config.size;
+  for (const core::Descriptor& layer : image.manifest.layers) total += layer.size;
+  return total;
+}
+
+// Bytes of the image that did not cross the network for it: in the store
+// already, or fetched for another image of this run.
+std::int64_t reused_bytes(const engine::UnpackReport& report) {
+  return std::max<std::int64_t>(0, image_bytes(report.image) - report.fetched.bytes_fetched);
+}
+
+void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
+  nlohmann::ordered_json images = nlohmann::ordered_json::array();
+  std::int64_t fetched = 0;
+  std::size_t failed = 0;
+  for (const Outcome& o : outcomes) {
+    nlohmann::ordered_json j{{"reference", o.reference.string()}, {"ok", o.report.has_value()}};
+    if (o.report) {
+      j["digest"] = o.report->image.manifest_descriptor.digest.string();
+      j["layers"] = o.report->image.manifest.layers.size();
+      j["bytes_fetched"] = o.report->fetched.bytes_fetched;
+      j["bytes_reused"] = reused_bytes(*o.report);
+      j["ready_seconds"] = o.report->ready_seconds;
+      fetched += o.report->fetched.bytes_fetched;
+    } else {
+      j["error"] = o.error->what();
+      j["error_kind"] = core::to_string(o.error->kind());
+      ++failed;
+    }
+    images.push_back(std::move(j));
+  }
+  nlohmann::ordered_json summary{{"event", "summary"},           {"images", std::move(images)},
+                                 {"ok", outcomes.size() - failed}, {"failed", failed},
+                                 {"bytes_fetched", fetched},       {"seconds", seconds}};
+  std::printf("%s\n", summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+void print_table(const std::vector<Outcome>& outcomes, double seconds) {
+  std::size_t width = 5;
+  for (const Outcome& o : outcomes) width = std::max(width, o.reference.string().size());
+  std::printf("%-*s  %-6s  %10s  %10s  %8s\n", static_cast<int>(width), "IMAGE", "STATUS", "FETCHED", "REUSED",
+              "READY");
+  std::int64_t fetched = 0;
+  std::size_t failed = 0;
+  for (const Outcome& o : outcomes) {
+    const std::string name = o.reference.string();
+    if (o.report) {
+      fetched += o.report->fetched.bytes_fetched;
+      std::printf("%-*s  %-6s  %10s  %10s  %7.2fs\n", static_cast<int>(width), name.c_str(), "ok",
+                  human_bytes(o.report->fetched.bytes_fetched).c_str(), human_bytes(reused_bytes(*o.report)).c_str(),
+                  o.report->ready_seconds);
+    } else {
+      ++failed;
+      std::printf("%-*s  %-6s  %s\n", static_cast<int>(width), name.c_str(), "failed", o.error->what());
+    }
+  }
+  std::printf("%zu image%s: %zu ok, %zu failed; %s fetched in %.2f s\n", outcomes.size(),
+              outcomes.size() == 1 ? "" : "s", outcomes.size() - failed, failed, human_bytes(fetched).c_str(),
+              seconds);
+}
+
+int run(const ParsedArgs& args) {
+  const std::vector<core::Reference> refs = images_asked(args);
+  if (!args.flag("unpack") && args.value(kMaxLayerSizeOption.name)) {
+    throw Error(ErrorKind::bad_input, "gantry prewarm: --max-layer-size applies with --unpack only");
+  }
+  const engine::Goal goal = args.flag("unpack") ? engine::Goal::snapshots : engine::Goal::blobs;
+  CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
+  std::vector<std::future<engine::UnpackReport>> requests;
+  for (const core::Reference& ref : refs) requests.push_back(images.engine().submit({.reference = ref, .goal = goal}));
+
+  std::vector<Outcome> outcomes;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    Outcome& outcome = outcomes.emplace_back(Outcome{.reference = refs[i], .report = {}, .error = {}});
+    try {
+      outcome.report = requests[i].get();
+    } catch (const Error& e) {
+      outcome.error = e;
+    }
+  }
+  const double seconds = images.seconds();
+  if (args.flag("json")) {
+    print_json_summary(outcomes, seconds);
+  } else {
+    print_table(outcomes, seconds);
+  }
+  std::fflush(stdout);
+
+  std::string failed;
+  std::size_t failures = 0;
+  std::optional<ErrorKind> kind;
+  for (const Outcome& o : outcomes) {
+    if (!o.error) continue;
+    if (!kind) kind = o.error->kind();
+    failed += (failures++ == 0 ? "" : ", ") + o.reference.string();
+  }
+  if (failures > 0) {
+    throw Error(*kind, "gantry prewarm: " + std::to_string(failures) + " of " + std::to_string(outcomes.size()) +
+                           " images failed: " + failed);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command prewarm_command() {
+  return Command{
+      .name = "prewarm",
+      .synopsis = "[OPTIONS] [-f FILE] REF...",
+      .summary = "put many images on this node at once, and report what is ready",
+      .description =
+          "Pulls every REF (and every reference listed in each -f FILE) into the store at\n"
+          "once, as `gantry pull` would, under one budget: --jobs downloads at once over all\n"
+          "images, as many layers unpacking at once. Every image's manifest and config are\n"
+          "fetched first, then each image's layers bottom first, in the order the images\n"
+          "were named. A blob that several images share (a common base, one image by tag and\n"
+          "by digest) is fetched once, also when two gantry processes work on one store at\n"
+          "the same time. With --unpack every layer is also unpacked into its snapshot, so a\n"
+          "later `gantry run` starts warm.\n"
+          "\n"
+          "One image failing does not stop the others. At the end a table (or with --json a\n"
+          "`summary` event) lists each image: ok with the bytes fetched, the bytes it reused\n"
+          "(already in the store, or fetched for another image) and when it was ready, or\n"
+          "failed with the reason. The exit status is non-zero when any image failed, with\n"
+          "one line naming them. SIGINT or SIGTERM stop every image (partial downloads are\n"
+          "kept) and exit 130 or 143.",
+      .options = kOptions,
+      .takes_common_options = true,
+      .run = run,
+      .stops_on_signal = true,
+  };
+}
+
+}  // namespace gantry::tools
