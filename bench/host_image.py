@@ -1,7 +1,8 @@
 """A realistic benchmark image made from this machine's own directories: real
 file sizes, real compressibility, real file counts (one layer per directory
-group). Built once per layout and cached, because gzip-compressing a GiB in
-Python takes a while; the cache is keyed by the directories and compression."""
+group). Each layer is built once and cached, because gzip-compressing a GiB
+in Python takes a while; the cache is keyed by its directories and compression
+(delete the cache after the host's directories change)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from gantry_testbed import images, layers  # noqa: E402
+from gantry_testbed.blob import Blob  # noqa: E402
 from gantry_testbed.tarwriter import Entry  # noqa: E402
 
 # Presets shaped like the images of the project's targets (DESIGN: a 1.2 GiB,
@@ -61,19 +63,42 @@ def tree_entries(roots: list[str]) -> list[Entry]:
     return entries
 
 
-def build(preset: str, compression: str, cache: Path) -> tuple[images.Image, dict]:
-    groups = PRESETS[preset]
-    key = hashlib.sha256(json.dumps([groups, compression]).encode()).hexdigest()[:16]
-    directory = cache / f"{preset}-{compression}-{key}"
-    directory.mkdir(parents=True, exist_ok=True)
+def _cached_layer(path: Path) -> layers.Layer | None:
+    """The layer written to `path` by an earlier run, if it was completed
+    (its sidecar is written last) and `path` still has its size."""
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except FileNotFoundError:
+        return None
+    if not path.exists() or path.stat().st_size != meta["size"]:
+        return None
+    return layers.Layer(Blob(meta["digest"], meta["size"], path=path), meta["compression"], meta["diff_id"], ())
+
+
+def _cache_layer(layer: layers.Layer, path: Path) -> layers.Layer:
+    path.with_suffix(".json").write_text(json.dumps({"digest": layer.blob.digest, "size": layer.blob.size,
+                                                    "compression": layer.compression, "diff_id": layer.diff_id}))
+    return layer
+
+
+def build_layers(groups: list[list[str]], compression: str, cache: Path) -> tuple[list[layers.Layer], dict]:
+    """One layer per group of host directories, built once and cached, with
+    the entry count and the uncompressed and compressed bytes of them all."""
     built = []
     stats = {"files": 0, "uncompressed": 0, "compressed": 0}
-    for i, roots in enumerate(groups):
+    for roots in groups:
+        key = hashlib.sha256(json.dumps([roots, compression]).encode()).hexdigest()[:16]
+        path = cache / f"layer-{key}.{compression}"
+        path.parent.mkdir(parents=True, exist_ok=True)
         entries = tree_entries(roots)
         stats["files"] += len(entries)
         stats["uncompressed"] += sum(e.size for e in entries)
-        path = directory / f"layer{i}.{compression}"
-        layer = layers.build_layer(entries, compression, path=path)
-        stats["compressed"] += path.stat().st_size
+        layer = _cached_layer(path) or _cache_layer(layers.build_layer(entries, compression, path=path), path)
+        stats["compressed"] += layer.blob.size
         built.append(layer)
+    return built, stats
+
+
+def build(preset: str, compression: str, cache: Path) -> tuple[images.Image, dict]:
+    built, stats = build_layers(PRESETS[preset], compression, cache)
     return images.build_image(built, config=images.ImageConfig(cmd=("/bin/sh",))), stats

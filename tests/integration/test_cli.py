@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["pull", "unpack", "bundle", "run", "inspect"]
+COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect"]
 
 
 def gantry(gantry_bin, *args, **kwargs):
