@@ -5,8 +5,10 @@
   registry stop --dir DIR
         stop it (a dead or missing registry is not an error)
   push --registry-dir DIR --repo NAME --tag TAG [--format oci|docker]
-       [--compression gzip|zstd|none] [--image busybox|rich]
-        build and push an image; prints HOST/NAME:TAG
+       [--compression gzip|zstd|none] [--image busybox|rich] [--add-file PATH=TEXT]...
+        build and push an image (with --add-file, one more layer on top
+        holding those files: images that share every layer below it);
+        prints HOST/NAME:TAG
 """
 
 from __future__ import annotations
@@ -29,11 +31,18 @@ def _registry_stop(args: argparse.Namespace) -> None:
     registry.stop(args.dir)
 
 
+def _path_and_text(item: str) -> str:
+    if "=" not in item or not item.split("=", 1)[0].strip("/"):
+        raise argparse.ArgumentTypeError(f"expected PATH=TEXT, got {item!r}")
+    return item
+
+
 def _push(args: argparse.Namespace) -> None:
     info = registry.running(args.registry_dir)
     if info is None:
         raise registry.TestbedError(f"no registry is running from {args.registry_dir}")
-    image = IMAGES[args.image](args.format, args.compression)
+    files = dict(item.split("=", 1) for item in args.add_file)
+    image = IMAGES[args.image](args.format, args.compression, files=files)
     info.client.push_image(args.repo, image, tag=args.tag)
     print(info.ref(args.repo, args.tag))
 
@@ -62,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--format", choices=mediatypes.FORMATS, default="oci")
     push.add_argument("--compression", choices=mediatypes.COMPRESSIONS, default="gzip")
     push.add_argument("--image", choices=sorted(IMAGES), default="busybox")
+    push.add_argument("--add-file", action="append", default=[], metavar="PATH=TEXT",
+                      type=_path_and_text, help="a file of one more layer on top (repeatable)")
     push.set_defaults(run=_push)
     return parser
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import mediatypes, trees
 from .blob import Blob
 from .layers import Layer, build_layer
+from .tarwriter import Entry
 
 CREATED = "2023-11-14T22:13:20Z"  # fixed, so configs (and digests) are reproducible
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -161,18 +162,38 @@ def build_index(images: list[Image], fmt: str = "oci") -> Index:
     return Index(fmt, tuple(images), manifest)
 
 
+def files_layer(files: dict[str, str], compression: str = "gzip") -> Layer:
+    """One layer holding `files` (path: text), with their parent directories."""
+    entries, dirs = [], set()
+    for path in sorted(files):
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i]) + "/"
+            if parent not in dirs:
+                dirs.add(parent)
+                entries.append(Entry(parent, kind="dir"))
+        entries.append(Entry("/".join(parts), data=files[path].encode()))
+    return build_layer(entries, compression)
+
+
 def busybox_image(fmt: str = "oci", compression: str = "gzip", *,
-                  busybox: Path = trees.BUSYBOX) -> Image:
-    """A real, runnable one-layer image around the machine's static busybox."""
-    layer = build_layer(trees.busybox_entries(busybox), compression)
-    return build_image([layer], fmt=fmt, config=ImageConfig(cmd=("sh",)))
+                  busybox: Path = trees.BUSYBOX, files: dict[str, str] | None = None) -> Image:
+    """A real, runnable one-layer image around the machine's static busybox;
+    with `files`, a second layer holding them (images that share a base)."""
+    layers = [build_layer(trees.busybox_entries(busybox), compression)]
+    if files:
+        layers.append(files_layer(files, compression))
+    return build_image(layers, fmt=fmt, config=ImageConfig(cmd=("sh",)))
 
 
-def rich_image(fmt: str = "oci", compression: str = "gzip") -> Image:
+def rich_image(fmt: str = "oci", compression: str = "gzip", *, files: dict[str, str] | None = None) -> Image:
     """Two layers exercising every entry feature the builder has: the base
-    tree, then a layer with a whiteout, an opaque directory and an overwrite."""
+    tree, then a layer with a whiteout, an opaque directory and an overwrite;
+    with `files`, a third layer holding them."""
     layers = [build_layer(trees.rich_base_entries(), compression),
               build_layer(trees.rich_top_entries(), compression)]
+    if files:
+        layers.append(files_layer(files, compression))
     config = ImageConfig(entrypoint=("/bin/sh", "-c"), cmd=("echo hello",),
                          env=(DEFAULT_PATH, "GANTRY_TESTBED=1"), user="1000:1000",
                          working_dir="/srv", labels={"org.example.testbed": "rich"})
