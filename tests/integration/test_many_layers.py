@@ -1,33 +1,30 @@
 """An image of 1000 tiny layers (the most gantry unpacks, kMaxLayers in
-tools/gantry/layer_window.hpp) unpacks, flattened and as snapshots, with
+engine/layer_window.hpp) unpacks, flattened and as snapshots, with
 threads and memory bounded by the layers in flight, not the layer count
 (each layer in flight holds a decoder, a tar reader and a feed thread and a
 few MiB of queues; it once took 2-3 threads per layer, 2.2 GB in all). One
 layer more is refused with one line before any layer is fetched.
 
-Threads are sampled from /proc/PID/status while gantry runs; memory is the
-child's ru_maxrss (os.wait4), with ASan's quarantine off as in
-test_unpack_bomb.py (the binary under test is the ASan build)."""
+Threads and memory are measured by gantry_testbed.measure.run_sampled
+(sampled threads, the child's ru_maxrss, ASan's quarantine off: the binary
+under test is the ASan build)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import threading
-import time
 
 import pytest
 
 from gantry_testbed import images, layers
 from gantry_testbed.faultproxy import FaultProxy
+from gantry_testbed.measure import run_sampled
 from gantry_testbed.ocistore import OciStore
 from gantry_testbed.tarwriter import Entry
 
 MAX_LAYERS = 1000
 THREAD_LIMIT = 48      # 3 per layer in flight (4 by default) + the fixed ones; ~2000 before
 RSS_LIMIT = 256 << 20  # ASan shadow included
-NO_QUARANTINE = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 
 
 @pytest.fixture(scope="module")
@@ -46,39 +43,6 @@ def many_layers(registry_plain):
     return repo, image
 
 
-def _measured(argv: list[str], env: dict[str, str]) -> tuple[int, int, int, str]:
-    """(exit status, peak threads, peak RSS in bytes, stderr) of one gantry."""
-    asan = ":".join(filter(None, [env.get("ASAN_OPTIONS"), NO_QUARANTINE]))
-    process = subprocess.Popen(argv, env={**env, "ASAN_OPTIONS": asan}, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_threads = 0
-    stderr = []
-    reader = threading.Thread(target=lambda: stderr.append(process.stderr.read().decode(errors="replace")))
-    reader.start()
-    status_file = f"/proc/{process.pid}/status"
-    started = time.monotonic()
-    deadline = started + 240
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid != 0:
-            break
-        try:
-            with open(status_file) as f:
-                for line in f:
-                    if line.startswith("Threads:"):
-                        peak_threads = max(peak_threads, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("gantry did not finish within 240 s")
-        time.sleep(0.005)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    reader.join()
-    print(f"{argv[1]}: {peak_threads} threads, {usage.ru_maxrss >> 10} MiB, {time.monotonic() - started:.1f} s")
-    return process.returncode, peak_threads, usage.ru_maxrss * 1024, "".join(stderr)  # ru_maxrss is in KiB
-
-
 # --jobs 1: one layer in flight, every other layer's download goes into its
 # partial file meanwhile and is replayed from there.
 @pytest.mark.parametrize("command", ["unpack", "unpack --jobs 1", "pull --unpack"])
@@ -89,7 +53,8 @@ def test_a_thousand_layers_unpack_with_bounded_threads_and_memory(command, many_
     rootfs = scratch / "rootfs"
     name, *options = command.split()
     args = [*options, "--plain-http", "--quiet", ref] + ([str(rootfs)] if name == "unpack" else [])
-    status, threads, rss, stderr = _measured(gantry.argv(name, *args), gantry.env)
+    status, threads, rss, stderr = run_sampled(gantry.argv(name, *args), gantry.env)
+    print(f"{command}: {threads} threads, {rss >> 20} MiB")
     assert status == 0, stderr
     if name == "unpack":
         assert sorted(os.listdir(rootfs / "layers")) == [f"{i:04}" for i in range(MAX_LAYERS)]
