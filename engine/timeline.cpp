@@ -89,6 +89,13 @@ void ImageTimeline::mark(std::size_t layer, LayerPhase phase, Clock::time_point 
   timeline_->layer_locked(id_, layer).at[static_cast<std::size_t>(phase)] = at;
 }
 
+void ImageTimeline::mark_first(std::size_t layer, LayerPhase phase, Clock::time_point when) const {
+  const double at = timeline_->seconds(when);
+  std::lock_guard lock(timeline_->mutex_);
+  std::optional<double>& stamp = timeline_->layer_locked(id_, layer).at[static_cast<std::size_t>(phase)];
+  if (!stamp) stamp = at;
+}
+
 void ImageTimeline::add_wait(std::size_t layer, LayerWait wait, Clock::duration waited) const {
   const double seconds = std::chrono::duration<double>(waited).count();
   std::lock_guard lock(timeline_->mutex_);

@@ -74,6 +74,9 @@ class ImageTimeline {
   // latest time (a retried layer's second pass is the one that counted).
   void mark(ImagePhase phase, Clock::time_point when = Clock::now()) const;
   void mark(std::size_t layer, LayerPhase phase, Clock::time_point when = Clock::now()) const;
+  // The same, but a phase stamped already keeps its first time (a first
+  // byte is the first pass's).
+  void mark_first(std::size_t layer, LayerPhase phase, Clock::time_point when = Clock::now()) const;
   // Adds `waited` to what layer `layer` waited for `wait`.
   void add_wait(std::size_t layer, LayerWait wait, Clock::duration waited) const;
 

@@ -52,6 +52,16 @@ TEST(Timeline, AStampAgainKeepsTheLatest) {
   EXPECT_DOUBLE_EQ(*image.record().layers[0].when(LayerPhase::committed), 0.3);
 }
 
+TEST(Timeline, AFirstStampKeepsTheEarliest) {
+  const Clock::time_point origin = Clock::now();
+  Timeline timeline(origin);
+  ImageTimeline image = timeline.add_image("a");
+  image.set_layers(layers(1));
+  image.mark_first(0, LayerPhase::first_byte, origin + milliseconds(100));
+  image.mark_first(0, LayerPhase::first_byte, origin + milliseconds(300));
+  EXPECT_DOUBLE_EQ(*image.record().layers[0].when(LayerPhase::first_byte), 0.1);
+}
+
 TEST(Timeline, WaitsAddUpPerLayerAndKind) {
   Timeline timeline;
   ImageTimeline image = timeline.add_image("a");

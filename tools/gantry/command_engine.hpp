@@ -10,6 +10,7 @@
 #include "core/progress.hpp"
 #include "core/store.hpp"
 #include "engine/engine.hpp"
+#include "engine/event_stamper.hpp"
 #include "registry/client.hpp"
 #include "tools/gantry/args.hpp"
 
@@ -34,7 +35,7 @@ class CommandEngine {
  private:
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   core::ContentStore store_;
-  std::unique_ptr<core::progress::EventSink> events_;
+  engine::EventStamper events_;  // the client's sink: stamps events for the output
   registry::Client client_;
   engine::Engine engine_;  // last: it runs on the others
 };

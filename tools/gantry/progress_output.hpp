@@ -10,9 +10,9 @@
 
 namespace gantry::tools {
 
-// Null with --quiet. The returned sink is not thread-safe: the client calls
-// it from its one I/O thread.
-[[nodiscard]] std::unique_ptr<core::progress::EventSink> make_progress_output(const ParsedArgs& args);
+// Null with --quiet. The returned sink is not thread-safe: the engine's
+// EventStamper calls it one event at a time.
+[[nodiscard]] std::unique_ptr<core::progress::StampedSink> make_progress_output(const ParsedArgs& args);
 
 // "12.3 MiB"
 [[nodiscard]] std::string human_bytes(std::int64_t bytes);
