@@ -132,7 +132,7 @@ UnpackReport Engine::carry_out(Job& job) {
   }();
   report.resolve_seconds = resolve_seconds;
   report.seconds += resolve_seconds;
-  report.ready_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  report.ready_seconds = events_.timeline().seconds(Clock::now());  // the events' clock
   return report;
 }
 

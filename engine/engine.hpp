@@ -94,7 +94,6 @@ class Engine {
   core::ContentStore& store_;
   EngineOptions options_;
   LayerBudget layers_;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   std::condition_variable queued_;
   std::deque<Job> jobs_;

@@ -52,7 +52,8 @@ struct UnpackReport {
   std::vector<std::filesystem::path> snapshots{};
   double resolve_seconds = 0;  // of `seconds`: the manifest and config
   double seconds = 0;
-  // When the image was ready, in seconds since the engine started.
+  // When the image was ready, in seconds since the timeline's origin (the
+  // events' "t").
   double ready_seconds = 0;
 };
 

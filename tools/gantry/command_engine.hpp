@@ -13,6 +13,7 @@
 #include "engine/event_stamper.hpp"
 #include "registry/client.hpp"
 #include "tools/gantry/args.hpp"
+#include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools {
 
@@ -21,7 +22,9 @@ class CommandEngine {
   // `options`: the engine's, from engine_options() and the command's own
   // flags; `client`: the registry client's, from registry_options() or
   // interruptible_registry_options().
-  CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client);
+  // `json`: where --json events go (gantry run keeps stdout for the container).
+  CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client,
+                JsonStream json = JsonStream::stdout_stream);
 
   [[nodiscard]] core::ContentStore& store() noexcept { return store_; }
   [[nodiscard]] engine::Engine& engine() noexcept { return engine_; }

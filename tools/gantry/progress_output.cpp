@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "core/error.hpp"
 
 namespace gantry::tools {
 
@@ -33,6 +36,13 @@ std::string short_digest(const core::Digest& d) { return d.string().substr(0, 7 
 // stamp, on stdout, flushed per line so a consumer sees events as they happen.
 class JsonLines final : public progress::StampedSink {
  public:
+  // `out`: stdout or stderr, never closed.
+  explicit JsonLines(std::FILE* out) : out_(out) {}
+  // A file of its own, closed with it.
+  explicit JsonLines(const std::string& path) : file_(std::fopen(path.c_str(), "we")), out_(file_.get()) {
+    if (!file_) throw core::errno_error(errno, "cannot open the --json-file", path);
+  }
+
   void on_event(const progress::Stamp& stamp, const progress::Event& event) override {
     nlohmann::ordered_json j;
     j["event"] = progress::name(event);
@@ -43,11 +53,17 @@ class JsonLines final : public progress::StampedSink {
     std::visit([&](const auto& e) { fill(j, e); }, event);
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
   }
 
  private:
+  struct Close {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+  };
+  std::unique_ptr<std::FILE, Close> file_;
+  std::FILE* out_;
+
   static void fill(nlohmann::ordered_json& j, const progress::Resolved& e) {
     j["reference"] = e.reference;
     j["digest"] = e.manifest_digest.string();
@@ -173,8 +189,9 @@ class TerminalDisplay final : public progress::StampedSink {
 
 }  // namespace
 
-std::unique_ptr<progress::StampedSink> make_progress_output(const ParsedArgs& args) {
-  if (args.flag("json")) return std::make_unique<JsonLines>();
+std::unique_ptr<progress::StampedSink> make_progress_output(const ParsedArgs& args, JsonStream json) {
+  if (auto path = args.value("json-file")) return std::make_unique<JsonLines>(*path);
+  if (args.flag("json")) return std::make_unique<JsonLines>(json == JsonStream::stdout_stream ? stdout : stderr);
   if (args.flag("quiet")) return nullptr;
   if (::isatty(STDERR_FILENO)) return std::make_unique<TerminalDisplay>();
   return std::make_unique<PlainLog>();

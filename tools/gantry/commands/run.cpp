@@ -42,6 +42,8 @@ const std::vector<OptionSpec>& options() {
     all.push_back(OptionSpec{.name = "pull", .value_name = "missing|always|never",
                              .help = "ask the registry for the image only when the store lacks it (default), always, or never"});
     all.push_back(OptionSpec{.name = "timing", .value_name = "", .help = "print the cold-start breakdown on stderr"});
+    all.push_back(OptionSpec{.name = "json-file", .value_name = "PATH",
+                             .help = "the --json events into PATH instead (--json alone puts them on stderr: stdout is the container's)"});
     all.push_back(kMaxLayerSizeOption);
     return all;
   }();
@@ -135,7 +137,8 @@ int run(const ParsedArgs& args) {
   spec.with_init = args.flag("init");
   engine::EngineOptions options = engine_options(args);
   options.unpack.pull = pull_policy(args);
-  CommandEngine images(args, std::move(options), registry_options(args));
+  // stdout is the container's alone: events go to stderr (or --json-file).
+  CommandEngine images(args, std::move(options), registry_options(args), JsonStream::stderr_stream);
   core::ContentStore& store = images.store();
 
   const auto set_up = Clock::now();  // the store opened, the client (TLS context) made
