@@ -121,3 +121,16 @@ def test_run_json_file_takes_the_events(gantry, busybox_ref, tmp_path):
     events = parse_events(path.read_text())
     check_events(events)
     assert {e["event"] for e in events} >= {"resolved", "blob_done", "done"}
+
+
+@pytest.mark.root("gantry run needs root")
+def test_run_timing_is_a_table_of_the_timeline(gantry, busybox_ref):
+    result = _run(gantry, "--quiet", "--timing", busybox_ref)
+    assert (result.returncode, result.stdout) == (0, "out\n"), result.stderr
+    rows = [line.split()[1:] for line in result.stderr.splitlines() if line.startswith("timing: ")]
+    names = [" ".join(r[:-2]) for r in rows[1:-1]]
+    assert names == ["resolved", "first byte", "last byte", "verified", "applied", "committed",
+                     "unpacked", "mounted", "exec"]
+    at = [float(r[-2]) for r in rows[1:-1]]
+    assert at == sorted(at) and all(float(r[-1]) >= 0 for r in rows[1:-1])
+    assert "1 of 1 layers unpacked" in result.stderr
