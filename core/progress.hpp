@@ -1,12 +1,14 @@
 #pragma once
 // The events of a pull, one vocabulary for the terminal display and `--json`
-// (one event per line): registry/ emits them, tools/ renders them. Progress
+// (one event per line, docs/events.md): registry/ and engine/ emit them,
+// engine/ stamps them (time, image, layer), tools/ renders them. Progress
 // is throttled where it is produced (a few events a second per blob), never
 // one event per network read, so a renderer may do real work per event.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,6 +17,10 @@
 #include "core/platform.hpp"
 
 namespace gantry::core::progress {
+
+// The "v" of every `--json` event: raised when a field changes meaning or
+// goes away (new fields and events do not raise it). docs/events.md.
+inline constexpr int kEventsVersion = 2;
 
 // A reference resolved to the one image manifest that will be fetched.
 struct Resolved {
@@ -27,20 +33,25 @@ struct Resolved {
 };
 
 // A blob download begins (after any wait for another process's download).
+// `reference`: the image (as Reference::string()) whose request fetches the
+// blob or made the call; set by registry/, read by the engine's stamper.
 struct BlobStarted {
   Digest digest;
+  std::string reference{};
   std::int64_t size = 0;          // the descriptor's
   std::int64_t resumed_from = 0;  // bytes already held from an earlier run
 };
 
 struct BlobProgress {
   Digest digest;
+  std::string reference{};
   std::int64_t bytes = 0;  // held so far, resumed bytes included
   std::int64_t size = 0;
 };
 
 struct BlobDone {
   Digest digest;
+  std::string reference{};
   std::int64_t fetched = 0;  // bytes that crossed the network in this run
   bool cached = false;       // already present: nothing was fetched
 };
@@ -51,17 +62,26 @@ struct Retry {
   int attempt = 0;     // the attempt that failed, from 1
   std::chrono::milliseconds delay{0};
   std::string reason;  // one line, as core::Error::what()
+  std::string reference{};  // the image whose request it is, where known
 };
 
 // The end of one client call (a pull of one or several references).
 struct Done {
+  std::string reference{};
   std::int64_t bytes_fetched = 0;
   std::size_t blobs_fetched = 0;
   std::size_t blobs_cached = 0;
   double seconds = 0;
 };
 
-using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done>;
+// An image's request failed (the others go on); emitted by the engine.
+struct ImageFailed {
+  std::string reference{};
+  std::string kind;   // core::ErrorKind's name
+  std::string error;  // one line, as core::Error::what()
+};
+
+using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done, ImageFailed>;
 
 // The event's name as `--json` spells it in its "event" field.
 [[nodiscard]] inline std::string_view name(const Event& event) {
@@ -72,6 +92,7 @@ using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry,
     std::string_view operator()(const BlobDone&) const { return "blob_done"; }
     std::string_view operator()(const Retry&) const { return "retry"; }
     std::string_view operator()(const Done&) const { return "done"; }
+    std::string_view operator()(const ImageFailed&) const { return "image_failed"; }
   };
   return std::visit(Names{}, event);
 }
@@ -82,6 +103,21 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_event(const Event& event) = 0;
+};
+
+// Where and when an event happened, as the engine stamps it.
+struct Stamp {
+  double t = 0;        // seconds since the command started (monotonic clock)
+  std::string image;   // the reference the event belongs to; empty if none
+  std::optional<Digest> layer{};  // the image's layer it is about, if any
+};
+
+// What the command's renderer receives: every event once stamped, from
+// one thread at a time (the stamper serialises them), in order.
+class StampedSink {
+ public:
+  virtual ~StampedSink() = default;
+  virtual void on_event(const Stamp& stamp, const Event& event) = 0;
 };
 
 }  // namespace gantry::core::progress

@@ -8,8 +8,41 @@
 
 namespace gantry::engine {
 
+namespace {
+
+// The image_failed event of a request that ended with `error`.
+core::progress::ImageFailed failed_event(const core::Reference& reference, const std::exception_ptr& error) {
+  core::progress::ImageFailed failed{.reference = reference.string(), .kind = "internal", .error = {}};
+  try {
+    std::rethrow_exception(error);
+  } catch (const core::Error& e) {
+    failed.kind = std::string(core::to_string(e.kind()));
+    failed.error = e.what();
+  } catch (const std::exception& e) {
+    failed.error = e.what();
+  }
+  return failed;
+}
+
+}  // namespace
+
 Engine::Engine(registry::Client& client, core::ContentStore& store, EngineOptions options)
-    : client_(client), store_(store), options_(std::move(options)), layers_(options_.unpack.layers_in_flight) {
+    : own_events_(std::make_unique<EventStamper>()),
+      events_(*own_events_),
+      client_(client),
+      store_(store),
+      options_(std::move(options)),
+      layers_(options_.unpack.layers_in_flight) {
+  start_workers();
+}
+
+Engine::Engine(registry::Client& client, core::ContentStore& store, EngineOptions options, EventStamper& events)
+    : events_(events), client_(client), store_(store), options_(std::move(options)),
+      layers_(options_.unpack.layers_in_flight) {
+  start_workers();
+}
+
+void Engine::start_workers() {
   const std::size_t workers = std::max<std::size_t>(1, options_.images_at_once);
   for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
 }
@@ -27,8 +60,9 @@ std::future<UnpackReport> Engine::submit(ImageRequest request) {
   std::future<UnpackReport> report;
   {
     std::lock_guard lock(mutex_);
+    ImageTimeline timeline = events_.track(request.reference.string());
     std::future<registry::ResolvedImage> resolving = start_resolving(request.reference);
-    jobs_.push_back(Job{.request = std::move(request), .resolving = std::move(resolving), .done = {}});
+    jobs_.push_back(Job{.request = std::move(request), .timeline = timeline, .resolving = std::move(resolving), .done = {}});
     report = jobs_.back().done.get_future();
   }
   queued_.notify_one();
@@ -46,6 +80,7 @@ void Engine::work() {
     try {
       job.done.set_value(carry_out(job));
     } catch (...) {
+      events_.on_event(failed_event(job.request.reference, std::current_exception()));
       job.done.set_exception(std::current_exception());
     }
   }
@@ -79,12 +114,16 @@ UnpackReport Engine::carry_out(Job& job) {
   registry::ResolvedImage image = job.resolving.get();
   // What this request waited for its documents once it was its turn.
   const double resolve_seconds = std::chrono::duration<double>(Clock::now() - picked).count();
+  job.timeline.mark(ImagePhase::resolve);
+  events_.resolved(job.timeline, image);
+  // A pull announces its image itself (registry::Client::pull).
+  if (request.goal != Goal::blobs) events_.on_event(registry::resolved_event(image));
   UnpackReport report = [&] {
     switch (request.goal) {
       case Goal::snapshots:
-        return unpack_snapshots(client_, store_, image, options_.unpack, layers_);
+        return unpack_snapshots(client_, store_, image, options_.unpack, layers_, job.timeline);
       case Goal::rootfs:
-        return unpack_rootfs(client_, store_, image, request.rootfs, options_.unpack, layers_);
+        return unpack_rootfs(client_, store_, image, request.rootfs, options_.unpack, layers_, job.timeline);
       case Goal::blobs:
         break;
     }
@@ -93,7 +132,7 @@ UnpackReport Engine::carry_out(Job& job) {
   }();
   report.resolve_seconds = resolve_seconds;
   report.seconds += resolve_seconds;
-  report.ready_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  report.ready_seconds = events_.timeline().seconds(Clock::now());  // the events' clock
   return report;
 }
 

@@ -18,14 +18,17 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/reference.hpp"
 #include "core/store.hpp"
+#include "engine/event_stamper.hpp"
 #include "engine/image_unpack.hpp"
 #include "engine/layer_window.hpp"
+#include "engine/timeline.hpp"
 #include "registry/client.hpp"
 
 namespace gantry::engine {
@@ -53,7 +56,10 @@ struct EngineOptions {
 
 class Engine {
  public:
-  // `client` and `store` must outlive the engine.
+  // `client` and `store` must outlive the engine. `events`, the client's
+  // event sink too, stamps every event and records the timeline; without
+  // it the engine records its timeline alone.
+  Engine(registry::Client& client, core::ContentStore& store, EngineOptions options, EventStamper& events);
   Engine(registry::Client& client, core::ContentStore& store, EngineOptions options);
   // Waits for every request submitted (a stop request given in the options
   // ends them sooner).
@@ -65,23 +71,29 @@ class Engine {
   // core::Error of its kind). One request failing does not stop the others.
   [[nodiscard]] std::future<UnpackReport> submit(ImageRequest request);
 
+  // What every request did when (engine/timeline.hpp).
+  [[nodiscard]] const Timeline& timeline() const noexcept { return events_.timeline(); }
+
  private:
   struct Job {
     ImageRequest request;
+    ImageTimeline timeline;
     std::future<registry::ResolvedImage> resolving;
     std::promise<UnpackReport> done;
   };
   // Started as the request comes, before any image's layers: resolving is
   // cheap and tells every image's size and layers early.
   std::future<registry::ResolvedImage> start_resolving(const core::Reference& reference);
+  void start_workers();
   void work();
   UnpackReport carry_out(Job& job);
 
+  std::unique_ptr<EventStamper> own_events_;  // when not given one
+  EventStamper& events_;
   registry::Client& client_;
   core::ContentStore& store_;
   EngineOptions options_;
   LayerBudget layers_;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   std::condition_variable queued_;
   std::deque<Job> jobs_;

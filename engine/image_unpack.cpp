@@ -59,6 +59,11 @@ void check_and_keep_documents(const registry::ResolvedImage& image, core::Conten
   if (image.index_descriptor) store.put_blob(image.index_descriptor->digest, image.index_bytes);
 }
 
+void mark_all(const ImageTimeline& timeline, std::size_t layers, LayerPhase phase) {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < layers; ++i) timeline.mark(i, phase, now);
+}
+
 unpack::LayerSpec layer_spec(const registry::ResolvedImage& image, std::size_t i, const UnpackOptions& options) {
   const core::Descriptor& layer = image.manifest.layers[i];
   return unpack::LayerSpec{.compression = core::media_type::layer_compression(layer.media_type),
@@ -166,9 +171,10 @@ void finish_layer(InFlight& slot, LayerInput* input, Done done) {
 
 UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                                 const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,
-                                bool& again) {
+                                const ImageTimeline& timeline, bool& again) {
   RootfsTarget target(rootfs);
   check_and_keep_documents(image, store);
+  mark_all(timeline, image.manifest.layers.size(), LayerPhase::queued);
   UnpackReport report{.image = image};
   const core::Reference& reference = image.reference;
   const auto& layers = report.image.manifest.layers;
@@ -193,21 +199,25 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
               },
           .finish =
               [&](std::size_t i) {
-                finish_layer(in_flight[i], inputs.inputs[i].get(),
-                             [&](InFlight&, unpack::LayerResult result) { report.layers.push_back(result); });
+                finish_layer(in_flight[i], inputs.inputs[i].get(), [&](InFlight&, unpack::LayerResult result) {
+                  timeline.mark(i, LayerPhase::applied);
+                  report.layers.push_back(result);
+                });
               },
           .stop_all = [&](const std::exception_ptr& error) { fail_inputs(inputs.feeds, error); },
       });
   stream_and_wait(client, store, reference, inputs, window, options.stop, report, again);
   target.commit();
+  mark_all(timeline, layers.size(), LayerPhase::committed);  // the rootfs is one commit
   store.set_ref(reference.string(), report.image.manifest_descriptor);
   return report;
 }
 
 UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore& store,
                                    const registry::ResolvedImage& image, const UnpackOptions& options,
-                                   LayerBudget& budget, bool& again) {
+                                   LayerBudget& budget, const ImageTimeline& timeline, bool& again) {
   check_and_keep_documents(image, store);
+  mark_all(timeline, image.manifest.layers.size(), LayerPhase::queued);
   UnpackReport report{.image = image};
   const core::Reference& reference = image.reference;
   const auto& layers = report.image.manifest.layers;
@@ -255,7 +265,9 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
                 // Upper layers waiting for a failed lower one fail with its error.
                 try {
                   finish_layer(in_flight[i], inputs.inputs[i].get(), [&](InFlight& layer, unpack::LayerResult result) {
+                    timeline.mark(i, LayerPhase::applied);
                     layer.writer->commit();
+                    timeline.mark(i, LayerPhase::committed);
                     report.layers.push_back(result);
                     completing[i].set_value();
                   });
@@ -274,15 +286,16 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
 }  // namespace
 
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
-                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget) {
+                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,
+                           const ImageTimeline& timeline) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_rootfs_once(client, store, image, rootfs, options, budget, again); });
+      [&](bool& again) { return unpack_rootfs_once(client, store, image, rootfs, options, budget, timeline, again); });
 }
 
 UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
-                              const UnpackOptions& options, LayerBudget& budget) {
+                              const UnpackOptions& options, LayerBudget& budget, const ImageTimeline& timeline) {
   return retrying_replaced_bytes(
-      [&](bool& again) { return unpack_snapshots_once(client, store, image, options, budget, again); });
+      [&](bool& again) { return unpack_snapshots_once(client, store, image, options, budget, timeline, again); });
 }
 
 }  // namespace gantry::engine

@@ -15,6 +15,7 @@
 #include "core/reference.hpp"
 #include "core/store.hpp"
 #include "engine/layer_window.hpp"
+#include "engine/timeline.hpp"
 #include "registry/client.hpp"
 #include "unpack/layer_pipeline.hpp"
 
@@ -51,7 +52,8 @@ struct UnpackReport {
   std::vector<std::filesystem::path> snapshots{};
   double resolve_seconds = 0;  // of `seconds`: the manifest and config
   double seconds = 0;
-  // When the image was ready, in seconds since the engine started.
+  // When the image was ready, in seconds since the timeline's origin (the
+  // events' "t").
   double ready_seconds = 0;
 };
 
@@ -59,9 +61,11 @@ struct UnpackReport {
 // directory; see RootfsTarget): complete, or the error is rethrown and
 // nothing half-applied is left looking complete. On success every blob is
 // verified in the store and the reference recorded in its index.json, as
-// `gantry pull` would.
+// `gantry pull` would. Both stamp each layer's queued, applied and
+// committed on `timeline` (its layers set already).
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
-                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget);
+                           const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,
+                           const ImageTimeline& timeline);
 
 // Every layer of `image` (resolved) as a snapshot in the store (overlay whiteout
 // form, named by chain ID), and the image in the store as `gantry pull`
@@ -71,6 +75,6 @@ UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, 
 // place) only after its diff ID matched. A failed layer leaves no
 // snapshot; the ones completed below it stay (they are correct).
 UnpackReport unpack_snapshots(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
-                              const UnpackOptions& options, LayerBudget& budget);
+                              const UnpackOptions& options, LayerBudget& budget, const ImageTimeline& timeline);
 
 }  // namespace gantry::engine

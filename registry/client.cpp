@@ -63,7 +63,8 @@ struct Client::Impl {
 
   // A Done event for the call that began at `started`, in order with the
   // call's other events (they are all emitted on the I/O thread).
-  void emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started);
+  void emit_done(std::string reference, const FetchStats& stats,
+                 std::chrono::steady_clock::time_point started);
 
   asio::awaitable<PullResult> pull_one(const core::Reference& reference, core::ContentStore& store);
   asio::awaitable<PullResult> pull_resolved(ResolvedImage image, core::ContentStore& store);
@@ -88,18 +89,11 @@ asio::awaitable<PullResult> Client::Impl::pull_one(const core::Reference& refere
 
 asio::awaitable<PullResult> Client::Impl::pull_resolved(ResolvedImage image, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
-  std::int64_t total = image.manifest.config.size;
   for (const core::Descriptor& layer : image.manifest.layers) {
     // A layer gantry could not unpack fails the pull now, naming its type.
     (void)core::media_type::layer_compression(layer.media_type);
-    total += layer.size;
   }
-  session.emit(progress::Resolved{.reference = image.reference.string(),
-                                  .manifest_digest = image.manifest_descriptor.digest,
-                                  .media_type = image.manifest_descriptor.media_type,
-                                  .platform = image.platform,
-                                  .layers = image.manifest.layers.size(),
-                                  .total_bytes = total});
+  session.emit(resolved_event(image));
 
   // Documents first (each verified again by put_blob; the config is in the
   // store already), layers next, and the name last: a ref in index.json
@@ -115,6 +109,17 @@ asio::awaitable<PullResult> Client::Impl::pull_resolved(ResolvedImage image, cor
   store.set_ref(image.reference.string(), image.manifest_descriptor);
   std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
   co_return PullResult{.image = std::move(image), .stats = stats, .seconds = seconds.count()};
+}
+
+progress::Resolved resolved_event(const ResolvedImage& image) {
+  std::int64_t total = image.manifest.config.size;
+  for (const core::Descriptor& layer : image.manifest.layers) total += layer.size;
+  return progress::Resolved{.reference = image.reference.string(),
+                            .manifest_digest = image.manifest_descriptor.digest,
+                            .media_type = image.manifest_descriptor.media_type,
+                            .platform = image.platform,
+                            .layers = image.manifest.layers.size(),
+                            .total_bytes = total};
 }
 
 Client::Client(Options options, progress::EventSink* events)
@@ -141,13 +146,15 @@ std::future<ResolvedImage> Client::start_resolve(core::Reference reference, core
 PullResult Client::pull(ResolvedImage image, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
   PullResult result = impl_->run(impl_->pull_resolved(std::move(image), store));
-  impl_->emit_done(result.stats, started);
+  impl_->emit_done(result.image.reference.string(), result.stats, started);
   return result;
 }
 
-void Client::Impl::emit_done(const FetchStats& stats, std::chrono::steady_clock::time_point started) {
+void Client::Impl::emit_done(std::string reference, const FetchStats& stats,
+                             std::chrono::steady_clock::time_point started) {
   std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
-  auto done = progress::Done{.bytes_fetched = stats.bytes_fetched,
+  auto done = progress::Done{.reference = std::move(reference),
+                             .bytes_fetched = stats.bytes_fetched,
                              .blobs_fetched = stats.blobs_fetched,
                              .blobs_cached = stats.blobs_cached,
                              .seconds = seconds.count()};
@@ -162,7 +169,7 @@ void Client::Impl::emit_done(const FetchStats& stats, std::chrono::steady_clock:
 PullResult Client::pull(const core::Reference& reference, core::ContentStore& store) {
   auto started = std::chrono::steady_clock::now();
   PullResult result = impl_->run(impl_->pull_one(reference, store));
-  impl_->emit_done(result.stats, started);
+  impl_->emit_done(reference.string(), result.stats, started);
   return result;
 }
 
@@ -208,7 +215,7 @@ std::vector<PullOutcome> Client::pull(std::span<const core::Reference> reference
     total.blobs_fetched += outcome.result->stats.blobs_fetched;
     total.blobs_cached += outcome.result->stats.blobs_cached;
   }
-  impl_->emit_done(total, started);
+  impl_->emit_done("", total, started);  // of several images: none in particular
   return outcomes;
 }
 
@@ -217,7 +224,7 @@ FetchStats Client::fetch_blobs(const core::Reference& repository, std::span<cons
   auto started = std::chrono::steady_clock::now();
   FetchStats stats =
       impl_->run(impl_->fetcher.fetch_all(repository, std::vector<core::Descriptor>(blobs.begin(), blobs.end()), sinks));
-  impl_->emit_done(stats, started);
+  impl_->emit_done(repository.string(), stats, started);
   return stats;
 }
 

@@ -65,6 +65,10 @@ struct PullOutcome {
   std::optional<core::Error> error;
 };
 
+// The "resolved" event of `image` (what a pull announces once it knows the
+// image; the engine announces it the same way for its other requests).
+[[nodiscard]] core::progress::Resolved resolved_event(const ResolvedImage& image);
+
 class Client {
  public:
   // `events` (may be null) must outlive the client.

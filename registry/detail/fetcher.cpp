@@ -118,8 +118,13 @@ asio::awaitable<void> Fetcher::fetch_document(const core::Reference& reference, 
   (void)co_await fetch_one(job, sinks);
 }
 
-void Fetcher::announce(const Job& job, const progress::Event& event) const {
-  if (job.announce) session_.emit(event);
+void Fetcher::announce(const Job& job, progress::Event event) const {
+  if (!job.announce) return;
+  // Which image's request this is: the engine stamps the event with it.
+  std::visit([&job](auto& e) {
+    if constexpr (requires { e.reference; }) e.reference = job.reference.string();
+  }, event);
+  session_.emit(event);
 }
 
 // `job` by value: fetch_all spawns this coroutine and lets it run on.
@@ -194,7 +199,8 @@ asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& 
       dropped = true;
       session_.emit(progress::Retry{.what = what, .attempt = attempt, .delay = std::chrono::milliseconds(0),
                                     .reason = "mirror " + endpoint.host + " sent wrong bytes for " + context.digest +
-                                              ", asking the next host: " + error.what()});
+                                              ", asking the next host: " + error.what(),
+                                    .reference = job.reference.string()});
     }
   });
   if (dropped) co_return std::nullopt;

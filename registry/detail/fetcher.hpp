@@ -85,7 +85,7 @@ class Fetcher {
   // wakes us, then with both again.
   asio::awaitable<void> wait_for_room(BlobSink& sink, Held& held);
   Slots& host_slots(const std::string& host);
-  void announce(const Job& job, const core::progress::Event& event) const;
+  void announce(const Job& job, core::progress::Event event) const;
 
   Session& session_;
   Slots slots_;

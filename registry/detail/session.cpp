@@ -101,6 +101,12 @@ asio::awaitable<void> Session::each_endpoint(const core::Reference& reference, c
     }
     if (endpoint.mirror && failure->kind() != core::ErrorKind::io) {
       mirror_errors += "; mirror " + endpoint.host + ": " + failure->what();
+      // The next host is tried at once: say so, or the switch is invisible.
+      emit(core::progress::Retry{.what = "mirror " + endpoint.host,
+                                 .attempt = attempts(endpoint),
+                                 .delay = std::chrono::milliseconds(0),
+                                 .reason = "giving up mirror " + endpoint.host + " for the next host: " + failure->what(),
+                                 .reference = reference.string()});
       continue;
     }
     // Where (registry, repository) comes from this request; what failed

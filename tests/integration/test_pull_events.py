@@ -43,6 +43,51 @@ def test_json_events_describe_the_pull(registry_plain, repo, gantry):
     assert done["blobs_fetched"] == len(image.layers) and done["blobs_cached"] == 0
     assert done["bytes_fetched"] == sum(sizes.values())
     assert OciStore(gantry.store).refs()[ref]["digest"] == image.digest
+    # Events v2: a version, a monotonic time, the image and (blobs) the layer.
+    assert {e["v"] for e in events} == {2}
+    times = [e["t"] for e in events]
+    assert times == sorted(times) and times[0] >= 0
+    assert {e["image"] for e in events} == {ref}
+    for e in events:
+        if e["event"].startswith("blob_"):
+            assert e["layer"] == e["digest"]
+
+
+def test_events_of_several_images_name_each_image(registry_plain, repo, gantry):
+    base = _layer(21, 4096)
+    first = images.build_image([base, _layer(22, 4096)])
+    second = images.build_image([base, _layer(23, 4096)])
+    registry_plain.client.push_image(repo, first, tag="a")
+    registry_plain.client.push_image(repo, second, tag="b")
+    refs = {registry_plain.ref(repo, "a"): first, registry_plain.ref(repo, "b"): second}
+
+    run = gantry.ok("pull", "--plain-http", "--json", *refs)
+
+    for ref, image in refs.items():
+        mine = [e for e in run.events if e["image"] == ref]
+        assert [e["event"] for e in mine][0] == "resolved"
+        assert {e["layer"] for e in mine if e["event"] == "blob_done"} \
+            == {layer.blob.digest for layer in image.layers}
+        [done] = [e for e in mine if e["event"] == "done"]
+        assert done["bytes_fetched"] == sum(e["fetched"] for e in mine if e["event"] == "blob_done")
+    # The shared base crossed the network once, whichever image got it.
+    fetched = [e["fetched"] for e in run.of("blob_done") if e["digest"] == base.blob.digest]
+    assert sorted(fetched) == [0, base.blob.size]
+
+
+def test_a_failing_image_emits_image_failed(registry_plain, repo, gantry):
+    image = images.build_image([_layer(24, 4096)])
+    registry_plain.client.push_image(repo, image, tag="good")
+    good, missing = registry_plain.ref(repo, "good"), registry_plain.ref(repo, "missing")
+
+    run = gantry.run("pull", "--plain-http", "--json", good, missing)
+
+    assert run.returncode != 0
+    [failed] = run.of("image_failed")
+    assert failed["image"] == missing and failed["kind"] == "not-found"
+    assert failed["error"]
+    assert run.of("image_failed") == [e for e in run.events if e["image"] == missing]
+    assert [e["image"] for e in run.of("resolved")] == [good]
 
 
 def test_second_pull_fetches_no_blob(registry_plain, repo, gantry, fault_proxy):

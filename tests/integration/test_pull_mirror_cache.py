@@ -161,9 +161,16 @@ def test_the_cache_down_the_origin_serves_and_retry_events_say_so(registry_plain
               if r.status == 200}
     assert served == {blob.digest for blob in image.blobs()}
     retries = run.of("retry")
+    given_up = [r for r in retries if r["what"] == f"mirror {cache.host}"]
+    retries = [r for r in retries if r not in given_up]
     on_the_cache = f"GET {cache.url}/v2/{repo}/"
     assert {r["what"] for r in retries} == {on_the_cache + "manifests/v1"} | {
         on_the_cache + f"blobs/{blob.digest}" for blob in image.blobs()}
     for retry in retries:
         assert "Connection refused" in retry["reason"] and cache.host in retry["reason"], retry
+    # Each request that left the cache for the origin says so, once.
+    assert len(given_up) == len(image.blobs()) + 1
+    for retry in given_up:
+        assert retry["reason"].startswith(f"giving up mirror {cache.host} for the next host: "), retry
+        assert retry["image"] == ref
     _assert_in_store(gantry, image, ref)

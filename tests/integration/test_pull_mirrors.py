@@ -157,8 +157,11 @@ def test_wrong_bytes_from_the_mirror_are_dropped_for_the_origin(registry_plain, 
 
     assert _blobs_served(origin) == {corrupted}
     assert len(mirror.blob_gets(corrupted)) == 1  # not asked again: it is passed over
-    [retry] = run.of("retry")
+    [retry, given_up] = run.of("retry")
     assert retry["what"] == f"GET {mirror.url}/v2/{repo}/blobs/{corrupted}"
     assert f"mirror {mirror.host}" in retry["reason"] and corrupted in retry["reason"]
+    # Then the mirror is passed over for the origin, and that is said too.
+    assert given_up["what"] == f"mirror {mirror.host}"
+    assert given_up["reason"].startswith(f"giving up mirror {mirror.host} for the next host: ")
     _assert_pulled(gantry, image, ref)
     assert OciStore(gantry.store).partials() == {}

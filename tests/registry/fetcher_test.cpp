@@ -483,10 +483,12 @@ TEST(Fetcher, AMirrorServingWrongBytesIsPassedOverForTheOrigin) {
   EXPECT_FALSE(from_origin[0].has("range"));  // nothing the mirror sent is kept
   EXPECT_EQ(stats.blobs_fetched, 1u);
   auto retries = events.all<progress::Retry>();
-  ASSERT_EQ(retries.size(), 1u);
+  ASSERT_EQ(retries.size(), 2u);
   EXPECT_NE(retries[0].what.find(mirror.host()), std::string::npos) << retries[0].what;
   EXPECT_NE(retries[0].reason.find("mirror " + mirror.host()), std::string::npos) << retries[0].reason;
   EXPECT_NE(retries[0].reason.find(core::digest_of(blob).string()), std::string::npos) << retries[0].reason;
+  // Then the mirror is given up for the origin, and that is said too.
+  EXPECT_EQ(retries[1].reason.rfind("giving up mirror " + mirror.host(), 0), 0u) << retries[1].reason;
 }
 
 TEST(Fetcher, WrongBytesFromTheOriginStayAnErrorAfterAMirrorsWrongBytes) {

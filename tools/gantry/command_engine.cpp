@@ -5,11 +5,12 @@
 
 namespace gantry::tools {
 
-CommandEngine::CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client)
+CommandEngine::CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client,
+                             JsonStream json)
     : store_(store_root(args)),
-      events_(make_progress_output(args)),
-      client_(std::move(client), events_.get()),
-      engine_(client_, store_, std::move(options)) {}
+      events_(make_progress_output(args, json)),
+      client_(std::move(client), &events_),
+      engine_(client_, store_, std::move(options), events_) {}
 
 engine::UnpackReport CommandEngine::carry_out(engine::ImageRequest request) {
   return engine_.submit(std::move(request)).get();

@@ -10,8 +10,10 @@
 #include "core/progress.hpp"
 #include "core/store.hpp"
 #include "engine/engine.hpp"
+#include "engine/event_stamper.hpp"
 #include "registry/client.hpp"
 #include "tools/gantry/args.hpp"
+#include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools {
 
@@ -20,7 +22,9 @@ class CommandEngine {
   // `options`: the engine's, from engine_options() and the command's own
   // flags; `client`: the registry client's, from registry_options() or
   // interruptible_registry_options().
-  CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client);
+  // `json`: where --json events go (gantry run keeps stdout for the container).
+  CommandEngine(const ParsedArgs& args, engine::EngineOptions options, registry::Options client,
+                JsonStream json = JsonStream::stdout_stream);
 
   [[nodiscard]] core::ContentStore& store() noexcept { return store_; }
   [[nodiscard]] engine::Engine& engine() noexcept { return engine_; }
@@ -34,7 +38,7 @@ class CommandEngine {
  private:
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   core::ContentStore store_;
-  std::unique_ptr<core::progress::EventSink> events_;
+  engine::EventStamper events_;  // the client's sink: stamps events for the output
   registry::Client client_;
   engine::Engine engine_;  // last: it runs on the others
 };

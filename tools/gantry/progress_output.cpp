@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "core/error.hpp"
 
 namespace gantry::tools {
 
@@ -29,21 +32,38 @@ namespace {
 
 std::string short_digest(const core::Digest& d) { return d.string().substr(0, 7 + 12); }
 
-// --json: one object per event, "event" first, on stdout, flushed per line
-// so a consumer sees events as they happen.
-class JsonLines final : public progress::EventSink {
+// --json: one object per event (docs/events.md), "event" first, then the
+// stamp, on stdout, flushed per line so a consumer sees events as they happen.
+class JsonLines final : public progress::StampedSink {
  public:
-  void on_event(const progress::Event& event) override {
+  // `out`: stdout or stderr, never closed.
+  explicit JsonLines(std::FILE* out) : out_(out) {}
+  // A file of its own, closed with it.
+  explicit JsonLines(const std::string& path) : file_(std::fopen(path.c_str(), "we")), out_(file_.get()) {
+    if (!file_) throw core::errno_error(errno, "cannot open the --json-file", path);
+  }
+
+  void on_event(const progress::Stamp& stamp, const progress::Event& event) override {
     nlohmann::ordered_json j;
     j["event"] = progress::name(event);
+    j["v"] = progress::kEventsVersion;
+    j["t"] = stamp.t;
+    j["image"] = stamp.image.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(stamp.image);
+    if (stamp.layer) j["layer"] = stamp.layer->string();
     std::visit([&](const auto& e) { fill(j, e); }, event);
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
   }
 
  private:
+  struct Close {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+  };
+  std::unique_ptr<std::FILE, Close> file_;
+  std::FILE* out_;
+
   static void fill(nlohmann::ordered_json& j, const progress::Resolved& e) {
     j["reference"] = e.reference;
     j["digest"] = e.manifest_digest.string();
@@ -73,6 +93,10 @@ class JsonLines final : public progress::EventSink {
     j["delay_ms"] = e.delay.count();
     j["reason"] = e.reason;
   }
+  static void fill(nlohmann::ordered_json& j, const progress::ImageFailed& e) {
+    j["kind"] = e.kind;
+    j["error"] = e.error;
+  }
   static void fill(nlohmann::ordered_json& j, const progress::Done& e) {
     j["bytes_fetched"] = e.bytes_fetched;
     j["blobs_fetched"] = e.blobs_fetched;
@@ -82,9 +106,9 @@ class JsonLines final : public progress::EventSink {
 };
 
 // Not a terminal: one line per step worth knowing, nothing redrawn.
-class PlainLog final : public progress::EventSink {
+class PlainLog final : public progress::StampedSink {
  public:
-  void on_event(const progress::Event& event) override {
+  void on_event(const progress::Stamp&, const progress::Event& event) override {
     if (const auto* r = std::get_if<progress::Resolved>(&event)) {
       std::fprintf(stderr, "resolved %s -> %s (%s, %zu layer%s, %s)\n", r->reference.c_str(),
                    r->manifest_digest.string().c_str(), r->platform.string().c_str(), r->layers,
@@ -107,9 +131,9 @@ class PlainLog final : public progress::EventSink {
 
 // A terminal: one live line per blob in flight, redrawn at most 10 times a
 // second; finished blobs and other events scroll above it.
-class TerminalDisplay final : public progress::EventSink {
+class TerminalDisplay final : public progress::StampedSink {
  public:
-  void on_event(const progress::Event& event) override {
+  void on_event(const progress::Stamp& stamp, const progress::Event& event) override {
     auto now = std::chrono::steady_clock::now();
     if (const auto* p = std::get_if<progress::BlobProgress>(&event)) {
       auto& line = active_[p->digest.string()];
@@ -123,7 +147,7 @@ class TerminalDisplay final : public progress::EventSink {
     } else {
       clear();
       if (const auto* d = std::get_if<progress::BlobDone>(&event)) active_.erase(d->digest.string());
-      log_.on_event(event);
+      log_.on_event(stamp, event);
     }
     draw(now);
   }
@@ -165,8 +189,9 @@ class TerminalDisplay final : public progress::EventSink {
 
 }  // namespace
 
-std::unique_ptr<progress::EventSink> make_progress_output(const ParsedArgs& args) {
-  if (args.flag("json")) return std::make_unique<JsonLines>();
+std::unique_ptr<progress::StampedSink> make_progress_output(const ParsedArgs& args, JsonStream json) {
+  if (auto path = args.value("json-file")) return std::make_unique<JsonLines>(*path);
+  if (args.flag("json")) return std::make_unique<JsonLines>(json == JsonStream::stdout_stream ? stdout : stderr);
   if (args.flag("quiet")) return nullptr;
   if (::isatty(STDERR_FILENO)) return std::make_unique<TerminalDisplay>();
   return std::make_unique<PlainLog>();

@@ -1,6 +1,7 @@
 #pragma once
 // How pull-like commands show progress: `--json` writes one event per line
-// on stdout; on a terminal a live per-blob display on stderr; otherwise plain
+// (docs/events.md) on stdout, or on stderr for `gantry run` (whose stdout is
+// the container's), or into `--json-file PATH`; on a terminal a live per-blob display on stderr; otherwise plain
 // log lines on stderr (nothing animated); `--quiet` shows nothing.
 
 #include <memory>
@@ -10,9 +11,14 @@
 
 namespace gantry::tools {
 
-// Null with --quiet. The returned sink is not thread-safe: the client calls
-// it from its one I/O thread.
-[[nodiscard]] std::unique_ptr<core::progress::EventSink> make_progress_output(const ParsedArgs& args);
+// Where `--json` puts its events when no --json-file is given.
+enum class JsonStream { stdout_stream, stderr_stream };
+
+// `--json-file PATH` (a command that takes it): the events in PATH, and
+// nothing on the terminal. Null with --quiet. The returned sink is not thread-safe: the engine's
+// EventStamper calls it one event at a time.
+[[nodiscard]] std::unique_ptr<core::progress::StampedSink> make_progress_output(const ParsedArgs& args,
+                                                                                 JsonStream json = JsonStream::stdout_stream);
 
 // "12.3 MiB"
 [[nodiscard]] std::string human_bytes(std::int64_t bytes);

@@ -41,6 +41,9 @@ void print_unpack_summary(const ParsedArgs& args, const engine::UnpackReport& re
   const std::string reference = report.image.reference.string();
   if (args.flag("json")) {
     nlohmann::ordered_json j{{"event", "unpacked"},
+                             {"v", core::progress::kEventsVersion},
+                             {"t", report.ready_seconds},
+                             {"image", reference},
                              {"reference", reference},
                              {"digest", report.image.manifest_descriptor.digest.string()}};
     if (rootfs.empty()) {

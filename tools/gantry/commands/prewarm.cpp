@@ -123,7 +123,11 @@ void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
     }
     images.push_back(std::move(j));
   }
-  nlohmann::ordered_json summary{{"event", "summary"},           {"images", std::move(images)},
+  nlohmann::ordered_json summary{{"event", "summary"},
+                                 {"v", core::progress::kEventsVersion},
+                                 {"t", seconds},
+                                 {"image", nullptr},  // of every image
+                                 {"images", std::move(images)},
                                  {"ok", outcomes.size() - failed}, {"failed", failed},
                                  {"bytes_fetched", fetched},       {"seconds", seconds}};
   std::printf("%s\n", summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());

@@ -42,6 +42,8 @@ const std::vector<OptionSpec>& options() {
     all.push_back(OptionSpec{.name = "pull", .value_name = "missing|always|never",
                              .help = "ask the registry for the image only when the store lacks it (default), always, or never"});
     all.push_back(OptionSpec{.name = "timing", .value_name = "", .help = "print the cold-start breakdown on stderr"});
+    all.push_back(OptionSpec{.name = "json-file", .value_name = "PATH",
+                             .help = "the --json events into PATH instead (--json alone puts them on stderr: stdout is the container's)"});
     all.push_back(kMaxLayerSizeOption);
     return all;
   }();
@@ -113,6 +115,58 @@ class ContainerDir {
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
 
+// A phase every layer reached: when the last one did (the first one, for
+// the first byte); none if no layer did (all were in the store).
+std::optional<double> layers_reached(const engine::ImageRecord& image, engine::LayerPhase phase) {
+  std::optional<double> at;
+  for (const engine::LayerRecord& layer : image.layers) {
+    std::optional<double> when = layer.when(phase);
+    if (!when) continue;
+    const bool earlier = phase == engine::LayerPhase::first_byte;
+    if (!at || (earlier ? *when < *at : *when > *at)) at = when;
+  }
+  return at;
+}
+
+// --timing: the cold start as the engine's timeline saw it (seconds since
+// the command's engine started, the clock of the --json events' "t"), one
+// row per phase; fetch, verify, decode and apply overlap per layer, so the
+// layer rows say when the last layer got there.
+void print_timing(const engine::ImageRecord& image, const engine::UnpackReport& report, double unpacked_at,
+                  const runtime::LaunchTimes& launch) {
+  struct Row {
+    std::string_view name;
+    std::optional<double> at;
+  };
+  using engine::LayerPhase;
+  const double mounted = unpacked_at + seconds(launch.mount);
+  const Row rows[] = {
+      {"resolved", image.when(engine::ImagePhase::resolve)},
+      {"first byte", layers_reached(image, LayerPhase::first_byte)},
+      {"last byte", layers_reached(image, LayerPhase::last_byte)},
+      {"verified", layers_reached(image, LayerPhase::verified)},
+      {"applied", layers_reached(image, LayerPhase::applied)},
+      {"committed", layers_reached(image, LayerPhase::committed)},
+      {"unpacked", unpacked_at},
+      {"mounted", mounted},
+      {"exec", mounted + seconds(launch.exec)},
+  };
+  std::fprintf(stderr, "timing: %-12s %8s %8s\n", "phase", "at s", "took s");
+  double previous = image.submitted;
+  for (const Row& row : rows) {
+    if (!row.at) {
+      std::fprintf(stderr, "timing: %-12.*s %8s %8s\n", static_cast<int>(row.name.size()), row.name.data(), "-", "-");
+      continue;
+    }
+    std::fprintf(stderr, "timing: %-12.*s %8.3f %8.3f\n", static_cast<int>(row.name.size()), row.name.data(), *row.at,
+                 *row.at - previous);
+    previous = *row.at;
+  }
+  std::fprintf(stderr, "timing: %zu of %zu layers unpacked, %lld bytes fetched; total to exec %.3f s\n",
+               report.layers.size(), report.image.manifest.layers.size(),
+               static_cast<long long>(report.fetched.bytes_fetched), previous);
+}
+
 engine::PullPolicy pull_policy(const ParsedArgs& args) {
   const std::string policy = args.value("pull").value_or("missing");
   if (policy == "missing") return engine::PullPolicy::missing;
@@ -125,7 +179,6 @@ int run(const ParsedArgs& args) {
   if (args.positionals().size() != 1) {
     throw core::Error(core::ErrorKind::bad_input, "gantry run: expected REF [-- CMD ARG...] (see 'gantry run --help')");
   }
-  const auto started = Clock::now();
   runtime::check_can_launch();
   core::Reference ref = core::Reference::parse(args.positionals()[0]);
   runtime::LaunchSpec spec;
@@ -135,10 +188,10 @@ int run(const ParsedArgs& args) {
   spec.with_init = args.flag("init");
   engine::EngineOptions options = engine_options(args);
   options.unpack.pull = pull_policy(args);
-  CommandEngine images(args, std::move(options), registry_options(args));
+  // stdout is the container's alone: events go to stderr (or --json-file).
+  CommandEngine images(args, std::move(options), registry_options(args), JsonStream::stderr_stream);
   core::ContentStore& store = images.store();
 
-  const auto set_up = Clock::now();  // the store opened, the client (TLS context) made
   engine::UnpackReport report = images.carry_out({.reference = ref, .goal = engine::Goal::snapshots});
   ContainerDir container(store, args.flag("keep"));
   spec.config = &report.image.config;
@@ -168,16 +221,8 @@ int run(const ParsedArgs& args) {
   }
   const runtime::LaunchResult& result = *launched;
   if (args.flag("timing")) {
-    // Fetch, verify, decode and apply overlap (each layer streams through
-    // them at once), so they are one stage here.
-    const double pulled = seconds(unpacked - set_up);
-    std::fprintf(stderr,
-                 "timing: setup %.3f s, resolve %.3f s, fetch+verify+decode+apply %.3f s (%zu of %zu layers unpacked, "
-                 "%lld bytes fetched), mount %.3f s, exec %.3f s; total to exec %.3f s\n",
-                 seconds(set_up - started), report.resolve_seconds, pulled - report.resolve_seconds, report.layers.size(),
-                 report.image.manifest.layers.size(), static_cast<long long>(report.fetched.bytes_fetched),
-                 seconds(result.times.mount), seconds(result.times.exec),
-                 seconds(unpacked - started) + seconds(result.times.mount) + seconds(result.times.exec));
+    const engine::Timeline& timeline = images.engine().timeline();
+    print_timing(timeline.images().front(), report, timeline.seconds(unpacked), result.times);
   }
   if (!result.error.empty()) std::fprintf(stderr, "gantry: error: %s\n", result.error.c_str());
   return result.exit_status;
