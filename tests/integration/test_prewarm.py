@@ -92,10 +92,10 @@ def test_a_shared_base_is_fetched_once_and_every_image_is_recorded(registry_plai
         assert entry["ok"] is True and entry["digest"] == image.digest
         assert entry["layers"] == 3
         # Fetched for this image, or fetched for another one of the run:
-        # together, exactly the image.
-        assert entry["bytes_fetched"] + entry["bytes_reused"] == sum(b.size for b in image.blobs())
-    # What crossed the network, each distinct blob counted once over all images.
-    distinct = {b.digest: b.size for image in family.values() for b in image.blobs()}
+        # together, exactly the image's layers (the counts are of layers).
+        assert entry["bytes_fetched"] + entry["bytes_reused"] == sum(layer.blob.size for layer in image.layers)
+    # What crossed the network, each distinct layer counted once over all images.
+    distinct = {layer.blob.digest: layer.blob.size for image in family.values() for layer in image.layers}
     assert summary["bytes_fetched"] == sum(entry["bytes_fetched"] for entry in per_image.values())
     assert summary["bytes_fetched"] == sum(distinct.values())
 
@@ -156,6 +156,12 @@ def test_one_bad_image_does_not_stop_the_others(registry_plain, repo, gantry, fa
     assert rows == {good_refs[0]: "ok", corrupt_ref: "failed", missing_ref: "failed", good_refs[1]: "ok"}
     assert table.stdout.splitlines()[-1].startswith("4 images: 2 ok, 2 failed")
     assert table.stderr.splitlines()[-1] == error_lines[0]
+    # The log above it: one done line per good image, one failed line per bad one.
+    log = table.stderr.splitlines()
+    for ref in good_refs:
+        assert len([line for line in log if line.startswith(f"done {ref}: ")]) == 1, table.describe()
+    for ref in (corrupt_ref, missing_ref):
+        assert len([line for line in log if line.startswith(f"failed {ref}: ")]) == 1, table.describe()
 
 
 def test_a_list_file_with_comments_blank_lines_and_duplicates(registry_plain, repo, gantry, scratch):

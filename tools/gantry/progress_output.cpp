@@ -108,7 +108,7 @@ class JsonLines final : public progress::StampedSink {
 // Not a terminal: one line per step worth knowing, nothing redrawn.
 class PlainLog final : public progress::StampedSink {
  public:
-  void on_event(const progress::Stamp&, const progress::Event& event) override {
+  void on_event(const progress::Stamp& stamp, const progress::Event& event) override {
     if (const auto* r = std::get_if<progress::Resolved>(&event)) {
       std::fprintf(stderr, "resolved %s -> %s (%s, %zu layer%s, %s)\n", r->reference.c_str(),
                    r->manifest_digest.string().c_str(), r->platform.string().c_str(), r->layers,
@@ -122,8 +122,12 @@ class PlainLog final : public progress::StampedSink {
     } else if (const auto* t = std::get_if<progress::Retry>(&event)) {
       std::fprintf(stderr, "retry %d of %s in %lld ms: %s\n", t->attempt, t->what.c_str(),
                    static_cast<long long>(t->delay.count()), t->reason.c_str());
+    } else if (const auto* failed = std::get_if<progress::ImageFailed>(&event)) {
+      std::fprintf(stderr, "failed %s: %s\n", stamp.image.c_str(), failed->error.c_str());
     } else if (const auto* done = std::get_if<progress::Done>(&event)) {
-      std::fprintf(stderr, "done: %s fetched, %zu blobs fetched, %zu present, %.2f s\n",
+      // With several images (prewarm, pull A B) each done line says whose.
+      const std::string whose = stamp.image.empty() ? "" : " " + stamp.image;
+      std::fprintf(stderr, "done%s: %s fetched, %zu blobs fetched, %zu present, %.2f s\n", whose.c_str(),
                    human_bytes(done->bytes_fetched).c_str(), done->blobs_fetched, done->blobs_cached, done->seconds);
     }
   }

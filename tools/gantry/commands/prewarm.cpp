@@ -91,16 +91,18 @@ struct Outcome {
   std::optional<Error> error;
 };
 
-std::int64_t image_bytes(const registry::ResolvedImage& image) {
-  std::int64_t total = image.manifest.config.size;
+// The counts are of layer blobs, as the `done` events': the documents
+// (manifest, config) are a few KiB fetched while resolving.
+std::int64_t layer_bytes(const registry::ResolvedImage& image) {
+  std::int64_t total = 0;
   for (const core::Descriptor& layer : image.manifest.layers) total += layer.size;
   return total;
 }
 
-// Bytes of the image that did not cross the network for it: in the store
-// already, or fetched for another image of this run.
+// Layer bytes of the image that did not cross the network for it: in the
+// store already, or fetched for another image of this run.
 std::int64_t reused_bytes(const engine::UnpackReport& report) {
-  return std::max<std::int64_t>(0, image_bytes(report.image) - report.fetched.bytes_fetched);
+  return std::max<std::int64_t>(0, layer_bytes(report.image) - report.fetched.bytes_fetched);
 }
 
 void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
@@ -217,11 +219,11 @@ Command prewarm_command() {
           "later `gantry run` starts warm.\n"
           "\n"
           "One image failing does not stop the others. At the end a table (or with --json a\n"
-          "`summary` event) lists each image: ok with the bytes fetched, the bytes it reused\n"
-          "(already in the store, or fetched for another image) and when it was ready, or\n"
-          "failed with the reason. The exit status is non-zero when any image failed, with\n"
-          "one line naming them. SIGINT or SIGTERM stop every image (partial downloads are\n"
-          "kept) and exit 130 or 143.",
+          "`summary` event) lists each image: ok with the layer bytes fetched, the layer bytes\n"
+          "it reused (already in the store, or fetched for another image) and when it was\n"
+          "ready, or failed with the reason. The exit status is non-zero when any image\n"
+          "failed, with one line naming them. SIGINT or SIGTERM stop every image (partial\n"
+          "downloads are kept) and exit 130 or 143.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
