@@ -11,7 +11,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "core/digest.hpp"
 #include "core/platform.hpp"
@@ -81,7 +83,23 @@ struct ImageFailed {
   std::string error;  // one line, as core::Error::what()
 };
 
-using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done, ImageFailed>;
+// An image's timeline once its request ended, ok or failed; emitted by the
+// engine (engine/timeline.hpp records it). Times are seconds since the
+// command started; a phase not reached is absent.
+struct ImageTimes {
+  using Marks = std::vector<std::pair<std::string_view, double>>;  // phase: when (static names)
+  struct Layer {
+    Digest digest;
+    Marks at;
+    Marks waited;  // what the layer waited for: seconds
+  };
+  std::string reference{};
+  double submitted = 0;
+  Marks at;
+  std::vector<Layer> layers;  // bottom first; at most a manifest's layers
+};
+
+using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done, ImageFailed, ImageTimes>;
 
 // The event's name as `--json` spells it in its "event" field.
 [[nodiscard]] inline std::string_view name(const Event& event) {
@@ -93,6 +111,7 @@ using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry,
     std::string_view operator()(const Retry&) const { return "retry"; }
     std::string_view operator()(const Done&) const { return "done"; }
     std::string_view operator()(const ImageFailed&) const { return "image_failed"; }
+    std::string_view operator()(const ImageTimes&) const { return "timeline"; }
   };
   return std::visit(Names{}, event);
 }

@@ -77,10 +77,14 @@ void Engine::work() {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();
+    // The image's timeline goes out before its outcome (carry_out sends it
+    // when it succeeds): a command renders its own last events (unpacked,
+    // prewarm's summary) only once the outcome is in.
     try {
       job.done.set_value(carry_out(job));
     } catch (...) {
       events_.on_event(failed_event(job.request.reference, std::current_exception()));
+      events_.on_event(times_event(job.timeline.record()));
       job.done.set_exception(std::current_exception());
     }
   }
@@ -132,6 +136,7 @@ UnpackReport Engine::carry_out(Job& job) {
   }();
   report.resolve_seconds = resolve_seconds;
   report.seconds += resolve_seconds;
+  events_.on_event(times_event(job.timeline.record()));
   report.ready_seconds = events_.timeline().seconds(Clock::now());  // the events' clock
   return report;
 }

@@ -83,6 +83,15 @@ std::function<void()> await_all(std::vector<std::shared_future<void>> lowers) {
 
 // Fails every layer's input (the first failure, a stop request): each
 // pipeline stops, and so does each download at its next chunk.
+// A layer's pipeline ended well: its decode and apply times and its waits.
+void record_applied(const ImageTimeline& timeline, std::size_t layer, const unpack::LayerResult& result) {
+  timeline.mark(layer, LayerPhase::decoded, result.decoded_at);
+  timeline.mark(layer, LayerPhase::applied);
+  timeline.add_wait(layer, LayerWait::network, result.waited_for_input);
+  timeline.add_wait(layer, LayerWait::decoder, result.waited_for_decoder);
+  timeline.add_wait(layer, LayerWait::applier, result.waited_for_applier);
+}
+
 void fail_inputs(std::span<const LayerFeed> feeds, const std::exception_ptr& error) {
   for (const LayerFeed& feed : feeds) {
     if (feed.input) feed.input->queue().fail(error);
@@ -200,7 +209,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
           .finish =
               [&](std::size_t i) {
                 finish_layer(in_flight[i], inputs.inputs[i].get(), [&](InFlight&, unpack::LayerResult result) {
-                  timeline.mark(i, LayerPhase::applied);
+                  record_applied(timeline, i, result);
                   report.layers.push_back(result);
                 });
               },
@@ -265,7 +274,7 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
                 // Upper layers waiting for a failed lower one fail with its error.
                 try {
                   finish_layer(in_flight[i], inputs.inputs[i].get(), [&](InFlight& layer, unpack::LayerResult result) {
-                    timeline.mark(i, LayerPhase::applied);
+                    record_applied(timeline, i, result);
                     layer.writer->commit();
                     timeline.mark(i, LayerPhase::committed);
                     report.layers.push_back(result);

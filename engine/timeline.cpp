@@ -39,6 +39,24 @@ std::string_view to_string(LayerWait wait) {
   return "unknown";
 }
 
+core::progress::ImageTimes times_event(const ImageRecord& record) {
+  core::progress::ImageTimes event{.reference = record.reference, .submitted = record.submitted, .at = {}, .layers = {}};
+  for (std::size_t i = 0; i < kImagePhases; ++i) {
+    if (record.at[i]) event.at.emplace_back(to_string(static_cast<ImagePhase>(i)), *record.at[i]);
+  }
+  for (const LayerRecord& layer : record.layers) {
+    core::progress::ImageTimes::Layer& times = event.layers.emplace_back(
+        core::progress::ImageTimes::Layer{.digest = layer.digest, .at = {}, .waited = {}});
+    for (std::size_t i = 0; i < kLayerPhases; ++i) {
+      if (layer.at[i]) times.at.emplace_back(to_string(static_cast<LayerPhase>(i)), *layer.at[i]);
+    }
+    for (std::size_t i = 0; i < kLayerWaits; ++i) {
+      times.waited.emplace_back(to_string(static_cast<LayerWait>(i)), layer.waited[i]);
+    }
+  }
+  return event;
+}
+
 ImageTimeline Timeline::add_image(std::string reference) {
   const double now = seconds(Clock::now());
   std::lock_guard lock(mutex_);

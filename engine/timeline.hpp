@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/descriptor.hpp"
+#include "core/progress.hpp"
 
 namespace gantry::engine {
 
@@ -117,5 +118,8 @@ class Timeline {
   mutable std::mutex mutex_;
   std::deque<ImageRecord> images_;  // a deque: records never move once made
 };
+
+// The `timeline` event of one image's record (what `--json` shows of it).
+[[nodiscard]] core::progress::ImageTimes times_event(const ImageRecord& record);
 
 }  // namespace gantry::engine

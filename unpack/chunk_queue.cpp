@@ -36,11 +36,12 @@ void ChunkQueue::on_space(std::function<void()> wake) {
     return;
   }
   wake_ = std::move(wake);
+  wake_asked_ = Clock::now();
 }
 
 ChunkQueue::Buffer ChunkQueue::acquire() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return error_ || !full_locked(); });
+  wait_counted(lock, waits_.producer, [&] { return error_ || !full_locked(); });
   rethrow_locked();
   Buffer buffer;
   if (!pool_.empty()) {
@@ -66,7 +67,7 @@ void ChunkQueue::close() {
 
 bool ChunkQueue::pop(Chunk& out) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return error_ || !queued_.empty() || closed_; });
+  wait_counted(lock, waits_.consumer, [&] { return error_ || !queued_.empty() || closed_; });
   rethrow_locked();
   if (queued_.empty()) return false;
   out = std::move(queued_.front());
@@ -87,6 +88,11 @@ void ChunkQueue::fail(std::exception_ptr error) {
   notify_space(lock);
 }
 
+ChunkQueue::Waits ChunkQueue::waits() {
+  std::unique_lock lock(mutex_);
+  return waits_;
+}
+
 void ChunkQueue::throw_if_failed() {
   std::unique_lock lock(mutex_);
   rethrow_locked();
@@ -103,6 +109,7 @@ void ChunkQueue::notify_space(std::unique_lock<std::mutex>& lock) {
   changed_.notify_all();
   if (wake_ && (!full_locked() || error_)) {
     auto wake = std::exchange(wake_, nullptr);
+    waits_.producer += Clock::now() - wake_asked_;
     lock.unlock();
     wake();
     lock.lock();

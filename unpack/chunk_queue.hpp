@@ -13,7 +13,11 @@
 //   blocks while the queue is full.
 // Either side may fail the queue with an error; the other side then gets
 // that error from its next call, so a failure anywhere stops the whole layer.
+// The queue sums how long each side waited for the other (the timeline's
+// probes of where a layer's time went): two clock reads per wait, none
+// when nobody waits.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -34,6 +38,13 @@ class ChunkQueue {
     Buffer buffer;
     std::size_t size = 0;
     [[nodiscard]] std::span<const std::byte> bytes() const { return {buffer.data(), size}; }
+  };
+
+  using Clock = std::chrono::steady_clock;
+  // Time spent blocked so far, summed.
+  struct Waits {
+    Clock::duration consumer{};  // pop() with nothing queued: waiting for the producer
+    Clock::duration producer{};  // full: acquire() blocked, or on_space() until its wake
   };
 
   ChunkQueue(std::size_t capacity, std::size_t chunk_size);
@@ -67,11 +78,20 @@ class ChunkQueue {
   // queued buffers, so a finished layer holds no memory.
   void drop_buffers();
   [[nodiscard]] std::size_t chunk_size() const noexcept { return chunk_size_; }
+  [[nodiscard]] Waits waits();
 
  private:
   bool full_locked() const { return queued_.size() >= capacity_; }
   void rethrow_locked() const;
   void notify_space(std::unique_lock<std::mutex>& lock);
+  // changed_.wait(lock, ready), adding the time blocked to `waited`.
+  template <class Ready>
+  void wait_counted(std::unique_lock<std::mutex>& lock, Clock::duration& waited, Ready ready) {
+    if (ready()) return;
+    const auto blocked = Clock::now();
+    changed_.wait(lock, ready);
+    waited += Clock::now() - blocked;
+  }
 
   const std::size_t capacity_;
   const std::size_t chunk_size_;
@@ -80,6 +100,8 @@ class ChunkQueue {
   std::deque<Chunk> queued_;
   std::vector<Buffer> pool_;
   std::function<void()> wake_;
+  Clock::time_point wake_asked_{};  // when wake_ was registered
+  Waits waits_;
   bool closed_ = false;
   std::exception_ptr error_;
 };

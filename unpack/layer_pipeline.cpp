@@ -186,6 +186,7 @@ void LayerPipeline::decode_stage() {
                   "layer diff ID mismatch: config says " + spec_.diff_id.string() + ", content is " + got.string(),
                   {.digest = spec_.name});
     }
+    result_.decoded_at = ChunkQueue::Clock::now();
     tar_.close();
   } catch (const Error& e) {
     // Decoders do not know which layer they decode: name it.
@@ -227,6 +228,10 @@ LayerResult LayerPipeline::wait() {
   joined_ = true;
   if (decode_error_) std::rethrow_exception(decode_error_);
   if (apply_error_) std::rethrow_exception(apply_error_);
+  const ChunkQueue::Waits input = input_.waits();
+  result_.waited_for_input = input.consumer;
+  result_.waited_for_decoder = input.producer;
+  result_.waited_for_applier = tar_.waits().producer;
   return result_;
 }
 

@@ -140,5 +140,26 @@ TEST(Timeline, EveryPhaseAndWaitHasAName) {
   EXPECT_EQ(to_string(LayerWait::applier), "applier");
 }
 
+TEST(Timeline, TheTimelineEventHoldsThePhasesReachedAndEveryWait) {
+  const Clock::time_point origin = Clock::now();
+  Timeline timeline(origin);
+  ImageTimeline image = timeline.add_image("example.com/a:1");
+  image.set_layers(layers(2));
+  image.mark(ImagePhase::resolve, origin + milliseconds(100));
+  image.mark(0, LayerPhase::queued, origin + milliseconds(200));
+  image.mark(0, LayerPhase::committed, origin + milliseconds(900));
+  image.add_wait(1, LayerWait::applier, milliseconds(300));
+
+  const core::progress::ImageTimes event = times_event(image.record());
+  EXPECT_EQ(event.reference, "example.com/a:1");
+  using Marks = core::progress::ImageTimes::Marks;
+  EXPECT_EQ(event.at, (Marks{{"resolve", 0.1}}));
+  ASSERT_EQ(event.layers.size(), 2u);
+  EXPECT_EQ(event.layers[0].digest, core::digest_of("0"));
+  EXPECT_EQ(event.layers[0].at, (Marks{{"queued", 0.2}, {"committed", 0.9}}));
+  EXPECT_TRUE(event.layers[1].at.empty());
+  EXPECT_EQ(event.layers[1].waited, (Marks{{"network", 0.0}, {"decoder", 0.0}, {"applier", 0.3}}));
+}
+
 }  // namespace
 }  // namespace gantry::engine

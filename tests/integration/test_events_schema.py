@@ -7,6 +7,7 @@ totals. `run --json` keeps the container's stdout its own."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def check_events(events: list[dict]) -> None:
     for e in events:
         if e["event"].startswith("blob_"):
             assert e["image"] and e["layer"] == e["digest"], e
+    # Every image the run worked on ends with its timeline, once.
+    for image in {e["image"] for e in events if e["event"] in ("resolved", "image_failed")}:
+        assert [e["event"] for e in events if e["image"] == image].count("timeline") == 1, image
     for image in {e["image"] for e in events if e["event"] == "done"}:
         mine = [e for e in events if e["image"] == image]
         done_bytes = sum(e["bytes_fetched"] for e in mine if e["event"] == "done")
@@ -65,6 +69,36 @@ def test_pull_unpack_events_validate(gantry, image_ref):
     check_events(run.events)
     [unpacked] = run.of("unpacked")
     assert unpacked["image"] == ref and unpacked["layers_unpacked"] == len(image.layers)
+
+
+def test_the_timeline_of_pull_unpack_has_every_layer_phase_in_order(gantry, image_ref):
+    ref, image = image_ref
+    run = gantry.ok("pull", "--plain-http", "--unpack", "--json", ref)
+    [timeline] = run.of("timeline")
+    assert timeline["image"] == ref
+    names = [e["event"] for e in run.events]
+    assert names[-3:] == ["done", "timeline", "unpacked"], names
+    assert timeline["submitted"] <= timeline["at"]["resolve"] <= timeline["t"]
+    assert [layer["digest"] for layer in timeline["layers"]] == [layer.blob.digest for layer in image.layers]
+    order = ["queued", "first_byte", "last_byte", "verified", "decoded", "applied", "committed"]
+    for layer in timeline["layers"]:
+        assert list(layer["at"]) == order, layer  # all reached, named in order
+        # The bytes come, are verified, and the layer is decoded, applied,
+        # committed in that order (decoding runs while the bytes come, and
+        # first_byte is the download's first progress report, a little late).
+        at = layer["at"]
+        assert at["queued"] <= at["first_byte"] <= at["last_byte"] <= at["verified"], layer
+        assert at["queued"] <= at["decoded"] <= at["applied"] <= at["committed"] <= timeline["t"], layer
+        # Waiting is part of the layer's life, not more than it.
+        assert sum(layer["waited"].values()) <= 3 * (at["committed"] - timeline["submitted"]), layer
+
+
+def test_the_timeline_of_a_second_pull_has_no_download(gantry, image_ref):
+    ref, image = image_ref
+    gantry.ok("pull", "--plain-http", "--unpack", "--quiet", ref)
+    [timeline] = gantry.ok("pull", "--plain-http", "--json", ref).of("timeline")
+    for layer in timeline["layers"]:
+        assert "first_byte" not in layer["at"] and "last_byte" not in layer["at"], layer
 
 
 def test_unpack_events_validate_and_announce_resolved(gantry, image_ref, tmp_path):
@@ -128,9 +162,13 @@ def test_run_timing_is_a_table_of_the_timeline(gantry, busybox_ref):
     result = _run(gantry, "--quiet", "--timing", busybox_ref)
     assert (result.returncode, result.stdout) == (0, "out\n"), result.stderr
     rows = [line.split()[1:] for line in result.stderr.splitlines() if line.startswith("timing: ")]
-    names = [" ".join(r[:-2]) for r in rows[1:-1]]
+    names = [" ".join(r[:-2]) for r in rows[1:-2]]
     assert names == ["resolved", "first byte", "last byte", "verified", "applied", "committed",
                      "unpacked", "mounted", "exec"]
-    at = [float(r[-2]) for r in rows[1:-1]]
-    assert at == sorted(at) and all(float(r[-1]) >= 0 for r in rows[1:-1])
+    at = [float(r[-2]) for r in rows[1:-2]]
+    assert at == sorted(at) and all(float(r[-1]) >= 0 for r in rows[1:-2])
     assert "1 of 1 layers unpacked" in result.stderr
+    waits = re.fullmatch(r"timing: layers waited for network ([0-9.]+) s, decoder ([0-9.]+) s, applier ([0-9.]+) s",
+                         result.stderr.splitlines()[-1])
+    assert waits, result.stderr
+    assert all(float(w) <= at[-1] for w in waits.groups())  # one layer: no more than its whole start

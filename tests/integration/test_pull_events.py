@@ -23,7 +23,7 @@ def test_json_events_describe_the_pull(registry_plain, repo, gantry):
 
     events = run.events  # every line a JSON object with an "event" field
     names = [e["event"] for e in events]
-    assert names[0] == "resolved" and names[-1] == "done"
+    assert names[0] == "resolved" and names[-2:] == ["done", "timeline"]
     [resolved] = run.of("resolved")
     assert resolved["reference"] == ref
     assert resolved["digest"] == image.digest
@@ -86,7 +86,10 @@ def test_a_failing_image_emits_image_failed(registry_plain, repo, gantry):
     [failed] = run.of("image_failed")
     assert failed["image"] == missing and failed["kind"] == "not-found"
     assert failed["error"]
-    assert run.of("image_failed") == [e for e in run.events if e["image"] == missing]
+    # Its failure and its timeline (nothing reached, no layers known), nothing else.
+    assert [e["event"] for e in run.events if e["image"] == missing] == ["image_failed", "timeline"]
+    [timeline] = [e for e in run.of("timeline") if e["image"] == missing]
+    assert (timeline["at"], timeline["layers"]) == ({}, [])
     assert [e["image"] for e in run.of("resolved")] == [good]
 
 

@@ -125,5 +125,38 @@ TEST(ChunkQueue, DropBuffersLetsGoOfQueuedAndPooledChunks) {
   EXPECT_FALSE(q.pop(c));
 }
 
+// The probes sum how long each side was held up by the other: a lower
+// bound only (the sleeps), never a timing goal.
+TEST(ChunkQueue, WaitsSumTheTimeEachSideWasBlocked) {
+  using std::chrono::milliseconds;
+  ChunkQueue q(1, 16);
+  EXPECT_EQ(q.waits().consumer, ChunkQueue::Clock::duration{});
+  auto popped = std::async(std::launch::async, [&] {
+    ChunkQueue::Chunk c;
+    return q.pop(c);
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(q.push_copy(bytes_of("x")));  // a queue of one is full with one
+  ASSERT_TRUE(popped.get());
+  EXPECT_GE(q.waits().consumer, milliseconds(40));
+
+  // A paused async producer: from on_space() to its wake.
+  ASSERT_FALSE(q.push_copy(bytes_of("y")));
+  q.on_space([] {});
+  std::this_thread::sleep_for(milliseconds(30));
+  ChunkQueue::Chunk c;
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_GE(q.waits().producer, milliseconds(25));
+
+  // A blocked acquire() counts too.
+  ASSERT_FALSE(q.push_copy(bytes_of("z")));
+  const auto before = q.waits().producer;
+  auto acquired = std::async(std::launch::async, [&] { return q.acquire().size(); });
+  std::this_thread::sleep_for(milliseconds(30));
+  ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(acquired.get(), 16u);
+  EXPECT_GE(q.waits().producer - before, milliseconds(25));
+}
+
 }  // namespace
 }  // namespace gantry::unpack

@@ -97,6 +97,20 @@ class JsonLines final : public progress::StampedSink {
     j["kind"] = e.kind;
     j["error"] = e.error;
   }
+  static nlohmann::ordered_json marks(const progress::ImageTimes::Marks& marks) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& [name, seconds] : marks) j[std::string(name)] = seconds;
+    return j;
+  }
+  static void fill(nlohmann::ordered_json& j, const progress::ImageTimes& e) {
+    j["submitted"] = e.submitted;
+    j["at"] = marks(e.at);
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    for (const auto& layer : e.layers) {
+      layers.push_back({{"digest", layer.digest.string()}, {"at", marks(layer.at)}, {"waited", marks(layer.waited)}});
+    }
+    j["layers"] = std::move(layers);
+  }
   static void fill(nlohmann::ordered_json& j, const progress::Done& e) {
     j["bytes_fetched"] = e.bytes_fetched;
     j["blobs_fetched"] = e.blobs_fetched;

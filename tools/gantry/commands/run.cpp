@@ -165,6 +165,18 @@ void print_timing(const engine::ImageRecord& image, const engine::UnpackReport& 
   std::fprintf(stderr, "timing: %zu of %zu layers unpacked, %lld bytes fetched; total to exec %.3f s\n",
                report.layers.size(), report.image.manifest.layers.size(),
                static_cast<long long>(report.fetched.bytes_fetched), previous);
+  // Where the layers' time went waiting, summed over layers (they overlap).
+  std::string waits;
+  for (std::size_t i = 0; i < engine::kLayerWaits; ++i) {
+    const auto wait = static_cast<engine::LayerWait>(i);
+    double total = 0;
+    for (const engine::LayerRecord& layer : image.layers) total += layer.seconds_waiting(wait);
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%.*s %.3f s", i == 0 ? "" : ", ", static_cast<int>(to_string(wait).size()),
+                  to_string(wait).data(), total);
+    waits += part;
+  }
+  std::fprintf(stderr, "timing: layers waited for %s\n", waits.c_str());
 }
 
 engine::PullPolicy pull_policy(const ParsedArgs& args) {
