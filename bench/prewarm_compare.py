@@ -28,7 +28,7 @@ import host_image  # noqa: E402
 from gantry_testbed import images, registry  # noqa: E402
 from unpack_compare import FreshFilesystem, run_timed, start_containerd  # noqa: E402
 
-BASE = ["/usr/include", "/usr/share/perl"]
+BASE = ["/usr/include", "/usr/share/perl", "/usr/lib/x86_64-linux-gnu"]
 TOPS = {
     "tools": [["/usr/bin"]],
     "gcc": [["/usr/lib/gcc"]],

@@ -6,6 +6,7 @@
 // connection pool, one token cache, the download slots and one download
 // per digest.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <future>
@@ -44,6 +45,10 @@ struct ResolvedImage {
   core::ImageConfig config;
   // The index entry's platform, else the config's.
   core::Platform platform;
+  // When this resolve had the image's manifest and its config (the
+  // engine's timeline); unset for an image read from the store.
+  std::optional<std::chrono::steady_clock::time_point> manifest_at{};
+  std::optional<std::chrono::steady_clock::time_point> config_at{};
 };
 
 struct FetchStats {

@@ -113,6 +113,7 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
                 about(reference, chosen.digest));
   }
 
+  const auto manifest_at = std::chrono::steady_clock::now();
   core::ErrorContext context = about(reference, chosen.digest);
   core::Manifest image_manifest =
       in_context(context, [&] { return core::parse_manifest(chosen.bytes, chosen.media_type); });
@@ -122,6 +123,7 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
                 context);
   }
   std::string config_bytes = co_await config(reference, config_descriptor, store);
+  const auto config_at = std::chrono::steady_clock::now();
   core::ImageConfig image_config =
       in_context(about(reference, config_descriptor.digest), [&] { return core::parse_config(config_bytes); });
 
@@ -139,7 +141,9 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
                           .manifest = std::move(image_manifest),
                           .config_bytes = std::move(config_bytes),
                           .config = std::move(image_config),
-                          .platform = std::move(platform)};
+                          .platform = std::move(platform),
+                          .manifest_at = manifest_at,
+                          .config_at = config_at};
 }
 
 asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& reference, const core::Descriptor* entry,

@@ -78,7 +78,9 @@ def test_the_timeline_of_pull_unpack_has_every_layer_phase_in_order(gantry, imag
     assert timeline["image"] == ref
     names = [e["event"] for e in run.events]
     assert names[-3:] == ["done", "timeline", "unpacked"], names
-    assert timeline["submitted"] <= timeline["at"]["resolve"] <= timeline["t"]
+    image_at = timeline["at"]
+    assert list(image_at) == ["resolve", "manifest", "config"], image_at
+    assert timeline["submitted"] <= image_at["manifest"] <= image_at["config"] <= image_at["resolve"] <= timeline["t"]
     assert [layer["digest"] for layer in timeline["layers"]] == [layer.blob.digest for layer in image.layers]
     order = ["queued", "first_byte", "last_byte", "verified", "decoded", "applied", "committed"]
     for layer in timeline["layers"]:
