@@ -1,0 +1,224 @@
+#include "engine/export.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/detail/descriptor_json.hpp"
+#include "core/detail/file_publish.hpp"
+#include "core/file_handle.hpp"
+
+namespace gantry::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+constexpr std::size_t kBlock = 512;
+
+// A POSIX ustar stream written in order (a pipe is fine). Names are short
+// (blobs/sha256/<64 hex> is 77 bytes), so no long-name extensions; a size
+// beyond ustar's 8 GiB uses the base-256 form GNU tar, libarchive and Go's
+// archive/tar (containerd, skopeo) all read.
+class TarStream {
+ public:
+  explicit TarStream(int fd) : fd_(fd), buffer_(1 << 20) {}
+
+  void directory(std::string_view name) { header(name, '5', 0, 0755); }
+
+  void file(std::string_view name, std::string_view bytes) {
+    header(name, '0', static_cast<std::int64_t>(bytes.size()), 0644);
+    write(bytes.data(), bytes.size());
+    pad(static_cast<std::int64_t>(bytes.size()));
+  }
+
+  // The blob's file copied through a fixed buffer, checked against its
+  // descriptor as it goes: a store file altered since it was verified must
+  // not leave as that digest.
+  void blob(std::string_view name, const core::ContentStore& store, const core::Descriptor& blob) {
+    const fs::path path = store.blob_path(blob.digest);
+    auto [fd, err] = core::try_open(path, O_RDONLY | O_CLOEXEC);
+    if (!fd) {
+      if (err == ENOENT) {
+        throw core::Error(core::ErrorKind::not_found, "blob not in the store",
+                          {.digest = blob.digest.string(), .path = path.string()});
+      }
+      throw core::errno_error(err, "cannot open", path.string());
+    }
+    if (core::stat_handle(fd.get(), path).st_size != blob.size) {
+      throw core::Error(core::ErrorKind::digest_mismatch,
+                        "stored blob's size differs from its descriptor's " + std::to_string(blob.size),
+                        {.digest = blob.digest.string(), .path = path.string()});
+    }
+    header(name, '0', blob.size, 0644);
+    core::Hasher hasher(blob.digest.algorithm());
+    std::int64_t left = blob.size;
+    while (left > 0) {
+      const std::size_t want = std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer_.size()));
+      const std::size_t got = core::read_full(fd.get(), buffer_.data(), want, path);
+      if (got != want) {
+        throw core::Error(core::ErrorKind::io, "stored blob shrank while read", {.digest = blob.digest.string(), .path = path.string()});
+      }
+      hasher.update(buffer_.data(), got);
+      write(buffer_.data(), got);
+      left -= static_cast<std::int64_t>(got);
+    }
+    const core::Digest actual = hasher.finish();
+    if (actual != blob.digest) {
+      throw core::Error(core::ErrorKind::digest_mismatch, "stored blob hashes to " + actual.string(),
+                        {.digest = blob.digest.string(), .path = path.string()});
+    }
+    pad(blob.size);
+  }
+
+  // Two zero blocks end a tar archive.
+  void finish() {
+    const std::array<char, 2 * kBlock> end{};
+    write(end.data(), end.size());
+  }
+
+ private:
+  void header(std::string_view name, char type, std::int64_t size, unsigned mode) {
+    std::array<char, kBlock> h{};
+    std::memcpy(h.data(), name.data(), name.size());  // < 100 bytes, NUL-padded
+    octal(h.data() + 100, 8, mode);
+    octal(h.data() + 108, 8, 0);  // uid
+    octal(h.data() + 116, 8, 0);  // gid
+    size_field(h.data() + 124, size);
+    octal(h.data() + 136, 12, 0);  // mtime: the archive depends on the images only
+    h[156] = type;
+    std::memcpy(h.data() + 257, "ustar", 6);
+    std::memcpy(h.data() + 263, "00", 2);
+    std::memset(h.data() + 148, ' ', 8);  // the checksum counts its own field as spaces
+    unsigned sum = 0;
+    for (char c : h) sum += static_cast<unsigned char>(c);
+    std::snprintf(h.data() + 148, 8, "%06o", sum);  // six digits, NUL, then the space kept
+    write(h.data(), h.size());
+  }
+
+  static void octal(char* field, std::size_t width, std::uint64_t value) {
+    std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
+  }
+
+  static void size_field(char* field, std::int64_t size) {
+    constexpr std::int64_t kOctalLimit = std::int64_t{1} << 33;  // 11 octal digits
+    if (size < kOctalLimit) {
+      octal(field, 12, static_cast<std::uint64_t>(size));
+      return;
+    }
+    field[0] = static_cast<char>(0x80);
+    auto value = static_cast<std::uint64_t>(size);
+    for (int i = 11; i >= 1; --i, value >>= 8) field[i] = static_cast<char>(value & 0xff);
+  }
+
+  void pad(std::int64_t size) {
+    const std::array<char, kBlock> zeros{};
+    const std::size_t rest = static_cast<std::size_t>(size % static_cast<std::int64_t>(kBlock));
+    if (rest != 0) write(zeros.data(), kBlock - rest);
+  }
+
+  void write(const void* data, std::size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(fd_, p, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw core::errno_error(errno, "cannot write the archive");
+      }
+      p += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+
+  int fd_;
+  std::vector<char> buffer_;
+};
+
+std::string blob_name(const core::Digest& digest) {
+  return "blobs/" + std::string(core::to_string(digest.algorithm())) + "/" + digest.hex();
+}
+
+// The manifest's descriptor as the image was resolved, named by its reference
+// for containerd (the full name) and for OCI tools.
+json index_entry(const registry::ResolvedImage& image) {
+  core::Descriptor entry{.media_type = image.manifest_descriptor.media_type,
+                         .digest = image.manifest_descriptor.digest,
+                         .size = static_cast<std::int64_t>(image.manifest_bytes.size()),
+                         .annotations = {{"io.containerd.image.name", image.reference.string()},
+                                         {std::string(core::kRefNameAnnotation), image.reference.string()}},
+                         .platform = image.platform};
+  return core::detail::descriptor_to_json(entry);
+}
+
+// Docker's `docker save` form: config and layers by path, named by tag.
+json docker_entry(const registry::ResolvedImage& image) {
+  json layers = json::array();
+  for (const core::Descriptor& layer : image.manifest.layers) layers.push_back(blob_name(layer.digest));
+  json tags = json::array();
+  if (!image.reference.tag.empty()) tags.push_back(image.reference.name() + ":" + image.reference.tag);
+  return json{{"Config", blob_name(image.manifest.config.digest)}, {"RepoTags", tags}, {"Layers", layers}};
+}
+
+}  // namespace
+
+void write_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images, int fd) {
+  json manifests = json::array();
+  json docker = json::array();
+  std::set<std::string> named;
+  for (const registry::ResolvedImage& image : images) {
+    if (!named.insert(image.reference.string()).second) continue;  // asked for twice
+    manifests.push_back(index_entry(image));
+    docker.push_back(docker_entry(image));
+  }
+  const json index{{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"}, {"manifests", manifests}};
+
+  // The small documents first, so a reader streaming the archive knows the
+  // images before their blobs arrive.
+  TarStream tar(fd);
+  tar.file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  tar.file("index.json", index.dump());
+  tar.file("manifest.json", docker.dump());
+  tar.directory("blobs/");
+  std::set<std::string> dirs;
+  std::set<std::string> written;
+  for (const registry::ResolvedImage& image : images) {
+    std::vector<core::Descriptor> blobs{image.manifest_descriptor, image.manifest.config};
+    blobs.front().size = static_cast<std::int64_t>(image.manifest_bytes.size());
+    blobs.insert(blobs.end(), image.manifest.layers.begin(), image.manifest.layers.end());
+    for (const core::Descriptor& blob : blobs) {
+      const std::string name = blob_name(blob.digest);
+      if (!written.insert(name).second) continue;  // shared with an image already written
+      const std::string dir = "blobs/" + std::string(core::to_string(blob.digest.algorithm())) + "/";
+      if (dirs.insert(dir).second) tar.directory(dir);
+      tar.blob(name, store, blob);
+    }
+  }
+  tar.finish();
+}
+
+void export_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images,
+                          const fs::path& file) {
+  const fs::path target = fs::absolute(file);
+  const fs::path temp = target.string() + ".tmp";
+  core::FileHandle fd = core::open_file(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  try {
+    write_image_archive(store, images, fd.get());
+    core::sync_data(fd.get(), temp);
+    fd.reset();
+    core::detail::rename_durably(temp, target);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+}  // namespace gantry::engine
