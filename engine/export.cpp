@@ -31,7 +31,7 @@ constexpr std::size_t kBlock = 512;
 // archive/tar (containerd, skopeo) all read.
 class TarStream {
  public:
-  explicit TarStream(int fd) : fd_(fd), buffer_(1 << 20) {}
+  TarStream(int fd, std::stop_token stop) : fd_(fd), stop_(std::move(stop)), buffer_(1 << 20) {}
 
   void directory(std::string_view name) { header(name, '5', 0, 0755); }
 
@@ -45,6 +45,7 @@ class TarStream {
   // descriptor as it goes: a store file altered since it was verified must
   // not leave as that digest.
   void blob(std::string_view name, const core::ContentStore& store, const core::Descriptor& blob) {
+    throw_if_stopped();
     const fs::path path = store.blob_path(blob.digest);
     auto [fd, err] = core::try_open(path, O_RDONLY | O_CLOEXEC);
     if (!fd) {
@@ -63,6 +64,7 @@ class TarStream {
     core::Hasher hasher(blob.digest.algorithm());
     std::int64_t left = blob.size;
     while (left > 0) {
+      throw_if_stopped();
       const std::size_t want = std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer_.size()));
       const std::size_t got = core::read_full(fd.get(), buffer_.data(), want, path);
       if (got != want) {
@@ -87,6 +89,10 @@ class TarStream {
   }
 
  private:
+  void throw_if_stopped() const {
+    if (stop_.stop_requested()) throw core::Error(core::ErrorKind::io, "interrupted");
+  }
+
   void header(std::string_view name, char type, std::int64_t size, unsigned mode) {
     std::array<char, kBlock> h{};
     std::memcpy(h.data(), name.data(), name.size());  // < 100 bytes, NUL-padded
@@ -140,6 +146,7 @@ class TarStream {
   }
 
   int fd_;
+  std::stop_token stop_;
   std::vector<char> buffer_;
 };
 
@@ -170,7 +177,8 @@ json docker_entry(const registry::ResolvedImage& image) {
 
 }  // namespace
 
-void write_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images, int fd) {
+void write_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images, int fd,
+                         std::stop_token stop) {
   json manifests = json::array();
   json docker = json::array();
   std::set<std::string> named;
@@ -183,7 +191,7 @@ void write_image_archive(const core::ContentStore& store, std::span<const regist
 
   // The small documents first, so a reader streaming the archive knows the
   // images before their blobs arrive.
-  TarStream tar(fd);
+  TarStream tar(fd, std::move(stop));
   tar.file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   tar.file("index.json", index.dump());
   tar.file("manifest.json", docker.dump());
@@ -206,12 +214,12 @@ void write_image_archive(const core::ContentStore& store, std::span<const regist
 }
 
 void export_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images,
-                          const fs::path& file) {
+                          const fs::path& file, std::stop_token stop) {
   const fs::path target = fs::absolute(file);
   const fs::path temp = target.string() + ".tmp";
   core::FileHandle fd = core::open_file(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   try {
-    write_image_archive(store, images, fd.get());
+    write_image_archive(store, images, fd.get(), std::move(stop));
     core::sync_data(fd.get(), temp);
     fd.reset();
     core::detail::rename_durably(temp, target);

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <span>
+#include <stop_token>
 
 #include "core/store.hpp"
 #include "registry/client.hpp"
@@ -19,12 +20,16 @@ namespace gantry::engine {
 // "io.containerd.image.name" and "org.opencontainers.image.ref.name") and in
 // manifest.json's RepoTags when the reference has a tag. Error(not_found)
 // for a blob the store lacks, Error(digest_mismatch) for one altered in it:
-// then what was written is not a complete archive.
-void write_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images, int fd);
+// then what was written is not a complete archive. A stop requested on
+// `stop` (SIGINT/SIGTERM) ends it at the next blob or chunk with
+// Error(io) "interrupted".
+void write_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images, int fd,
+                         std::stop_token stop = {});
 
 // The archive in `file`: written to FILE.tmp, made durable, then renamed, so
-// nothing half-written ever has the name; FILE.tmp is removed on failure.
+// nothing half-written ever has the name; FILE.tmp is removed on failure
+// (and on a stop).
 void export_image_archive(const core::ContentStore& store, std::span<const registry::ResolvedImage> images,
-                          const std::filesystem::path& file);
+                          const std::filesystem::path& file, std::stop_token stop = {});
 
 }  // namespace gantry::engine

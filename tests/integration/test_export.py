@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import io
 import os
 import secrets
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -194,6 +196,24 @@ def test_a_blob_altered_in_the_store_fails_and_leaves_no_file(gantry, stored, sc
     line = gantry.fails("export", ref, "-o", str(archive))
     assert "stored blob hashes to" in line and image.layers[-1].blob.digest in line, line
     assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("images.tar")) == []
+
+
+def test_sigint_stops_the_stream_at_the_next_blob(gantry, stored):
+    """The pipe is left full, so gantry blocks writing the base layer; the
+    reader drains it only once the SIGINT was handled, and gantry stops before
+    the top layer."""
+    ref, image = next(iter(stored.items()))
+    exporter = subprocess.Popen(gantry.argv("export", "--quiet", ref), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=gantry.env, stdin=subprocess.DEVNULL)
+    time.sleep(1)
+    exporter.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    out, err = exporter.communicate(timeout=60)
+    assert (exporter.returncode, err) == (130, b"gantry: error: interrupted by SIGINT\n")
+    with tarfile.open(fileobj=io.BytesIO(out), mode="r|") as tar:
+        names = [member.name for member in tar]
+    base, top = (f"blobs/sha256/{layer.blob.digest[7:]}" for layer in image.layers)
+    assert base in names and top not in names, names
 
 
 def test_a_terminal_stdout_is_refused(gantry, stored):

@@ -10,6 +10,7 @@
 #include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/interrupt.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
@@ -49,12 +50,12 @@ int run(const ParsedArgs& args) {
   }
   engine::EngineOptions options = engine_options(args);
   options.unpack.pull = pull_policy(args, engine::PullPolicy::never);
-  CommandEngine images(args, std::move(options), registry_options(args));
+  CommandEngine images(args, std::move(options), interruptible_registry_options(args));
   const std::vector<registry::ResolvedImage> found = stored_images(images, refs);
   if (to_stdout) {
-    engine::write_image_archive(images.store(), found, STDOUT_FILENO);
+    engine::write_image_archive(images.store(), found, STDOUT_FILENO, interrupt_token());
   } else {
-    engine::export_image_archive(images.store(), found, output);
+    engine::export_image_archive(images.store(), found, output, interrupt_token());
   }
   return 0;
 }
@@ -77,10 +78,13 @@ Command export_command() {
           "--pull missing (pull those first) or --pull always. -o FILE writes FILE.tmp and\n"
           "renames it to FILE once complete (it is removed on failure); without -o, or with\n"
           "-o -, the archive goes to stdout, which must not be a terminal:\n"
-          "  gantry export busybox:1.36 | ctr -n k8s.io images import -",
+          "  gantry export busybox:1.36 | ctr -n k8s.io images import -\n"
+          "SIGINT or SIGTERM stop it at the next blob or chunk (FILE.tmp removed) with exit\n"
+          "status 130 or 143.",
       .options = kOptions,
       .takes_common_options = true,
       .run = run,
+      .stops_on_signal = true,
   };
 }
 
