@@ -119,6 +119,19 @@ def test_stdout_pipes_into_ctr_import(gantry, stored, containerd):
     assert line.split()[0] == ref and "complete" in line
 
 
+def test_a_docker_format_image_imports_and_runs(gantry, registry_plain, containerd, scratch):
+    image = images.busybox_image(fmt="docker", files={"etc/which": "docker\n"})
+    ref = registry_plain.ref(f"it/export-docker-{secrets.token_hex(4)}", "v1")
+    registry_plain.client.push_image(ref.split("/", 1)[1].split(":")[0], image, tag="v1")
+    gantry.ok("pull", "--plain-http", "--quiet", ref)
+    archive = scratch / "docker.tar"
+    assert export(gantry, ref, "-o", str(archive)).returncode == 0
+    ctr(containerd, "images", "import", str(archive))
+    [line] = ctr(containerd, "images", "check").splitlines()[1:]
+    assert line.split()[0] == ref and "complete" in line and image.media_type in line, line
+    assert ctr(containerd, "run", "--rm", ref, "export-docker", "cat", "/etc/which") == "docker\n"
+
+
 def sha256_file(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
