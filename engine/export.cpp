@@ -5,8 +5,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -16,6 +14,7 @@
 #include "core/detail/descriptor_json.hpp"
 #include "core/detail/file_publish.hpp"
 #include "core/file_handle.hpp"
+#include "engine/detail/ustar_header.hpp"
 
 namespace gantry::engine {
 namespace {
@@ -23,12 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-constexpr std::size_t kBlock = 512;
+constexpr std::size_t kBlock = detail::kTarBlock;
 
-// A POSIX ustar stream written in order (a pipe is fine). Names are short
-// (blobs/sha256/<64 hex> is 77 bytes), so no long-name extensions; a size
-// beyond ustar's 8 GiB uses the base-256 form GNU tar, libarchive and Go's
-// archive/tar (containerd, skopeo) all read.
+// A POSIX ustar stream (detail/ustar_header.hpp) written in order: a pipe
+// is fine.
 class TarStream {
  public:
   TarStream(int fd, std::stop_token stop) : fd_(fd), stop_(std::move(stop)), buffer_(1 << 20) {}
@@ -94,36 +91,8 @@ class TarStream {
   }
 
   void header(std::string_view name, char type, std::int64_t size, unsigned mode) {
-    std::array<char, kBlock> h{};
-    std::memcpy(h.data(), name.data(), name.size());  // < 100 bytes, NUL-padded
-    octal(h.data() + 100, 8, mode);
-    octal(h.data() + 108, 8, 0);  // uid
-    octal(h.data() + 116, 8, 0);  // gid
-    size_field(h.data() + 124, size);
-    octal(h.data() + 136, 12, 0);  // mtime: the archive depends on the images only
-    h[156] = type;
-    std::memcpy(h.data() + 257, "ustar", 6);
-    std::memcpy(h.data() + 263, "00", 2);
-    std::memset(h.data() + 148, ' ', 8);  // the checksum counts its own field as spaces
-    unsigned sum = 0;
-    for (char c : h) sum += static_cast<unsigned char>(c);
-    std::snprintf(h.data() + 148, 8, "%06o", sum);  // six digits, NUL, then the space kept
+    const std::array<char, kBlock> h = detail::ustar_header(name, type, size, mode);
     write(h.data(), h.size());
-  }
-
-  static void octal(char* field, std::size_t width, std::uint64_t value) {
-    std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
-  }
-
-  static void size_field(char* field, std::int64_t size) {
-    constexpr std::int64_t kOctalLimit = std::int64_t{1} << 33;  // 11 octal digits
-    if (size < kOctalLimit) {
-      octal(field, 12, static_cast<std::uint64_t>(size));
-      return;
-    }
-    field[0] = static_cast<char>(0x80);
-    auto value = static_cast<std::uint64_t>(size);
-    for (int i = 11; i >= 1; --i, value >>= 8) field[i] = static_cast<char>(value & 0xff);
   }
 
   void pad(std::int64_t size) {
