@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/file_handle.hpp"
+#include "core/detail/descriptor_json.hpp"
 #include "core/detail/file_lock.hpp"
 #include "core/detail/file_publish.hpp"
 #include "core/detail/json_quote.hpp"
@@ -100,23 +101,6 @@ bool is_ref_name(std::string_view name) {
     need_alnum = true;
   }
   return !need_alnum;
-}
-
-json platform_to_json(const Platform& p) {
-  json j{{"architecture", p.architecture}, {"os", p.os}};
-  if (!p.os_version.empty()) j["os.version"] = p.os_version;
-  if (!p.os_features.empty()) j["os.features"] = p.os_features;
-  if (!p.variant.empty()) j["variant"] = p.variant;
-  return j;
-}
-
-json descriptor_to_json(const Descriptor& d) {
-  json j{{"mediaType", d.media_type}, {"digest", d.digest.string()}, {"size", d.size}};
-  if (!d.urls.empty()) j["urls"] = d.urls;
-  if (!d.annotations.empty()) j["annotations"] = d.annotations;
-  if (d.platform) j["platform"] = platform_to_json(*d.platform);
-  if (!d.artifact_type.empty()) j["artifactType"] = d.artifact_type;
-  return j;
 }
 
 bool has_ref_name(const json& entry, std::string_view name) {
@@ -362,7 +346,7 @@ void ContentStore::set_ref(std::string_view name, const Descriptor& manifest) {
   }
   Descriptor entry = manifest;
   entry.annotations[std::string(kRefNameAnnotation)] = std::string(name);
-  json value = descriptor_to_json(entry);
+  json value = detail::descriptor_to_json(entry);
 
   // Read-modify-write under the lock, so concurrent updates all survive;
   // readers take no lock, the rename keeps them from seeing a torn file.

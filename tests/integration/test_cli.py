@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect"]
+COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect", "export"]
 
 
 def gantry(gantry_bin, *args, **kwargs):

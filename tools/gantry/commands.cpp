@@ -14,6 +14,7 @@ std::span<const Command> commands() {
       run_command(),
       prewarm_command(),
       inspect_command(),
+      export_command(),
   };
   return kCommands;
 }

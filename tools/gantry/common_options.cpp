@@ -98,6 +98,15 @@ std::int64_t parse_size(std::string_view flag, const std::string& text) {
   return value << shift;
 }
 
+engine::PullPolicy pull_policy(const ParsedArgs& args, engine::PullPolicy fallback) {
+  const std::optional<std::string> policy = args.value("pull");
+  if (!policy) return fallback;
+  if (*policy == "missing") return engine::PullPolicy::missing;
+  if (*policy == "always") return engine::PullPolicy::always;
+  if (*policy == "never") return engine::PullPolicy::never;
+  throw Error(ErrorKind::bad_input, "--pull: want missing, always or never, not \"" + *policy + "\"");
+}
+
 std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min, std::string_view command) {
   if (args.positionals().size() < min) {
     throw Error(ErrorKind::bad_input,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/reference.hpp"
+#include "engine/image_unpack.hpp"
 #include "registry/options.hpp"
 #include "tools/gantry/args.hpp"
 
@@ -21,6 +22,9 @@ namespace gantry::tools {
 [[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
 // "123", "64K", "512M", "20G", "1T" (binary units); Error(bad_input) naming the flag.
 [[nodiscard]] std::int64_t parse_size(std::string_view flag, const std::string& text);
+// --pull missing|always|never (docker run's), `fallback` when absent;
+// Error(bad_input) for another word.
+[[nodiscard]] engine::PullPolicy pull_policy(const ParsedArgs& args, engine::PullPolicy fallback);
 // Every positional argument as a reference; at least `min` of them.
 [[nodiscard]] std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min,
                                                       std::string_view command);

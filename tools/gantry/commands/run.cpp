@@ -179,14 +179,6 @@ void print_timing(const engine::ImageRecord& image, const engine::UnpackReport& 
   std::fprintf(stderr, "timing: layers waited for %s\n", waits.c_str());
 }
 
-engine::PullPolicy pull_policy(const ParsedArgs& args) {
-  const std::string policy = args.value("pull").value_or("missing");
-  if (policy == "missing") return engine::PullPolicy::missing;
-  if (policy == "always") return engine::PullPolicy::always;
-  if (policy == "never") return engine::PullPolicy::never;
-  throw core::Error(core::ErrorKind::bad_input, "--pull: want missing, always or never, not \"" + policy + "\"");
-}
-
 int run(const ParsedArgs& args) {
   if (args.positionals().size() != 1) {
     throw core::Error(core::ErrorKind::bad_input, "gantry run: expected REF [-- CMD ARG...] (see 'gantry run --help')");
@@ -199,7 +191,7 @@ int run(const ParsedArgs& args) {
   spec.keep_stdin = args.flag("interactive");
   spec.with_init = args.flag("init");
   engine::EngineOptions options = engine_options(args);
-  options.unpack.pull = pull_policy(args);
+  options.unpack.pull = pull_policy(args, engine::PullPolicy::missing);
   // stdout is the container's alone: events go to stderr (or --json-file).
   CommandEngine images(args, std::move(options), registry_options(args), JsonStream::stderr_stream);
   core::ContentStore& store = images.store();
