@@ -121,6 +121,7 @@ UnpackReport Engine::carry_out(Job& job) {
   if (image.manifest_at) job.timeline.mark(ImagePhase::manifest, *image.manifest_at);
   if (image.config_at) job.timeline.mark(ImagePhase::config, *image.config_at);
   job.timeline.mark(ImagePhase::resolve);
+  refuse_too_many_layers(image);
   events_.resolved(job.timeline, image);
   // A pull announces its image itself (registry::Client::pull).
   if (request.goal != Goal::blobs) events_.on_event(registry::resolved_event(image));

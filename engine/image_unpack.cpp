@@ -35,18 +35,11 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Refuses an image gantry cannot unpack, before any layer is fetched, and
-// puts its manifest and config in the store (the layers follow).
+// Puts the image's manifest and config in the store (the layers follow),
+// once its config is known to match the manifest.
 void check_and_keep_documents(const registry::ResolvedImage& image, core::ContentStore& store) {
   const core::Reference& reference = image.reference;
   const auto& layers = image.manifest.layers;
-  if (layers.size() > kMaxLayers) {
-    throw Error(ErrorKind::unsupported,
-                "the image has " + std::to_string(layers.size()) + " layers, more than the " +
-                    std::to_string(kMaxLayers) + " gantry unpacks",
-                {.registry = reference.registry, .repository = reference.repository,
-                 .digest = image.manifest_descriptor.digest.string()});
-  }
   if (image.config.diff_ids.size() != layers.size()) {
     throw Error(ErrorKind::bad_input,
                 "config lists " + std::to_string(image.config.diff_ids.size()) + " diff IDs for " +
@@ -293,6 +286,17 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
 }
 
 }  // namespace
+
+void refuse_too_many_layers(const registry::ResolvedImage& image) {
+  const std::size_t count = image.manifest.layers.size();
+  if (count <= kMaxLayers) return;
+  const core::Reference& reference = image.reference;
+  throw Error(ErrorKind::unsupported,
+              "the image has " + std::to_string(count) + " layers, more than the " + std::to_string(kMaxLayers) +
+                  " gantry takes",
+              {.registry = reference.registry, .repository = reference.repository,
+               .digest = image.manifest_descriptor.digest.string()});
+}
 
 UnpackReport unpack_rootfs(registry::Client& client, core::ContentStore& store, const registry::ResolvedImage& image,
                            const std::filesystem::path& rootfs, const UnpackOptions& options, LayerBudget& budget,

@@ -57,6 +57,11 @@ struct UnpackReport {
   double ready_seconds = 0;
 };
 
+// Refuses (unsupported) an image of more than kMaxLayers layers: the
+// engine calls it for every request once the image is resolved, before its
+// timeline or any layer; so the unpacks below take the count as checked.
+void refuse_too_many_layers(const registry::ResolvedImage& image);
+
 // A flattened rootfs of `image` (resolved) in `rootfs` (created, or an existing empty
 // directory; see RootfsTarget): complete, or the error is rethrown and
 // nothing half-applied is left looking complete. On success every blob is
