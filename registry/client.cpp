@@ -53,6 +53,9 @@ struct Client::Impl {
         [done, work = std::move(work)]() mutable -> asio::awaitable<void> {
           try {
             done->set_value(co_await std::move(work));
+          } catch (const detail::Cancelled& cancelled) {
+            // Never a stray exception type out of the client.
+            done->set_exception(std::make_exception_ptr(detail::interrupted_error(cancelled)));
           } catch (...) {
             done->set_exception(std::current_exception());
           }
@@ -182,6 +185,8 @@ std::vector<PullOutcome> Client::pull(std::span<const core::Reference> reference
             outcome.result.emplace(co_await impl_->pull_one(outcome.reference, store));
           } catch (const core::Error& e) {
             outcome.error = e;
+          } catch (const detail::Cancelled& cancelled) {
+            outcome.error = detail::interrupted_error(cancelled);
           }
         },
         [done](std::exception_ptr error) {  // not a core::Error: a bug, not an outcome
