@@ -13,7 +13,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "core/descriptor.hpp"
 #include "core/error.hpp"
@@ -58,13 +57,6 @@ struct PullResult {
   double seconds = 0;
 };
 
-// One reference of a multi-reference pull: a result or the error it met.
-struct PullOutcome {
-  core::Reference reference;
-  std::optional<PullResult> result;
-  std::optional<core::Error> error;
-};
-
 class Client {
  public:
   // `events` (may be null) must outlive the client.
@@ -92,11 +84,6 @@ class Client {
   PullResult pull(const core::Reference& reference, core::ContentStore& store);
   // The same for an image resolved already (resolve, start_resolve).
   PullResult pull(ResolvedImage image, core::ContentStore& store);
-
-  // Several references at once; a blob several of them share is fetched
-  // once. One outcome per reference, in order; one image failing does not
-  // stop the others.
-  std::vector<PullOutcome> pull(std::span<const core::Reference> references, core::ContentStore& store);
 
   // The lower level for streaming consumers: every blob of `blobs` from the
   // repository of `repository` (its tag and digest are ignored) into sinks
