@@ -53,6 +53,9 @@ struct Client::Impl {
         [done, work = std::move(work)]() mutable -> asio::awaitable<void> {
           try {
             done->set_value(co_await std::move(work));
+          } catch (const detail::Cancelled& cancelled) {
+            // Never a stray exception type out of the client.
+            done->set_exception(std::make_exception_ptr(detail::interrupted_error(cancelled)));
           } catch (...) {
             done->set_exception(std::current_exception());
           }
@@ -171,52 +174,6 @@ PullResult Client::pull(const core::Reference& reference, core::ContentStore& st
   PullResult result = impl_->run(impl_->pull_one(reference, store));
   impl_->emit_done(reference.string(), result.stats, started);
   return result;
-}
-
-std::vector<PullOutcome> Client::pull(std::span<const core::Reference> references, core::ContentStore& store) {
-  auto started = std::chrono::steady_clock::now();
-  // Every image at once on the I/O thread: blobs they share are fetched once.
-  std::vector<PullOutcome> outcomes;
-  std::vector<std::future<void>> pulls;
-  for (const core::Reference& reference : references) outcomes.push_back(PullOutcome{reference, {}, {}});
-  for (PullOutcome& outcome : outcomes) {
-    auto done = std::make_shared<std::promise<void>>();
-    pulls.push_back(done->get_future());
-    asio::co_spawn(
-        impl_->io,
-        [&outcome, &store, this]() -> asio::awaitable<void> {
-          try {
-            outcome.result.emplace(co_await impl_->pull_one(outcome.reference, store));
-          } catch (const core::Error& e) {
-            outcome.error = e;
-          }
-        },
-        [done](std::exception_ptr error) {  // not a core::Error: a bug, not an outcome
-          if (error) {
-            done->set_exception(error);
-          } else {
-            done->set_value();
-          }
-        });
-  }
-  std::exception_ptr unexpected;
-  for (auto& pull : pulls) {
-    try {
-      pull.get();
-    } catch (...) {
-      if (!unexpected) unexpected = std::current_exception();
-    }
-  }
-  if (unexpected) std::rethrow_exception(unexpected);
-  FetchStats total;
-  for (const PullOutcome& outcome : outcomes) {
-    if (!outcome.result) continue;
-    total.bytes_fetched += outcome.result->stats.bytes_fetched;
-    total.blobs_fetched += outcome.result->stats.blobs_fetched;
-    total.blobs_cached += outcome.result->stats.blobs_cached;
-  }
-  impl_->emit_done("", total, started);  // of several images: none in particular
-  return outcomes;
 }
 
 FetchStats Client::fetch_blobs(const core::Reference& repository, std::span<const core::Descriptor> blobs,

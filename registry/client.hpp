@@ -14,7 +14,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "core/descriptor.hpp"
 #include "core/error.hpp"
@@ -63,13 +62,6 @@ struct PullResult {
   double seconds = 0;
 };
 
-// One reference of a multi-reference pull: a result or the error it met.
-struct PullOutcome {
-  core::Reference reference;
-  std::optional<PullResult> result;
-  std::optional<core::Error> error;
-};
-
 // The "resolved" event of `image` (what a pull announces once it knows the
 // image; the engine announces it the same way for its other requests).
 [[nodiscard]] core::progress::Resolved resolved_event(const ResolvedImage& image);
@@ -101,11 +93,6 @@ class Client {
   PullResult pull(const core::Reference& reference, core::ContentStore& store);
   // The same for an image resolved already (resolve, start_resolve).
   PullResult pull(ResolvedImage image, core::ContentStore& store);
-
-  // Several references at once; a blob several of them share is fetched
-  // once. One outcome per reference, in order; one image failing does not
-  // stop the others.
-  std::vector<PullOutcome> pull(std::span<const core::Reference> references, core::ContentStore& store);
 
   // The lower level for streaming consumers: every blob of `blobs` from the
   // repository of `repository` (its tag and digest are ignored) into sinks

@@ -29,18 +29,15 @@ constexpr std::size_t kBufferSize = 1024 * 1024;
 constexpr std::chrono::milliseconds kBusyFirstWait{50};
 constexpr std::chrono::milliseconds kBusyMaxWait{1000};
 
-// Ends a download because another one of the same call failed, or a stop
-// was requested (Options::stop). Not a
-// core::Error, so no retry or mirror fallback intercepts it.
-struct Cancelled : std::exception {
-  [[nodiscard]] const char* what() const noexcept override { return "cancelled"; }
-};
-
 std::string blob_target(const core::Reference& reference, const core::Descriptor& blob) {
   return "/v2/" + reference.repository + "/blobs/" + blob.digest.string();
 }
 
 }  // namespace
+
+Error interrupted_error(const Cancelled& cancelled) {
+  return Error(ErrorKind::io, "interrupted", cancelled.context());
+}
 
 // A 1 MiB buffer from the fetcher's free list, returned to it afterwards:
 // downloads reuse buffers, they do not allocate per blob or per chunk.
@@ -118,6 +115,13 @@ asio::awaitable<void> Fetcher::fetch_document(const core::Reference& reference, 
   (void)co_await fetch_one(job, sinks);
 }
 
+void Fetcher::throw_if_cancelled(const Job& job) const {
+  if (job.stop || session_.options().stop.stop_requested()) {
+    throw Cancelled({.registry = job.reference.registry, .repository = job.reference.repository,
+                     .digest = job.blob.digest.string()});
+  }
+}
+
 void Fetcher::announce(const Job& job, progress::Event event) const {
   if (!job.announce) return;
   // Which image's request this is: the engine stamps the event with it.
@@ -140,7 +144,7 @@ asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(Job job, BlobSinkFactory& s
   std::chrono::milliseconds busy_wait = kBusyFirstWait;
   while (true) {
     Slots::Permit permit = co_await slots_.acquire();
-    if (job.stop || session_.options().stop.stop_requested()) throw Cancelled();
+    throw_if_cancelled(job);
     BlobSinkFactory::Opened opened = co_await off_thread(opener_, [&sinks, &job] { return sinks.open(job.blob); });
     switch (opened.state) {
       case BlobSinkFactory::State::present:
@@ -277,7 +281,7 @@ asio::awaitable<void> Fetcher::stream_body(Response& response, const Job& job, B
   const auto interval = session_.options().progress_interval;
   auto last_progress = std::chrono::steady_clock::now();
   while (true) {
-    if (job.stop || session_.options().stop.stop_requested()) throw Cancelled();
+    throw_if_cancelled(job);
     // No more than the rate allows; what the read does not use goes back.
     std::size_t allowed = co_await rate_.take(buffer.size());
     std::size_t n = co_await response.read(buffer.first(allowed));

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "core/error.hpp"
 #include "registry/blob_sink.hpp"
 #include "registry/client.hpp"
 #include "registry/detail/coro_sync.hpp"
@@ -24,6 +26,24 @@
 #include "registry/detail/session.hpp"
 
 namespace gantry::registry::detail {
+
+// Ends a download because another one of the same call failed, or a stop
+// was requested (Options::stop). Not a core::Error, so no retry or mirror
+// fallback intercepts it; the Client turns it into one at its boundary
+// (interrupted_error).
+class Cancelled : public std::exception {
+ public:
+  explicit Cancelled(core::ErrorContext context) : context_(std::move(context)) {}
+  [[nodiscard]] const char* what() const noexcept override { return "cancelled"; }
+  [[nodiscard]] const core::ErrorContext& context() const noexcept { return context_; }
+
+ private:
+  core::ErrorContext context_;
+};
+
+// What a Cancelled is to the Client's callers: an io error "interrupted",
+// as the engine's own stop fails a pipeline (engine/image_unpack.cpp).
+[[nodiscard]] core::Error interrupted_error(const Cancelled& cancelled);
 
 class Fetcher {
  public:
@@ -86,6 +106,8 @@ class Fetcher {
   asio::awaitable<void> wait_for_room(BlobSink& sink, Held& held);
   Slots& host_slots(const std::string& host);
   void announce(const Job& job, core::progress::Event event) const;
+  // Throws Cancelled when the call's other download failed or a stop was requested.
+  void throw_if_cancelled(const Job& job) const;
 
   Session& session_;
   Slots slots_;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <utility>
 
@@ -289,6 +290,39 @@ TEST(Fetcher, AStalledConnectionIsDroppedAndTheBlobResumed) {
   EXPECT_NE(retries[0].reason.find("stall timeout"), std::string::npos) << retries[0].reason;
   EXPECT_EQ(server.requests_to("/v2/app/blobs/").at(1).header("range"), "bytes=1000-");
   EXPECT_EQ(sinks.record(core::digest_of(blob))->bytes, blob);
+}
+
+TEST(Fetcher, AStopEndsTheDownloadWithAnInterruptedErrorNamingTheBlob) {
+  // The stop comes while the body is under way; the bytes sent after it
+  // bring the download to its next chunk at the latest, where it hears the
+  // stop. The rest of the blob never comes, so only the stop can end the call.
+  std::string blob = random_bytes(200 * 1024, 21);
+  std::stop_source stop;
+  ScriptedServer server(registry_handler([&](const HttpRequest&, Exchange& ex) {
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n";
+    ex.send(head + blob.substr(0, 1000));
+    stop.request_stop();
+    ex.send(blob.substr(1000, 1000));
+    ex.wait_for_close();
+    return false;
+  }));
+  Options options = test_options();
+  options.stop = stop.get_token();
+  Client client(options);
+  MemorySinkFactory sinks;
+  std::vector<core::Descriptor> layers = {layer_of(blob)};
+
+  try {
+    client.fetch_blobs(repo_at(server), layers, sinks);
+    ADD_FAILURE() << "no error";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::io) << e.what();
+    EXPECT_EQ(e.message(), "interrupted");
+    EXPECT_EQ(e.context().digest, core::digest_of(blob).string());
+  }
+  std::shared_ptr<SinkRecord> record = sinks.record(core::digest_of(blob));
+  ASSERT_NE(record, nullptr);
+  EXPECT_FALSE(record->finished);  // never finished, so never promoted to a blob
 }
 
 TEST(Fetcher, MoreBytesThanTheDescriptorSaysIsAnError) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -202,13 +203,13 @@ TEST(Resolver, TwoTagsOfOneImagePulledAtOnceFetchItsConfigOnce) {
   TempStore temp;
   core::ContentStore store(temp.root());
   Client client(test_options());
-  std::vector<core::Reference> refs = {registry.ref(":v1"), registry.ref(":v2")};
 
-  std::vector<PullOutcome> outcomes = client.pull(refs, store);
-
-  for (const PullOutcome& outcome : outcomes) {
-    ASSERT_TRUE(outcome.result) << outcome.error->what();
-    EXPECT_EQ(outcome.result->image.config_bytes, image.config);
+  // As the engine does: every image resolved at once, then pulled.
+  std::future<ResolvedImage> v1 = client.start_resolve(registry.ref(":v1"), store);
+  std::future<ResolvedImage> v2 = client.start_resolve(registry.ref(":v2"), store);
+  for (std::future<ResolvedImage>* resolving : {&v1, &v2}) {
+    PullResult pulled = client.pull(resolving->get(), store);
+    EXPECT_EQ(pulled.image.config_bytes, image.config);
   }
   EXPECT_EQ(registry.server().requests_to(config_target).size(), 1u);
   EXPECT_TRUE(store.has_blob(core::digest_of(image.config)));
