@@ -72,12 +72,16 @@ def containerd(args, refs: list[str], fs: Path, tmp: Path, run: int) -> float:
 
 
 def podman(args, refs: list[str], fs: Path, tmp: Path, run: int) -> float:
-    argv = ["podman", "--root", str(fs / "podman"), "--runroot", str(fs / "podman-run"),
+    # podman refuses a runroot (its lock and state files, not the images)
+    # longer than 50 characters: a short one in /tmp.
+    runroot = tempfile.mkdtemp(prefix="gpw-", dir="/tmp")
+    argv = ["podman", "--root", str(fs / "podman"), "--runroot", runroot,
             "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs"]
     try:
         return sum(run_timed([*argv, "pull", "--quiet", "--tls-verify=false", ref])[0] for ref in refs)
     finally:
         subprocess.run([*argv, "system", "reset", "--force"], capture_output=True)
+        subprocess.run(["rm", "-rf", runroot], check=False)
 
 
 TOOLS = {"gantry": gantry, "containerd": containerd, "podman": podman}

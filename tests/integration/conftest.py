@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 from gantry_testbed import registry as testbed  # noqa: E402
+from gantry_testbed.containerd import private_containerd  # noqa: E402
 from gantry_testbed.faultproxy import FaultProxy  # noqa: E402
 from gantry_testbed.gantry_cli import Gantry  # noqa: E402
 from gantry_testbed.tokenserver import TokenServer  # noqa: E402
@@ -156,6 +157,13 @@ def gantry(gantry_bin, scratch) -> Gantry:
     """The gantry binary with a fresh store (scratch/store) and a HOME of its
     own (scratch/home), so no credentials of the machine are read."""
     return Gantry(gantry_bin, scratch / "store", scratch / "home")
+
+
+@pytest.fixture
+def containerd(scratch):
+    """A real containerd private to the test (needs root); its socket."""
+    with private_containerd(scratch) as socket:
+        yield socket
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ import secrets
 import signal
 import subprocess
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from gantry_testbed import images
+from gantry_testbed.containerd import ctr as run_ctr
 
 pytestmark = pytest.mark.root("containerd and ctr run need root")
 
@@ -45,43 +45,8 @@ def stored(gantry, pushed):
     return pushed  # HOST:PORT/REPO:TAG, which gantry names the same
 
 
-@pytest.fixture
-def containerd(scratch):
-    """A containerd of the test's own: socket, root and state private to it
-    (the socket in a short /tmp directory, within sun_path's 108 bytes)."""
-    short = Path(tempfile.mkdtemp(prefix="gx-", dir="/tmp"))
-    socket = short / "containerd.sock"
-    config = scratch / "containerd.toml"
-    config.write_text("version = 2\n"
-                      f'root = "{scratch}/containerd-root"\n'
-                      f'state = "{short}/state"\n'
-                      'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                      f'[grpc]\n  address = "{socket}"\n')
-    log = open(scratch / "containerd.log", "w")
-    proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 20
-        while subprocess.run(["ctr", "-a", str(socket), "version"], capture_output=True).returncode != 0:
-            assert proc.poll() is None, (scratch / "containerd.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "containerd did not start"
-            time.sleep(0.1)
-        yield socket
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        subprocess.run(["rm", "-rf", str(short)], check=False)
-
-
 def ctr(socket: Path, *args: str, input: bytes | None = None) -> str:
-    result = subprocess.run(["ctr", "-a", str(socket), "-n", NAMESPACE, *args], capture_output=True,
-                            input=input, timeout=120)
-    assert result.returncode == 0, result.stderr.decode(errors="replace")
-    return result.stdout.decode()
+    return run_ctr(socket, NAMESPACE, *args, input=input)
 
 
 def export(gantry, *args: str) -> subprocess.CompletedProcess:
@@ -177,6 +142,22 @@ def test_a_base_shared_by_two_images_is_in_the_archive_once(gantry, stored, scra
         (image.digest, {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref})
         for ref, image in stored.items()]
     assert [d["RepoTags"] for d in docker] == [[ref] for ref in stored]
+
+
+def test_a_list_file_names_the_images_as_prewarm_reads_it(gantry, stored, scratch):
+    """-f FILE as prewarm's (comments, blank lines); an image named twice is in the archive once."""
+    one, two = stored
+    listing = scratch / "images"
+    listing.write_text(f"# the node's list\n\n  {two}   # a comment\n{one}\n{two}\n")
+    archive = scratch / "images.tar"
+    result = export(gantry, one, "-f", str(listing), "-o", str(archive))
+    assert (result.returncode, result.stderr) == (0, b"")
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))
+    assert [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]] == [one, two]
+    listing.write_text(f"{one}\nnot a reference\n")
+    line = gantry.fails("export", "-f", str(listing), "-o", str(archive))
+    assert f"{listing}:2" in line, line
 
 
 def test_an_image_not_in_the_store_fails_naming_it_and_leaves_no_file(gantry, stored, registry_plain, scratch):

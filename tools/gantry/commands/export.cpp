@@ -1,4 +1,4 @@
-// gantry export [opts] REF... [-o FILE|-]: images from the store as one
+// gantry export [opts] [-f FILE] REF... [-o FILE|-]: images from the store as one
 // archive that ctr images import, docker load and skopeo read.
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/image_list.hpp"
 #include "tools/gantry/interrupt.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
@@ -17,6 +18,7 @@ namespace gantry::tools {
 namespace {
 
 constexpr std::array kOptions = {
+    kImageListOption,
     OptionSpec{.name = "output", .value_name = "FILE|-", .help = "write the archive to FILE (via FILE.tmp, renamed when complete) or - for stdout (the default when stdout is not a terminal)", .short_name = 'o'},
     OptionSpec{.name = "pull", .value_name = "never|missing|always",
                .help = "take the images from the store only (default), pull those it lacks first, or pull every one again"},
@@ -39,7 +41,7 @@ std::vector<registry::ResolvedImage> stored_images(CommandEngine& images, const 
 }
 
 int run(const ParsedArgs& args) {
-  auto refs = references(args, 1, "export");
+  const std::vector<core::Reference> refs = images_asked(args, "export");
   const std::string output = args.value("output").value_or("-");
   const bool to_stdout = output == "-";
   if (to_stdout && ::isatty(STDOUT_FILENO)) {
@@ -65,11 +67,12 @@ int run(const ParsedArgs& args) {
 Command export_command() {
   return Command{
       .name = "export",
-      .synopsis = "[OPTIONS] REF... [-o FILE|-]",
+      .synopsis = "[OPTIONS] [-f FILE] REF... [-o FILE|-]",
       .summary = "write images from the store as one archive for ctr import, docker load and skopeo",
       .description =
-          "Writes a tar archive of every REF: an OCI image layout (oci-layout, index.json\n"
-          "naming each image by REF as \"io.containerd.image.name\" and\n"
+          "Writes a tar archive of every REF and every reference listed in each -f FILE\n"
+          "(read as gantry prewarm reads it; each image once): an OCI image layout\n"
+          "(oci-layout, index.json naming each image by REF as \"io.containerd.image.name\" and\n"
           "\"org.opencontainers.image.ref.name\", blobs/sha256/<hex>) that `ctr images import`\n"
           "and `skopeo copy oci-archive:` read, and Docker's manifest.json for `docker load`\n"
           "and `skopeo copy docker-archive:`. A blob several images share is in it once. The\n"

@@ -3,11 +3,9 @@
 // is ready and what failed where.
 #include <array>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 #include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/image_list.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
@@ -26,64 +25,11 @@ using core::Error;
 using core::ErrorKind;
 
 constexpr std::array kOptions = {
-    OptionSpec{.name = "file", .value_name = "FILE",
-               .help = "read references from FILE, one per line (# starts a comment); with REFs, both",
-               .repeatable = true, .short_name = 'f'},
+    kImageListOption,
     OptionSpec{.name = "unpack", .value_name = "",
                .help = "also unpack every layer into the store's snapshots, so `gantry run` starts warm"},
     kMaxLayerSizeOption,
 };
-
-// A list bounded like everything a node is handed: a line, and the list.
-constexpr std::size_t kMaxImages = 10000;
-constexpr std::size_t kMaxLineLength = 4096;
-
-// The references of a list file, in order; Error(bad_input) naming the
-// file and line of the first bad one.
-void read_list(const std::string& path, std::vector<std::string>& texts) {
-  std::ifstream file(path);
-  if (!file) throw Error(ErrorKind::bad_input, "--file: cannot read the list", {.path = path});
-  std::string line;
-  for (std::size_t number = 1; std::getline(file, line); ++number) {
-    const auto where = [&] { return path + ":" + std::to_string(number); };
-    if (line.size() > kMaxLineLength) throw Error(ErrorKind::bad_input, where() + ": line too long");
-    line.erase(std::min(line.find('#'), line.size()));
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;
-    const auto last = line.find_last_not_of(" \t\r");
-    std::string text = line.substr(first, last - first + 1);
-    if (text.find_first_of(" \t") != std::string::npos) {
-      throw Error(ErrorKind::bad_input, where() + ": one reference per line, got \"" + text + "\"");
-    }
-    try {
-      (void)core::Reference::parse(text);
-    } catch (const Error& e) {
-      throw Error(e.kind(), where() + ": " + e.what());
-    }
-    texts.push_back(std::move(text));
-  }
-  if (file.bad()) throw Error(ErrorKind::io, "--file: cannot read the list", {.path = path});
-}
-
-// Every image asked for, each once, in the order first named.
-std::vector<core::Reference> images_asked(const ParsedArgs& args) {
-  std::vector<std::string> texts(args.positionals());
-  for (const std::string& path : args.values("file")) read_list(path, texts);
-  std::vector<core::Reference> refs;
-  std::set<std::string> seen;
-  for (const std::string& text : texts) {
-    core::Reference ref = core::Reference::parse(text);
-    if (seen.insert(ref.string()).second) refs.push_back(std::move(ref));
-  }
-  if (refs.empty()) {
-    throw Error(ErrorKind::bad_input, "gantry prewarm: no image given (REF... or -f FILE; see 'gantry prewarm --help')");
-  }
-  if (refs.size() > kMaxImages) {
-    throw Error(ErrorKind::bad_input, "gantry prewarm: " + std::to_string(refs.size()) + " images, more than the " +
-                                          std::to_string(kMaxImages) + " one run takes");
-  }
-  return refs;
-}
 
 struct Outcome {
   core::Reference reference;
@@ -160,7 +106,7 @@ void print_table(const std::vector<Outcome>& outcomes, double seconds) {
 }
 
 int run(const ParsedArgs& args) {
-  const std::vector<core::Reference> refs = images_asked(args);
+  const std::vector<core::Reference> refs = images_asked(args, "prewarm");
   if (!args.flag("unpack") && args.value(kMaxLayerSizeOption.name)) {
     throw Error(ErrorKind::bad_input, "gantry prewarm: --max-layer-size applies with --unpack only");
   }
