@@ -1,9 +1,11 @@
 #pragma once
 // Where the fetcher delivers a blob's bytes: in order, chunk by chunk, from
-// its own reused buffer. A sink that is full answers `pause` and the fetcher
-// stops reading that connection (TCP then slows the sender) until the sink
-// calls the wake function it was given; the fetcher's thread is never
-// blocked, so one thread serves every download. The store sink
+// its own reused buffers. Writes run on the fetcher's writer threads, one at
+// a time per sink, while the I/O thread reads the next chunk; so hashing,
+// writing and copying never hold up the connections of other downloads. A
+// sink that is full answers `pause` and the fetcher stops reading that
+// connection (TCP then slows the sender) until the sink calls the wake
+// function it was given. The store sink
 // (store_sink.hpp) writes to the content store; a decoding pipeline plugs in
 // through the same interface with a bounded queue behind it.
 
@@ -30,8 +32,10 @@ class BlobSink {
   // the fetcher asks the server for the rest with a Range request.
   [[nodiscard]] virtual std::int64_t offset() const = 0;
 
-  // The next bytes of the blob. `bytes` is valid only during the call: copy
-  // what must be kept. The fetcher never sends more than the descriptor's
+  // The next bytes of the blob, on a writer thread (calls for one sink never
+  // overlap, and each sees what the one before did). `bytes` is valid only
+  // during the call: copy what must be kept. It may block (a slow disk)
+  // without stopping other downloads; a full sink answers pause instead. The fetcher never sends more than the descriptor's
   // size in total. Throwing aborts this blob with that error (no retry).
   virtual SinkFlow write(std::span<const std::byte> bytes) = 0;
 

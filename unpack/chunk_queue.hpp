@@ -5,9 +5,10 @@
 // first fills up; memory is capacity x chunk size, whatever the layer size.
 //
 // Two ways to produce:
-// - push_copy(): for the fetcher's I/O thread, which must never block. It
-//   always takes the bytes and says whether the queue is now full; the
-//   producer then waits for the wake it registered with on_space().
+// - push_copy(): for the fetcher's sink writes, which must not wait for the
+//   consumer (the download pauses instead, giving its slot up). It always
+//   takes the bytes and says whether the queue is now full; the producer
+//   then waits for the wake it registered with on_space().
 // - acquire() + commit(): for a worker thread that fills a buffer in place
 //   (the decoder writes its output straight into the next chunk); acquire()
 //   blocks while the queue is full.

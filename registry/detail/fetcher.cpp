@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -31,6 +32,13 @@ constexpr std::chrono::milliseconds kBusyMaxWait{1000};
 
 std::string blob_target(const core::Reference& reference, const core::Descriptor& blob) {
   return "/v2/" + reference.repository + "/blobs/" + blob.digest.string();
+}
+
+// A write may block on the disk; with two threads at least, one slow write
+// never holds up every other download.
+std::size_t writer_threads(int jobs) {
+  const std::size_t cores = std::max(2U, std::thread::hardware_concurrency());
+  return std::min(cores, static_cast<std::size_t>(std::max(1, jobs)));
 }
 
 }  // namespace
@@ -65,7 +73,8 @@ Fetcher::Fetcher(Session& session)
     : session_(session),
       slots_(session.executor(), std::max(1, session.options().jobs)),
       rate_(session.executor(), session.options().max_rate),
-      flights_(session.executor()) {}
+      flights_(session.executor()),
+      writers_(writer_threads(session.options().jobs)) {}
 
 Slots& Fetcher::host_slots(const std::string& host) {
   // Without a limit of its own a host gets `jobs` slots, which the client's
@@ -168,7 +177,9 @@ asio::awaitable<Fetcher::Outcome> Fetcher::fetch_one(Job job, BlobSinkFactory& s
 asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& job, BlobSink& sink,
                                                                      Slots::Permit& permit,
                                                                      std::set<std::string>& distrusted) {
-  BufferLease buffer(free_buffers_);
+  BufferLease first(free_buffers_);
+  BufferLease second(free_buffers_);
+  const Buffers buffers{first.span(), second.span()};
   std::int64_t fetched = 0;
   announce(job, progress::BlobStarted{.digest = job.blob.digest, .size = job.blob.size, .resumed_from = sink.offset()});
   std::string target = blob_target(job.reference, job.blob);
@@ -186,7 +197,7 @@ asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& 
     int attempt = 0;
     co_await session_.retrying(what, session_.attempts(endpoint), [&](int n) {
       attempt = n;
-      return download(endpoint, job, sink, buffer.span(), fetched, held);
+      return download(endpoint, job, sink, buffers, fetched, held);
     });
     // The network part is over: let the next download start while this one
     // is verified and synced.
@@ -213,7 +224,7 @@ asio::awaitable<std::optional<Fetcher::Outcome>> Fetcher::fetch_into(const Job& 
 }
 
 asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
-                                        std::span<std::byte> buffer, std::int64_t& fetched, Held& held) {
+                                        Buffers buffers, std::int64_t& fetched, Held& held) {
   const core::Descriptor& blob = job.blob;
   const std::int64_t size = blob.size;
   std::int64_t offset = sink.offset();
@@ -270,22 +281,47 @@ asio::awaitable<void> Fetcher::download(const Endpoint& endpoint, const Job& job
                                           std::to_string(offset + *length) + " (Content-Length " +
                                           std::to_string(*length) + from + ")");
   }
-  co_await stream_body(response, job, sink, buffer, offset, fetched, held);
+  co_await stream_body(response, job, sink, buffers, offset, fetched, held);
 }
 
-asio::awaitable<void> Fetcher::stream_body(Response& response, const Job& job, BlobSink& sink,
-                                           std::span<std::byte> buffer, std::int64_t have, std::int64_t& fetched,
-                                           Held& held) {
+asio::awaitable<void> Fetcher::stream_body(Response& response, const Job& job, BlobSink& sink, Buffers buffers,
+                                           std::int64_t have, std::int64_t& fetched, Held& held) {
+  SinkWriter writer(writers_, sink);
+  std::exception_ptr failed;
+  try {
+    co_await read_body(response, job, sink, writer, buffers, have, fetched, held);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  // Never out of here while a writer thread still reads one of the buffers
+  // or writes into the sink: both belong to the caller.
+  if (writer.busy()) {
+    try {
+      (void)co_await writer.wait();
+    } catch (...) {
+      if (!failed) failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
+}
+
+asio::awaitable<void> Fetcher::read_body(Response& response, const Job& job, BlobSink& sink, SinkWriter& writer,
+                                         Buffers buffers, std::int64_t have, std::int64_t& fetched, Held& held) {
   const core::Descriptor& blob = job.blob;
   const std::int64_t size = blob.size;
   const auto interval = session_.options().progress_interval;
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
   auto last_progress = std::chrono::steady_clock::now();
-  while (true) {
+  for (std::size_t next = 0;; next ^= 1) {
     throw_if_cancelled(job);
     // No more than the rate allows; what the read does not use goes back.
+    const std::span<std::byte> buffer = buffers[next];
     std::size_t allowed = co_await rate_.take(buffer.size());
     std::size_t n = co_await response.read(buffer.first(allowed));
     rate_.give_back(allowed - n);
+    // The chunk before is in the sink before this one goes (or the body
+    // ends); a sink it filled is waited for first.
+    if (co_await writer.wait() == SinkFlow::pause) co_await wait_for_room(sink, held);
     if (n == 0) break;
     // More bytes than the descriptor says is an error, never a truncation.
     if (have + static_cast<std::int64_t>(n) > size) {
@@ -294,7 +330,7 @@ asio::awaitable<void> Fetcher::stream_body(Response& response, const Job& job, B
     }
     have += static_cast<std::int64_t>(n);
     fetched += static_cast<std::int64_t>(n);
-    if (sink.write(buffer.first(n)) == SinkFlow::pause) co_await wait_for_room(sink, held);
+    writer.start(buffer.first(n), executor);
     auto now = std::chrono::steady_clock::now();
     if (now - last_progress >= interval) {
       announce(job, progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});

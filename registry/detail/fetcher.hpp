@@ -5,6 +5,7 @@
 // Their budget is the Client's: Options::jobs downloads in flight, at most
 // jobs_per_host to one host, max_rate bytes per second over all of them.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -22,6 +23,7 @@
 #include "registry/blob_sink.hpp"
 #include "registry/client.hpp"
 #include "registry/detail/coro_sync.hpp"
+#include "registry/detail/sink_writer.hpp"
 #include "registry/detail/rate_limit.hpp"
 #include "registry/detail/session.hpp"
 
@@ -89,6 +91,9 @@ class Fetcher {
     Slots::Permit host;
   };
   class BufferLease;
+  // A download's two chunk buffers: one being written into the sink while
+  // the next is read into the other (SinkWriter).
+  using Buffers = std::array<std::span<std::byte>, 2>;
 
   asio::awaitable<Outcome> fetch_one(Job job, BlobSinkFactory& sinks);
   // nullopt: a mirror sent wrong bytes (now in `distrusted`), which the
@@ -96,11 +101,14 @@ class Fetcher {
   asio::awaitable<std::optional<Outcome>> fetch_into(const Job& job, BlobSink& sink, Slots::Permit& permit,
                                                      std::set<std::string>& distrusted);
   // One attempt: the request, then the body from the sink's offset on.
-  asio::awaitable<void> download(const Endpoint& endpoint, const Job& job, BlobSink& sink,
-                                 std::span<std::byte> buffer, std::int64_t& fetched, Held& held);
-  // The body of an accepted answer, from byte `have` of the blob to its end.
-  asio::awaitable<void> stream_body(Response& response, const Job& job, BlobSink& sink, std::span<std::byte> buffer,
+  asio::awaitable<void> download(const Endpoint& endpoint, const Job& job, BlobSink& sink, Buffers buffers,
+                                 std::int64_t& fetched, Held& held);
+  // The body of an accepted answer, from byte `have` of the blob to its end;
+  // returns only once the sink has every chunk it was handed.
+  asio::awaitable<void> stream_body(Response& response, const Job& job, BlobSink& sink, Buffers buffers,
                                     std::int64_t have, std::int64_t& fetched, Held& held);
+  asio::awaitable<void> read_body(Response& response, const Job& job, BlobSink& sink, SinkWriter& writer,
+                                  Buffers buffers, std::int64_t have, std::int64_t& fetched, Held& held);
   // After the sink answered pause: without holding any slot until the sink
   // wakes us, then with both again.
   asio::awaitable<void> wait_for_room(BlobSink& sink, Held& held);
@@ -120,6 +128,9 @@ class Fetcher {
   // waits for the other; one opener keeps opens in order, one at a time.
   asio::thread_pool opener_{1};
   asio::thread_pool finisher_{1};
+  // BlobSink::write of every download (SinkWriter): as many threads as
+  // downloads at once, up to the machine's cores (two at least).
+  asio::thread_pool writers_;
 };
 
 }  // namespace gantry::registry::detail

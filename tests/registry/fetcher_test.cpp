@@ -635,6 +635,67 @@ TEST(Fetcher, ASinkSlowToOpenDoesNotHoldUpTheOtherDownloads) {
   for (const std::string& b : blobs) EXPECT_EQ(sinks.memory().record(core::digest_of(b))->bytes, b);
 }
 
+// The sink of `slow` blocks in its first write until `first` is complete,
+// as a write to a slow disk would: writes run on the fetcher's writer
+// threads, never on the I/O thread every download shares.
+class SlowWritingFactory final : public BlobSinkFactory {
+ public:
+  SlowWritingFactory(core::Digest first, core::Digest slow) : first_(std::move(first)), slow_(std::move(slow)) {}
+
+  Opened open(const core::Descriptor& blob) override {
+    Opened opened = memory_.open(blob);
+    if (blob.digest == first_) opened.sink = std::make_unique<TellingSink>(std::move(opened.sink), first_finished_);
+    if (blob.digest == slow_) opened.sink = std::make_unique<Blocking>(std::move(opened.sink), *this);
+    return opened;
+  }
+  [[nodiscard]] bool other_flowed() const { return other_flowed_; }
+  MemorySinkFactory& memory() { return memory_; }
+
+ private:
+  class Blocking final : public BlobSink {
+   public:
+    Blocking(BlobSinkPtr inner, SlowWritingFactory& factory) : inner_(std::move(inner)), factory_(factory) {}
+    [[nodiscard]] std::int64_t offset() const override { return inner_->offset(); }
+    SinkFlow write(std::span<const std::byte> bytes) override {
+      if (!waited_) {
+        waited_ = true;
+        factory_.other_flowed_ =
+            factory_.first_finished_.get_future().wait_for(kWatchdog) == std::future_status::ready;
+      }
+      return inner_->write(bytes);
+    }
+    void on_ready(std::function<void()> wake) override { inner_->on_ready(std::move(wake)); }
+    void restart() override { inner_->restart(); }
+    void finish() override { inner_->finish(); }
+
+   private:
+    BlobSinkPtr inner_;
+    SlowWritingFactory& factory_;
+    bool waited_ = false;
+  };
+
+  core::Digest first_, slow_;
+  MemorySinkFactory memory_;
+  std::promise<void> first_finished_;
+  std::atomic<bool> other_flowed_{false};
+};
+
+TEST(Fetcher, ASinkSlowToWriteDoesNotHoldUpTheOtherDownloads) {
+  std::vector<std::string> blobs = {random_bytes(3 * kMiB, 33), random_bytes(2 * kMiB, 34)};
+  auto served = by_digest(blobs);
+  ScriptedServer server(registry_handler([&](const HttpRequest& r, Exchange& ex) { return serve_blob(r, ex, served); }));
+  Options options = test_options();
+  options.jobs = 2;
+  Client client(options);
+  SlowWritingFactory sinks(core::digest_of(blobs[0]), core::digest_of(blobs[1]));
+  std::vector<core::Descriptor> layers = {layer_of(blobs[0]), layer_of(blobs[1])};
+
+  client.fetch_blobs(repo_at(server), layers, sinks);
+
+  EXPECT_TRUE(sinks.other_flowed());
+  for (const std::string& b : blobs) EXPECT_EQ(sinks.memory().record(core::digest_of(b))->bytes, b);
+}
+
 // The sink of `paused` is full from its first write until `awaited` is
 // complete, as a layer's pipeline waits for the layer below it that
 // another download brings.
