@@ -118,6 +118,7 @@ UnpackReport Engine::carry_out(Job& job) {
   registry::ResolvedImage image = job.resolving.get();
   // What this request waited for its documents once it was its turn.
   const double resolve_seconds = std::chrono::duration<double>(Clock::now() - picked).count();
+  if (image.auth_at) job.timeline.mark(ImagePhase::auth, *image.auth_at);
   if (image.manifest_at) job.timeline.mark(ImagePhase::manifest, *image.manifest_at);
   if (image.config_at) job.timeline.mark(ImagePhase::config, *image.config_at);
   job.timeline.mark(ImagePhase::resolve);

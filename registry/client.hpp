@@ -44,8 +44,10 @@ struct ResolvedImage {
   core::ImageConfig config;
   // The index entry's platform, else the config's.
   core::Platform platform;
-  // When this resolve had the image's manifest and its config (the
-  // engine's timeline); unset for an image read from the store.
+  // When this resolve was let in by the registry (Session::request), had
+  // the image's manifest and its config (the engine's timeline); unset for
+  // an image read from the store (auth_at also for a manifest it had).
+  std::optional<std::chrono::steady_clock::time_point> auth_at{};
   std::optional<std::chrono::steady_clock::time_point> manifest_at{};
   std::optional<std::chrono::steady_clock::time_point> config_at{};
 };

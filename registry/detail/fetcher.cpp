@@ -312,6 +312,7 @@ asio::awaitable<void> Fetcher::read_body(Response& response, const Job& job, Blo
   const auto interval = session_.options().progress_interval;
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   auto last_progress = std::chrono::steady_clock::now();
+  bool reported = false;
   for (std::size_t next = 0;; next ^= 1) {
     throw_if_cancelled(job);
     // No more than the rate allows; what the read does not use goes back.
@@ -330,12 +331,15 @@ asio::awaitable<void> Fetcher::read_body(Response& response, const Job& job, Blo
     }
     have += static_cast<std::int64_t>(n);
     fetched += static_cast<std::int64_t>(n);
-    writer.start(buffer.first(n), executor);
+    // The first bytes at once (the timeline's first_byte, so before the
+    // sink has them), then at most one report per interval.
     auto now = std::chrono::steady_clock::now();
-    if (now - last_progress >= interval) {
+    if (!reported || now - last_progress >= interval) {
       announce(job, progress::BlobProgress{.digest = blob.digest, .bytes = have, .size = size});
       last_progress = now;
+      reported = true;
     }
+    writer.start(buffer.first(n), executor);
   }
   if (have != size) {
     throw TransientError(Error(ErrorKind::network, "the body ended after " + std::to_string(have) + " of " +

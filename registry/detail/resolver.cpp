@@ -88,7 +88,8 @@ core::Descriptor descriptor_of(const std::string& media, const core::Digest& dig
 asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& reference, core::ContentStore* store) {
   const Options& options = session_.options();
 
-  Document top = co_await manifest(reference, nullptr, store);
+  std::optional<std::chrono::steady_clock::time_point> auth_at;
+  Document top = co_await manifest(reference, nullptr, store, &auth_at);
   std::optional<core::Descriptor> index_descriptor;
   std::optional<core::Index> index;
   std::string index_bytes;
@@ -142,12 +143,14 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
                           .config_bytes = std::move(config_bytes),
                           .config = std::move(image_config),
                           .platform = std::move(platform),
+                          .auth_at = auth_at,
                           .manifest_at = manifest_at,
                           .config_at = config_at};
 }
 
 asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& reference, const core::Descriptor* entry,
-                                                       const core::ContentStore* store) {
+                                                       const core::ContentStore* store,
+                                                       std::optional<std::chrono::steady_clock::time_point>* authorized) {
   std::optional<core::Digest> want = entry ? std::optional(entry->digest) : reference.digest;
   std::string what = want ? "manifest " + want->string() : "tag " + reference.tag;
   std::string target = "/v2/" + reference.repository + "/manifests/" + (want ? want->string() : reference.tag);
@@ -170,7 +173,7 @@ asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& re
         [&](int) -> asio::awaitable<void> {
           if (!want && store) {
             // A tag: HEAD tells the digest, and the store may hold it already.
-            Response head = co_await session_.request(endpoint, reference.repository, "HEAD", target, accept);
+            Response head = co_await session_.request(endpoint, reference.repository, "HEAD", target, accept, authorized);
             std::optional<core::Digest> claimed = docker_content_digest(head);
             if (head.status() == 200 && claimed && store->has_blob(*claimed)) {
               result = from_store(*claimed, content_type_of(head));
@@ -178,7 +181,7 @@ asio::awaitable<Resolver::Document> Resolver::manifest(const core::Reference& re
             }
             if (head.status() != 200 && head.status() != 405) co_await session_.raise(head, what, endpoint);
           }
-          Response response = co_await session_.request(endpoint, reference.repository, "GET", target, accept);
+          Response response = co_await session_.request(endpoint, reference.repository, "GET", target, accept, authorized);
           if (response.status() != 200) co_await session_.raise(response, what, endpoint);
           if (response.content_length().value_or(0) > static_cast<std::int64_t>(core::kMaxManifestSize)) {
             throw Error(ErrorKind::bad_input, "manifest larger than the " + mib(core::kMaxManifestSize) + " limit",

@@ -7,6 +7,9 @@
 // fetcher, once per digest however many pulls (or processes) want it.
 // Errors name the registry, the repository and the document's digest.
 
+#include <chrono>
+#include <optional>
+
 #include "core/store.hpp"
 #include "registry/client.hpp"
 #include "registry/detail/fetcher.hpp"
@@ -28,9 +31,11 @@ class Resolver {
     core::Digest digest;
   };
 
-  // What `reference` names, or the index entry `entry` when given.
+  // What `reference` names, or the index entry `entry` when given;
+  // `authorized` as Session::request's.
   asio::awaitable<Document> manifest(const core::Reference& reference, const core::Descriptor* entry,
-                                     const core::ContentStore* store);
+                                     const core::ContentStore* store,
+                                     std::optional<std::chrono::steady_clock::time_point>* authorized = nullptr);
   asio::awaitable<std::string> config(const core::Reference& reference, const core::Descriptor& descriptor,
                                       core::ContentStore* store);
 

@@ -30,13 +30,18 @@ Session::Session(asio::any_io_executor executor, const Options& options, core::p
 
 asio::awaitable<Response> Session::request(const Endpoint& endpoint, std::string_view repository,
                                            const std::string& method, const std::string& target,
-                                           const Headers& headers) {
+                                           const Headers& headers,
+                                           std::optional<std::chrono::steady_clock::time_point>* authorized) {
   Url owner = endpoint.url("/");
   Request request{method, endpoint.url(target), headers};
   for (int round = 0;; ++round) {
     std::string authorization = co_await auth_.authorization(endpoint, repository);
+    const auto authorized_at = std::chrono::steady_clock::now();
     Response response = co_await send_following_redirects(http_, request, owner, authorization, options_);
-    if (response.status() != 401) co_return response;
+    if (response.status() != 401) {
+      if (authorized != nullptr && !*authorized) *authorized = authorized_at;
+      co_return response;
+    }
     if (round == 0 && auth_.unauthorized(endpoint, repository, authorization, response.headers())) {
       co_await drain(response);
       continue;

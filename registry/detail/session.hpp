@@ -3,8 +3,10 @@
 // authenticator, retries with backoff, and the walk over mirrors then the
 // origin. The resolver and the fetcher are written in terms of these.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -33,9 +35,13 @@ class Session {
   // One request to a registry about `repository` (target "/v2/..."):
   // authorization for the registry's origin, one more try after a 401 when
   // that may help, redirects followed. Returns any other answer for the
-  // caller to judge; a final 401 is thrown as Error(auth).
+  // caller to judge; a final 401 is thrown as Error(auth). With
+  // `authorized` (unset so far), sets it to when the authorization of the
+  // round that was not refused was in hand: the end of the auth phase of
+  // the engine's timeline (a ping, a token, or nothing to do).
   asio::awaitable<Response> request(const Endpoint& endpoint, std::string_view repository, const std::string& method,
-                                    const std::string& target, const Headers& headers);
+                                    const std::string& target, const Headers& headers,
+                                    std::optional<std::chrono::steady_clock::time_point>* authorized = nullptr);
 
   // Throws for an answer the caller cannot use (see raise_for_status).
   asio::awaitable<void> raise(Response& response, std::string_view what, const Endpoint& endpoint);

@@ -182,6 +182,27 @@ TEST(Resolver, APulledImageIsNotFetchedAgain) {
   EXPECT_EQ(registry.server().requests().size(), before);
 }
 
+TEST(Resolver, AResolveTellsWhenItWasLetInAndHadEachDocument) {
+  Image image("amd64", 49);
+  FakeRegistry registry;
+  registry.image("v1", image.manifest, {image.config, image.layer});
+  TempStore temp;
+  core::ContentStore store(temp.root());
+  Client client(test_options());
+
+  const auto before = std::chrono::steady_clock::now();
+  ResolvedImage fetched = client.resolve(registry.ref(":v1"), store);
+  ASSERT_TRUE(fetched.auth_at && fetched.manifest_at && fetched.config_at);
+  EXPECT_LE(before, *fetched.auth_at);
+  EXPECT_LE(*fetched.auth_at, *fetched.manifest_at);
+  EXPECT_LE(*fetched.manifest_at, *fetched.config_at);
+
+  // By digest, with the documents in the store: no request, so no auth.
+  store.put_blob(core::digest_of(image.manifest), image.manifest);
+  ResolvedImage stored = client.resolve(registry.ref("@" + image.digest()), store);
+  EXPECT_FALSE(stored.auth_at);
+}
+
 TEST(Resolver, TwoTagsOfOneImagePulledAtOnceFetchItsConfigOnce) {
   Image image("amd64", 50);
   FakeRegistry registry;
