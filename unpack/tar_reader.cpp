@@ -30,23 +30,23 @@ struct ArchiveDeleter {
 // libarchive converts PAX's UTF-8 names into the locale's charset; in the C
 // locale a non-ASCII name would only come back with a warning. Under
 // C.UTF-8 it is the identity, and names stored as raw bytes (hdrcharset
-// BINARY, GNU, ustar) stay raw. Set for the reading thread only.
+// BINARY, GNU, ustar) stay raw. Set for the reading thread only. The locale
+// is made once per process and never freed: loading it for every layer
+// would cost as much, and read the locale files again, each time.
 class Utf8Locale {
  public:
-  Utf8Locale() : locale_(newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr))) {
-    if (locale_ != static_cast<locale_t>(nullptr)) previous_ = uselocale(locale_);
+  Utf8Locale() {
+    static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    if (utf8 != static_cast<locale_t>(nullptr)) previous_ = uselocale(utf8);
   }
   ~Utf8Locale() {
-    if (locale_ == static_cast<locale_t>(nullptr)) return;
-    uselocale(previous_);
-    freelocale(locale_);
+    if (previous_ != static_cast<locale_t>(nullptr)) uselocale(previous_);
   }
   Utf8Locale(const Utf8Locale&) = delete;
   Utf8Locale& operator=(const Utf8Locale&) = delete;
 
  private:
-  locale_t locale_;
-  locale_t previous_ = static_cast<locale_t>(nullptr);
+  locale_t previous_ = static_cast<locale_t>(nullptr);  // uselocale never returns null
 };
 
 constexpr std::size_t kTarBlock = 512;
