@@ -236,6 +236,23 @@ class FileBlobWriter final : public BlobWriter {
   std::int64_t offset_ = 0;
 };
 
+// index.json read, changed by `change` (false: nothing to write) and
+// published, under the index lock.
+void update_index(const fs::path& root, const std::function<bool(json& index)>& change) {
+  // Read-modify-write under the lock, so concurrent updates all survive;
+  // readers take no lock, the rename keeps them from seeing a torn file.
+  fs::path ingest = ingest_dir(root);
+  FileLock lock = FileLock::acquire(ingest / "index.lock");
+  json index = index_document(root);
+  if (!change(index)) return;  // nothing changed: no write, no fsync
+  std::string text = index_text(index);
+  if (text.size() > kMaxManifestSize) {
+    throw Error(ErrorKind::bad_input, "index.json would grow past " + std::to_string(kMaxManifestSize) + " bytes",
+                ErrorContext{.path = index_path(root).string()});
+  }
+  detail::publish_file(ingest, index_path(root), text, Publish::replace);
+}
+
 }  // namespace
 
 ContentStore::ContentStore(std::filesystem::path root) : root_(std::move(root)) {
@@ -348,36 +365,55 @@ void ContentStore::set_ref(std::string_view name, const Descriptor& manifest) {
   entry.annotations[std::string(kRefNameAnnotation)] = std::string(name);
   json value = detail::descriptor_to_json(entry);
 
-  // Read-modify-write under the lock, so concurrent updates all survive;
-  // readers take no lock, the rename keeps them from seeing a torn file.
-  fs::path ingest = ingest_dir(root_);
-  FileLock lock = FileLock::acquire(ingest / "index.lock");
-  json index = index_document(root_);
-  json& manifests = index["manifests"];
-  // The same entry already there (a warm pull or run): no write, no fsync.
-  if (std::count_if(manifests.begin(), manifests.end(), [&](const json& m) { return has_ref_name(m, name); }) == 1 &&
-      std::find(manifests.begin(), manifests.end(), value) != manifests.end()) {
-    return;
-  }
-  bool replaced = false;
-  for (auto it = manifests.begin(); it != manifests.end();) {
-    if (!has_ref_name(*it, name)) {
-      ++it;
-    } else if (!replaced) {
-      *it = value;
-      replaced = true;
-      ++it;
-    } else {
-      it = manifests.erase(it);
+  update_index(root_, [&](json& index) {
+    json& manifests = index["manifests"];
+    // The same entry already there (a warm pull or run).
+    if (std::count_if(manifests.begin(), manifests.end(), [&](const json& m) { return has_ref_name(m, name); }) ==
+            1 &&
+        std::find(manifests.begin(), manifests.end(), value) != manifests.end()) {
+      return false;
     }
-  }
-  if (!replaced) manifests.push_back(std::move(value));
-  std::string text = index_text(index);
-  if (text.size() > kMaxManifestSize) {
-    throw Error(ErrorKind::bad_input, "index.json would grow past " + std::to_string(kMaxManifestSize) + " bytes",
-                ErrorContext{.path = index_path(root_).string()});
-  }
-  detail::publish_file(ingest, index_path(root_), text, Publish::replace);
+    bool replaced = false;
+    for (auto it = manifests.begin(); it != manifests.end();) {
+      if (!has_ref_name(*it, name)) {
+        ++it;
+      } else if (!replaced) {
+        *it = value;
+        replaced = true;
+        ++it;
+      } else {
+        it = manifests.erase(it);
+      }
+    }
+    if (!replaced) manifests.push_back(std::move(value));
+    return true;
+  });
+}
+
+std::vector<Descriptor> ContentStore::remove_refs(const std::function<bool(const Descriptor&)>& which) {
+  std::vector<Descriptor> removed;
+  update_index(root_, [&](json& index) {
+    // The entries as descriptors, in the file's order, to be judged.
+    const std::vector<Descriptor> entries = [&] {
+      try {
+        return parse_index(index_text(index)).manifests;
+      } catch (const Error& e) {
+        throw Error(e.kind(), e.message(), ErrorContext{.path = index_path(root_).string()});
+      }
+    }();
+    json kept = json::array();
+    json& manifests = index["manifests"];
+    for (std::size_t i = 0; i < manifests.size(); ++i) {
+      if (which(entries.at(i))) {
+        removed.push_back(entries[i]);
+      } else {
+        kept.push_back(std::move(manifests[i]));
+      }
+    }
+    manifests = std::move(kept);
+    return !removed.empty();
+  });
+  return removed;
 }
 
 std::optional<Descriptor> ContentStore::find_ref(std::string_view name) const {

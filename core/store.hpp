@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,6 +147,10 @@ class ContentStore {
   // An identical entry already present is left as it is (nothing written).
   void set_ref(std::string_view name, const Descriptor& manifest);
   [[nodiscard]] std::optional<Descriptor> find_ref(std::string_view name) const;
+  // Removes the entries of index.json that `which` selects, safe against
+  // concurrent processes as set_ref; returns them, in the file's order. The
+  // blobs and snapshots they named stay: gc removes what nothing reaches.
+  std::vector<Descriptor> remove_refs(const std::function<bool(const Descriptor&)>& which);
   // Every entry of index.json, each carrying its name in annotations (those
   // other tools wrote may have none). Error(bad_input) for a malformed file.
   [[nodiscard]] std::vector<Descriptor> refs() const;

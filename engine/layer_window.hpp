@@ -15,10 +15,10 @@
 
 namespace gantry::engine {
 
-// The most layers an image may have for gantry to take it (every command
-// of the engine, refuse_too_many_layers); refused before any layer is fetched. Docker
-// builds stop at 125 layers and overlayfs stacks at most 500 lower
-// directories (beyond that `run` falls back to a flattened copy); 1000
+// The most layers an image may have for gantry to take it (every request
+// of the engine: refuse_too_many_layers), refused before any layer is
+// fetched. Docker builds stop at 125 layers and overlayfs stacks at most
+// 500 lower directories (beyond that `run` falls back to a flattened copy); 1000
 // leaves room for any real image while bounding the per-image work that
 // does grow with the count: chain IDs, the manifest, and the look-ups of a
 // snapshot's hardlink targets and parents through every snapshot below it.

@@ -1,7 +1,9 @@
 #include "registry/detail/sink_writer.hpp"
 
-#include <boost/asio/post.hpp>
 #include <stdexcept>
+#include <utility>
+
+#include <boost/asio/post.hpp>
 
 namespace gantry::registry::detail {
 

@@ -181,6 +181,40 @@ TEST_F(StoreTest, SetRefReplacesTheSameNameAndKeepsForeignEntries) {
   EXPECT_EQ(json::parse(slurp(root_ / "index.json"))["manifests"][0]["x-other-tool"], 7);
 }
 
+TEST_F(StoreTest, RemoveRefsTakesOutWhatIsSelectedAndKeepsTheRest) {
+  ContentStore store(root_);
+  std::string foreign = "foreign manifest";
+  json index = json::parse(slurp(root_ / "index.json"));
+  index["manifests"].push_back({{"mediaType", media_type::kOciManifest},
+                                {"digest", digest_of(foreign).string()},
+                                {"size", foreign.size()},
+                                {"x-other-tool", 7}});
+  spit(root_ / "index.json", index.dump());
+  const Descriptor shared = manifest_descriptor("shared");
+  store.set_ref("app:1", shared);
+  store.set_ref("app:2", shared);
+  store.set_ref("other:1", manifest_descriptor("other"));
+
+  std::vector<Descriptor> removed =
+      store.remove_refs([&](const Descriptor& entry) { return entry.digest == shared.digest; });
+
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed[0].annotations.at(std::string(kRefNameAnnotation)), "app:1");
+  EXPECT_EQ(removed[1].annotations.at(std::string(kRefNameAnnotation)), "app:2");
+  EXPECT_FALSE(store.find_ref("app:1"));
+  EXPECT_FALSE(store.find_ref("app:2"));
+  EXPECT_EQ(store.find_ref("other:1")->digest, digest_of("other"));
+  EXPECT_EQ(json::parse(slurp(root_ / "index.json"))["manifests"][0]["x-other-tool"], 7);
+
+  // Nothing selected: nothing written.
+  struct stat before {};
+  ASSERT_EQ(::stat((root_ / "index.json").c_str(), &before), 0);
+  EXPECT_TRUE(store.remove_refs([](const Descriptor&) { return false; }).empty());
+  struct stat after {};
+  ASSERT_EQ(::stat((root_ / "index.json").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+}
+
 TEST_F(StoreTest, SetRefOfAnIdenticalEntryWritesNothing) {
   ContentStore store(root_);
   store.set_ref("app:1", manifest_descriptor("same"));

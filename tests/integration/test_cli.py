@@ -9,7 +9,10 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect", "export"]
+# The image commands take the common options; the store's own (rmi) only --store.
+IMAGE_COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect", "export"]
+STORE_COMMANDS = ["rmi"]
+COMMANDS = IMAGE_COMMANDS + STORE_COMMANDS
 
 
 def gantry(gantry_bin, *args, **kwargs):
@@ -39,13 +42,16 @@ def test_no_arguments_shows_help_and_fails(gantry_bin):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_command_help_describes_usage_and_options(gantry_bin, command):
+    common = ("--store DIR", "--platform", "--plain-http", "--ca-file", "--auth-file", "--mirror",
+              "--jobs N", "--stall-timeout SECONDS", "--json", "--quiet")
     for spelling in ("--help", "-h"):
         result = gantry(gantry_bin, command, spelling)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"Usage: gantry {command} ")
-        for option in ("--store DIR", "--platform", "--plain-http", "--ca-file", "--auth-file", "--mirror",
-                       "--jobs N", "--stall-timeout SECONDS", "--json", "--quiet"):
+        for option in common if command in IMAGE_COMMANDS else ("--store DIR", "--quiet"):
             assert option in result.stdout, option
+        if command in STORE_COMMANDS:
+            assert "--plain-http" not in result.stdout
     assert gantry(gantry_bin, "help", command).stdout == gantry(gantry_bin, command, "--help").stdout
 
 

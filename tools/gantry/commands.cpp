@@ -15,6 +15,7 @@ std::span<const Command> commands() {
       prewarm_command(),
       inspect_command(),
       export_command(),
+      rmi_command(),
   };
   return kCommands;
 }

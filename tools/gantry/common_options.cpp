@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::array kCommon = {
     OptionSpec{.name = "config", .value_name = "DIR", .help = "configuration: DIR/certs.d/HOST/hosts.toml (containerd's layout), DIR/gantry.toml; flags override it (default $GANTRY_CONFIG, else /etc/gantry if present)"},
-    OptionSpec{.name = "store", .value_name = "DIR", .help = "the image store (default $GANTRY_STORE, /var/lib/gantry as root)"},
+    kStoreOption,
     OptionSpec{.name = "platform", .value_name = "OS/ARCH[/VAR]", .help = "platform to pick from an index (default: this host)"},
     OptionSpec{.name = "plain-http", .value_name = "", .help = "talk plain HTTP to every registry (no TLS)"},
     OptionSpec{.name = "plain-http-host", .value_name = "HOST[:PORT]", .help = "talk plain HTTP to this registry only", .repeatable = true},
@@ -31,7 +31,7 @@ constexpr std::array kCommon = {
     OptionSpec{.name = "max-rate", .value_name = "RATE", .help = "bytes per second over all downloads, e.g. 500K, 50M (default: no limit)"},
     OptionSpec{.name = "stall-timeout", .value_name = "SECONDS", .help = "retry a download that received nothing for this long (default 30)"},
     OptionSpec{.name = "json", .value_name = "", .help = "one JSON event per line on stdout"},
-    OptionSpec{.name = "quiet", .value_name = "", .help = "no progress output", .short_name = 'q'},
+    kQuietOption,
 };
 
 std::string readable_file(const std::string& flag, const std::string& path) {

@@ -14,6 +14,12 @@
 
 namespace gantry::tools {
 
+// --store and --quiet, two of them, alone for the commands that only touch the store.
+inline constexpr OptionSpec kStoreOption{
+    .name = "store", .value_name = "DIR", .help = "the image store (default $GANTRY_STORE, /var/lib/gantry as root)"};
+inline constexpr OptionSpec kQuietOption{
+    .name = "quiet", .value_name = "", .help = "no progress output", .short_name = 'q'};
+
 [[nodiscard]] std::span<const OptionSpec> common_options();
 
 // --store, else core::ContentStore::default_root().
