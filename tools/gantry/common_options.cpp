@@ -61,6 +61,13 @@ std::filesystem::path store_root(const ParsedArgs& args) {
   return core::ContentStore::default_root();
 }
 
+std::optional<core::ContentStore> existing_store(const ParsedArgs& args) {
+  const std::filesystem::path root = store_root(args);
+  std::error_code ec;
+  if (!std::filesystem::exists(root / "index.json", ec)) return std::nullopt;
+  return core::ContentStore(root);
+}
+
 registry::Options registry_options(const ParsedArgs& args) {
   registry::Options options = configured_registry_options(args);
   if (auto p = args.value("platform")) options.platform = core::Platform::parse(*p);

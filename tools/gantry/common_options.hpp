@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "core/reference.hpp"
+#include "core/store.hpp"
 #include "engine/image_unpack.hpp"
 #include "registry/options.hpp"
 #include "tools/gantry/args.hpp"
@@ -24,6 +26,9 @@ inline constexpr OptionSpec kQuietOption{
 
 // --store, else core::ContentStore::default_root().
 [[nodiscard]] std::filesystem::path store_root(const ParsedArgs& args);
+// The store at store_root() if there is one (its index.json), else nullopt:
+// for the commands that only read or remove, which must not make one.
+[[nodiscard]] std::optional<core::ContentStore> existing_store(const ParsedArgs& args);
 // Throws Error(bad_input) for a malformed --platform, --mirror, --jobs, host or file.
 [[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
 // "123", "64K", "512M", "20G", "1T" (binary units); Error(bad_input) naming the flag.

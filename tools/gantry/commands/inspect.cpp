@@ -2,11 +2,9 @@
 // image is, as JSON.
 #include <array>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "core/store.hpp"
 #include "engine/stored_image.hpp"
 #include "registry/client.hpp"
 #include "tools/gantry/commands/commands.hpp"
@@ -26,11 +24,9 @@ constexpr std::array kOptions = {
 // does not (a store that does not exist is not made for the question).
 std::optional<registry::ResolvedImage> stored(const ParsedArgs& args, const core::Reference& reference,
                                               const registry::Options& options) {
-  const std::filesystem::path root = store_root(args);
-  std::error_code ec;
-  if (!std::filesystem::exists(root / "index.json", ec)) return std::nullopt;
-  const core::ContentStore store(root);
-  return engine::resolve_stored(reference, store, options.platform.value_or(core::Platform::host()));
+  const std::optional<core::ContentStore> store = existing_store(args);
+  if (!store) return std::nullopt;
+  return engine::resolve_stored(reference, *store, options.platform.value_or(core::Platform::host()));
 }
 
 registry::ResolvedImage resolve(const ParsedArgs& args, const core::Reference& reference) {

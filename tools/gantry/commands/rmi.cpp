@@ -3,9 +3,7 @@
 // space by itself: collecting what nothing reaches is gc's).
 #include <array>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -55,12 +53,9 @@ std::string name_of(const core::Descriptor& entry) {
 
 int run(const ParsedArgs& args) {
   std::vector<Asked> wanted = asked(args);
-  const std::filesystem::path root = store_root(args);
-  std::error_code ec;
   // A store that does not exist holds nothing, and is not made to say so.
-  if (std::filesystem::exists(root / "index.json", ec)) {
-    core::ContentStore store(root);
-    const std::vector<core::Descriptor> removed = store.remove_refs([&](const core::Descriptor& entry) {
+  if (std::optional<core::ContentStore> store = existing_store(args)) {
+    const std::vector<core::Descriptor> removed = store->remove_refs([&](const core::Descriptor& entry) {
       const std::string name = name_of(entry);
       bool match = false;
       for (Asked& a : wanted) {
@@ -77,7 +72,8 @@ int run(const ParsedArgs& args) {
     if (!a.found) missing += (missing.empty() ? "" : ", ") + a.text;
   }
   if (!missing.empty()) {
-    throw Error(ErrorKind::not_found, "gantry rmi: not in the store: " + missing, {.path = root.string()});
+    throw Error(ErrorKind::not_found, "gantry rmi: not in the store: " + missing,
+                {.path = store_root(args).string()});
   }
   return 0;
 }
