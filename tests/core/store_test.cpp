@@ -100,6 +100,19 @@ class StoreTest : public ::testing::Test {
 
   fs::path partial_path(const Digest& d) const { return root_ / "ingest" / (d.hex() + ".partial"); }
 
+  // An entry another tool wrote into index.json: no ref name, a field gantry
+  // does not model (x-other-tool: 7). Returns the manifest's bytes.
+  std::string add_foreign_entry() const {
+    std::string foreign = "foreign manifest";
+    json index = json::parse(slurp(root_ / "index.json"));
+    index["manifests"].push_back({{"mediaType", media_type::kOciManifest},
+                                  {"digest", digest_of(foreign).string()},
+                                  {"size", foreign.size()},
+                                  {"x-other-tool", 7}});
+    spit(root_ / "index.json", index.dump());
+    return foreign;
+  }
+
   fs::path tmp_;
   fs::path root_;
 };
@@ -160,14 +173,7 @@ TEST_F(StoreTest, ReopenKeepsRefs) {
 
 TEST_F(StoreTest, SetRefReplacesTheSameNameAndKeepsForeignEntries) {
   ContentStore store(root_);
-  // An entry another tool wrote: no ref name, a field gantry does not model.
-  std::string foreign = "foreign manifest";
-  json index = json::parse(slurp(root_ / "index.json"));
-  index["manifests"].push_back({{"mediaType", media_type::kOciManifest},
-                                {"digest", digest_of(foreign).string()},
-                                {"size", foreign.size()},
-                                {"x-other-tool", 7}});
-  spit(root_ / "index.json", index.dump());
+  const std::string foreign = add_foreign_entry();
 
   store.set_ref("app:1", manifest_descriptor("old"));
   store.set_ref("app:2", manifest_descriptor("other"));
@@ -183,13 +189,7 @@ TEST_F(StoreTest, SetRefReplacesTheSameNameAndKeepsForeignEntries) {
 
 TEST_F(StoreTest, RemoveRefsTakesOutWhatIsSelectedAndKeepsTheRest) {
   ContentStore store(root_);
-  std::string foreign = "foreign manifest";
-  json index = json::parse(slurp(root_ / "index.json"));
-  index["manifests"].push_back({{"mediaType", media_type::kOciManifest},
-                                {"digest", digest_of(foreign).string()},
-                                {"size", foreign.size()},
-                                {"x-other-tool", 7}});
-  spit(root_ / "index.json", index.dump());
+  (void)add_foreign_entry();
   const Descriptor shared = manifest_descriptor("shared");
   store.set_ref("app:1", shared);
   store.set_ref("app:2", shared);
