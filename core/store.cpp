@@ -418,8 +418,7 @@ std::vector<Descriptor> ContentStore::remove_refs(const std::function<bool(const
 
 std::optional<Descriptor> ContentStore::find_ref(std::string_view name) const {
   for (Descriptor& d : refs()) {
-    auto it = d.annotations.find(std::string(kRefNameAnnotation));
-    if (it != d.annotations.end() && it->second == name) return std::move(d);
+    if (ref_name(d) == name) return std::move(d);
   }
   return std::nullopt;
 }

@@ -34,6 +34,14 @@ namespace gantry::core {
 
 inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 
+// The name an index.json entry carries (kRefNameAnnotation); nullopt for an
+// entry without one (other tools write those).
+[[nodiscard]] inline std::optional<std::string> ref_name(const Descriptor& entry) {
+  auto it = entry.annotations.find(std::string(kRefNameAnnotation));
+  if (it == entry.annotations.end()) return std::nullopt;
+  return it->second;
+}
+
 // Appends one blob's bytes to its partial file while hashing them. Holds the
 // digest's lock until commit() or destruction (also when an exception unwinds
 // it); a second writer for the digest, in this process or another, is busy.

@@ -36,10 +36,12 @@ asio::awaitable<Response> Session::request(const Endpoint& endpoint, std::string
   Request request{method, endpoint.url(target), headers};
   for (int round = 0;; ++round) {
     std::string authorization = co_await auth_.authorization(endpoint, repository);
-    const auto authorized_at = std::chrono::steady_clock::now();
+    // A clock read only for the caller that asked (the resolver), not per blob.
+    std::optional<std::chrono::steady_clock::time_point> authorized_at;
+    if (authorized != nullptr && !*authorized) authorized_at = std::chrono::steady_clock::now();
     Response response = co_await send_following_redirects(http_, request, owner, authorization, options_);
     if (response.status() != 401) {
-      if (authorized != nullptr && !*authorized) *authorized = authorized_at;
+      if (authorized_at) *authorized = authorized_at;
       co_return response;
     }
     if (round == 0 && auth_.unauthorized(endpoint, repository, authorization, response.headers())) {

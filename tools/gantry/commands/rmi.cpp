@@ -46,9 +46,9 @@ std::vector<Asked> asked(const ParsedArgs& args) {
   return out;
 }
 
+// An entry's name, or its digest for an entry other tools wrote without one.
 std::string name_of(const core::Descriptor& entry) {
-  auto it = entry.annotations.find(std::string(core::kRefNameAnnotation));
-  return it != entry.annotations.end() ? it->second : entry.digest.string();
+  return core::ref_name(entry).value_or(entry.digest.string());
 }
 
 int run(const ParsedArgs& args) {
