@@ -419,15 +419,27 @@ std::string detect_manifest_type(std::string_view json_text, std::string_view co
   root.fail("neither an image manifest nor an image index");
 }
 
-const Descriptor& select_platform(const Index& index, const Platform& want) {
+const Descriptor* find_platform(const Index& index, const Platform& want) {
   const std::string wanted_variant = normalize(want).variant;
   const Descriptor* first_match = nullptr;
   for (const Descriptor& entry : index.manifests) {
     if (!is_runnable_entry(entry) || !matches(want, *entry.platform)) continue;
-    if (normalize(*entry.platform).variant == wanted_variant) return entry;
+    if (normalize(*entry.platform).variant == wanted_variant) return &entry;
     if (first_match == nullptr) first_match = &entry;
   }
-  if (first_match != nullptr) return *first_match;
+  return first_match;
+}
+
+std::vector<Descriptor> runnable_entries(const Index& index) {
+  std::vector<Descriptor> out;
+  for (const Descriptor& entry : index.manifests) {
+    if (is_runnable_entry(entry)) out.push_back(entry);
+  }
+  return out;
+}
+
+const Descriptor& select_platform(const Index& index, const Platform& want) {
+  if (const Descriptor* found = find_platform(index, want)) return *found;
 
   std::vector<std::string> offered;
   for (const Descriptor& entry : index.manifests) {

@@ -72,6 +72,11 @@ struct ImageConfig {
 // count (nested indexes, artifacts and BuildKit attestations are skipped).
 // Error(not_found) listing the platforms the index offers when none matches.
 [[nodiscard]] const Descriptor& select_platform(const Index& index, const Platform& want);
+// The same choice; nullptr when no entry matches.
+[[nodiscard]] const Descriptor* find_platform(const Index& index, const Platform& want);
+// The entries select_platform chooses among, in the index's order: one per
+// image the index offers (what `--all-platforms` pulls, what gc keeps).
+[[nodiscard]] std::vector<Descriptor> runnable_entries(const Index& index);
 
 // OCI image-spec config.md#layer-chainid: ChainID(L0) = DiffID(L0),
 // ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)).

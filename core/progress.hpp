@@ -28,6 +28,7 @@ inline constexpr int kEventsVersion = 2;
 struct Resolved {
   std::string reference;        // normalised, as Reference::string()
   Digest manifest_digest;       // the platform's manifest (also when the tag names an index)
+  std::optional<Digest> index_digest{};  // the index it came through, which index.json records
   std::string media_type;       // of that manifest
   Platform platform;            // the index entry's, else the config's
   std::size_t layers = 0;

@@ -124,15 +124,17 @@ std::string blob_name(const core::Digest& digest) {
   return "blobs/" + std::string(core::to_string(digest.algorithm())) + "/" + digest.hex();
 }
 
-// The manifest's descriptor as the image was resolved, named by its reference
-// for containerd (the full name) and for OCI tools.
+// The manifest's descriptor as the image was resolved, named as `docker save`
+// (25 and later) names it: the full reference for containerd, the tag for
+// OCI tools (`skopeo copy oci-archive:FILE:TAG`); a reference by digest
+// alone has no tag to give.
 json index_entry(const registry::ResolvedImage& image) {
   core::Descriptor entry{.media_type = image.manifest_descriptor.media_type,
                          .digest = image.manifest_descriptor.digest,
                          .size = static_cast<std::int64_t>(image.manifest_bytes.size()),
-                         .annotations = {{"io.containerd.image.name", image.reference.string()},
-                                         {std::string(core::kRefNameAnnotation), image.reference.string()}},
+                         .annotations = {{"io.containerd.image.name", image.reference.string()}},
                          .platform = image.platform};
+  if (!image.reference.tag.empty()) entry.annotations.emplace(core::kRefNameAnnotation, image.reference.tag);
   return core::detail::descriptor_to_json(entry);
 }
 

@@ -16,9 +16,10 @@
 namespace gantry::engine {
 
 // The archive written to `fd` (a pipe or a file, written in order, never
-// sought). Each image is named in index.json by its reference (as
-// "io.containerd.image.name" and "org.opencontainers.image.ref.name") and in
-// manifest.json's RepoTags when the reference has a tag. Error(not_found)
+// sought). Each image is named in index.json as docker save (25 and later)
+// names it: its reference as "io.containerd.image.name", its tag as
+// "org.opencontainers.image.ref.name"; and in manifest.json's RepoTags when
+// the reference has a tag. Error(not_found)
 // for a blob the store lacks, Error(digest_mismatch) for one altered in it:
 // then what was written is not a complete archive. A stop requested on
 // `stop` (SIGINT/SIGTERM) ends it at the next blob or chunk with

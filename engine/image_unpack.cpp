@@ -211,7 +211,7 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
   stream_and_wait(client, store, reference, inputs, window, options.stop, report, again);
   target.commit();
   mark_all(timeline, layers.size(), LayerPhase::committed);  // the rootfs is one commit
-  store.set_ref(reference.string(), report.image.manifest_descriptor);
+  store.set_ref(reference.string(), registry::recorded_descriptor(report.image));
   return report;
 }
 
@@ -281,7 +281,7 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
           .stop_all = [&](const std::exception_ptr& error) { fail_inputs(inputs.feeds, error); },
       });
   stream_and_wait(client, store, reference, inputs, window, options.stop, report, again);
-  store.set_ref(reference.string(), report.image.manifest_descriptor);
+  store.set_ref(reference.string(), registry::recorded_descriptor(report.image));
   return report;
 }
 

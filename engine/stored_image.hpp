@@ -12,8 +12,10 @@
 
 namespace gantry::engine {
 
-// nullopt when index.json has no such ref, or one for another platform than
-// `platform`. The stored documents are re-verified against their digests.
+// nullopt when index.json has no such ref, or none for `platform`: a ref
+// naming a manifest for another platform, or an index whose manifest for
+// `platform` was not pulled. The stored documents are re-verified against
+// their digests.
 [[nodiscard]] std::optional<registry::ResolvedImage> resolve_stored(const core::Reference& reference,
                                                                     const core::ContentStore& store,
                                                                     const core::Platform& platform);

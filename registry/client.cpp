@@ -109,9 +109,13 @@ asio::awaitable<PullResult> Client::Impl::pull_resolved(ResolvedImage image, cor
 
   StoreSinkFactory sinks(store);
   FetchStats stats = co_await fetcher.fetch_all(image.reference, image.manifest.layers, sinks);
-  store.set_ref(image.reference.string(), image.manifest_descriptor);
+  store.set_ref(image.reference.string(), recorded_descriptor(image));
   std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
   co_return PullResult{.image = std::move(image), .stats = stats, .seconds = seconds.count()};
+}
+
+const core::Descriptor& recorded_descriptor(const ResolvedImage& image) {
+  return image.index_descriptor ? *image.index_descriptor : image.manifest_descriptor;
 }
 
 progress::Resolved resolved_event(const ResolvedImage& image) {
@@ -119,6 +123,9 @@ progress::Resolved resolved_event(const ResolvedImage& image) {
   for (const core::Descriptor& layer : image.manifest.layers) total += layer.size;
   return progress::Resolved{.reference = image.reference.string(),
                             .manifest_digest = image.manifest_descriptor.digest,
+                            .index_digest = image.index_descriptor
+                                                ? std::optional(image.index_descriptor->digest)
+                                                : std::nullopt,
                             .media_type = image.manifest_descriptor.media_type,
                             .platform = image.platform,
                             .layers = image.manifest.layers.size(),

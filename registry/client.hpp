@@ -64,6 +64,13 @@ struct PullResult {
   double seconds = 0;
 };
 
+// What index.json records for the image's reference: the index it came
+// through when there is one, else the manifest. Naming the index (as
+// containerd does) keeps every platform pulled of one name: a second
+// platform adds its manifest under the same index, and a reference pinned
+// to an index digest stays the digest the user gave.
+[[nodiscard]] const core::Descriptor& recorded_descriptor(const ResolvedImage& image);
+
 // The "resolved" event of `image` (what a pull announces once it knows the
 // image; the engine announces it the same way for its other requests).
 [[nodiscard]] core::progress::Resolved resolved_event(const ResolvedImage& image);
@@ -91,7 +98,7 @@ class Client {
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the
   // manifest(s) and config, fetches every missing layer concurrently, then
-  // records the reference in index.json, pointing at the image manifest.
+  // records the reference in index.json (recorded_descriptor).
   PullResult pull(const core::Reference& reference, core::ContentStore& store);
   // The same for an image resolved already (resolve, start_resolve).
   PullResult pull(ResolvedImage image, core::ContentStore& store);

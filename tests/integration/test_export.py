@@ -106,7 +106,8 @@ def test_skopeo_reads_the_oci_and_docker_forms(gantry, stored, scratch):
     assert export(gantry, *stored, "-o", str(archive)).returncode == 0
     for ref, image in stored.items():
         oci = scratch / f"oci-{image.digest[7:19]}"
-        subprocess.run(["skopeo", "copy", "--quiet", f"oci-archive:{archive}:{ref}", f"dir:{oci}"],
+        # The OCI form names each image by its tag, as docker save does.
+        subprocess.run(["skopeo", "copy", "--quiet", f"oci-archive:{archive}:{ref.rsplit(':', 1)[1]}", f"dir:{oci}"],
                        check=True, capture_output=True, timeout=120)
         # The very manifest the registry served: nothing was rewritten.
         assert sha256_file(oci / "manifest.json") == image.digest
@@ -139,7 +140,7 @@ def test_a_base_shared_by_two_images_is_in_the_archive_once(gantry, stored, scra
     assert sorted(n for n in names if n.startswith("blobs/sha256/")) == sorted(f"blobs/sha256/{d[7:]}" for d in want)
     assert len(want) == 2 * 4 - 1  # manifest, config, base, top each; the base once
     assert [(m["digest"], m["annotations"]) for m in index["manifests"]] == [
-        (image.digest, {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref})
+        (image.digest, {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]})
         for ref, image in stored.items()]
     assert [d["RepoTags"] for d in docker] == [[ref] for ref in stored]
 

@@ -58,13 +58,38 @@ def test_pull_picks_the_platform_from_an_index(registry_plain, repo, gantry, fmt
     ref = registry_plain.ref(repo, "multi")
 
     flags = [] if wanted == "host-default" else ["--platform", str(by_name[wanted])]
-    gantry.ok("pull", "--plain-http", *flags, ref)
+    run = gantry.ok("pull", "--plain-http", *flags, ref)
 
     picked = pushed["host" if wanted == "host-default" else wanted]
     store = OciStore(gantry.store)
     # The index itself is kept too; the other platform's blobs are not fetched.
     assert_store_holds_exactly(store, [index.manifest, *image_blobs(picked)])
-    assert store.refs()[ref]["digest"] == picked.digest
+    # The name records the index (as containerd's does), and is what pull prints.
+    assert store.refs()[ref]["digest"] == index.manifest.digest
+    assert store.refs()[ref]["mediaType"] == mediatypes.INDEX[fmt]
+    assert run.stdout == f"{registry_plain.ref(repo, digest=index.manifest.digest)}\n"
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_second_platform_of_one_name_adds_to_the_first(registry_plain, repo, gantry, pinned):
+    host, other = Platform.host(), _other_platform()
+    pushed = {p: images.platform_image(p) for p in (host, other)}
+    index = images.build_index(list(pushed.values()))
+    registry_plain.client.push_index(repo, index, tag="multi")
+    ref = registry_plain.ref(repo, digest=index.manifest.digest) if pinned else registry_plain.ref(repo, "multi")
+
+    for platform in (host, other):
+        run = gantry.ok("pull", "--plain-http", "--platform", str(platform), ref)
+        assert run.stdout == f"{registry_plain.ref(repo, digest=index.manifest.digest)}\n"
+
+    store = OciStore(gantry.store)
+    assert_store_holds_exactly(store, [index.manifest, *image_blobs(pushed[host]), *image_blobs(pushed[other])])
+    assert {name: d["digest"] for name, d in store.refs().items()} == {ref: index.manifest.digest}
+    # Each platform is in the store for a reader that asks for it, without a registry.
+    for platform, image in pushed.items():
+        shown = json.loads(gantry.ok("inspect", "--local", "--platform", str(platform), ref).stdout)
+        assert shown["digest"] == image.digest, shown
+        assert shown["index"]["digest"] == index.manifest.digest, shown
 
 
 def test_pull_of_a_platform_the_index_lacks_fails(registry_plain, repo, gantry):

@@ -67,6 +67,7 @@ class JsonLines final : public progress::StampedSink {
   static void fill(nlohmann::ordered_json& j, const progress::Resolved& e) {
     j["reference"] = e.reference;
     j["digest"] = e.manifest_digest.string();
+    if (e.index_digest) j["index_digest"] = e.index_digest->string();
     j["media_type"] = e.media_type;
     j["platform"] = e.platform.string();
     j["layers"] = e.layers;
@@ -124,8 +125,9 @@ class PlainLog final : public progress::StampedSink {
  public:
   void on_event(const progress::Stamp& stamp, const progress::Event& event) override {
     if (const auto* r = std::get_if<progress::Resolved>(&event)) {
-      std::fprintf(stderr, "resolved %s -> %s (%s, %zu layer%s, %s)\n", r->reference.c_str(),
-                   r->manifest_digest.string().c_str(), r->platform.string().c_str(), r->layers,
+      const std::string of_index = r->index_digest ? " of index " + r->index_digest->string() : "";
+      std::fprintf(stderr, "resolved %s -> %s (%s%s, %zu layer%s, %s)\n", r->reference.c_str(),
+                   r->manifest_digest.string().c_str(), r->platform.string().c_str(), of_index.c_str(), r->layers,
                    r->layers == 1 ? "" : "s", human_bytes(r->total_bytes).c_str());
     } else if (const auto* s = std::get_if<progress::BlobStarted>(&event); s && s->resumed_from > 0) {
       std::fprintf(stderr, "resuming %s at %s of %s\n", short_digest(s->digest).c_str(),

@@ -72,8 +72,9 @@ Command export_command() {
       .description =
           "Writes a tar archive of every REF and every reference listed in each -f FILE\n"
           "(read as gantry prewarm reads it; each image once): an OCI image layout\n"
-          "(oci-layout, index.json naming each image by REF as \"io.containerd.image.name\" and\n"
-          "\"org.opencontainers.image.ref.name\", blobs/sha256/<hex>) that `ctr images import`\n"
+          "(oci-layout, index.json naming each image as docker save does: REF as\n"
+          "\"io.containerd.image.name\", its tag as \"org.opencontainers.image.ref.name\";\n"
+          "blobs/sha256/<hex>) that `ctr images import`\n"
           "and `skopeo copy oci-archive:` read, and Docker's manifest.json for `docker load`\n"
           "and `skopeo copy docker-archive:`. A blob several images share is in it once. The\n"
           "blobs stream from the store, each checked again against its digest.\n"

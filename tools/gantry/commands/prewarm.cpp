@@ -59,6 +59,7 @@ void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
     nlohmann::ordered_json j{{"reference", o.reference.string()}, {"ok", o.report.has_value()}};
     if (o.report) {
       j["digest"] = o.report->image.manifest_descriptor.digest.string();
+      if (const auto& index = o.report->image.index_descriptor) j["index_digest"] = index->digest.string();
       j["layers"] = o.report->image.manifest.layers.size();
       j["bytes_fetched"] = o.report->fetched.bytes_fetched;
       j["bytes_reused"] = reused_bytes(*o.report);

@@ -25,9 +25,11 @@ constexpr std::array kOptions = {
     kMaxLayerSizeOption,
 };
 
-// What a script wants from a pull: the exact image it got.
+// What a script wants from a pull: the exact image it got, by the digest
+// the store records (the index's for a multi-platform image, as docker
+// prints it), which pulls the same image again for the same --platform.
 void print_pulled(const registry::ResolvedImage& image) {
-  std::printf("%s@%s\n", image.reference.name().c_str(), image.manifest_descriptor.digest.string().c_str());
+  std::printf("%s@%s\n", image.reference.name().c_str(), registry::recorded_descriptor(image).digest.string().c_str());
 }
 
 // One line per image that failed when several were asked for; after a
@@ -85,7 +87,8 @@ Command pull_command() {
           "at --store and records REF in its index.json. Blobs already in the store are not\n"
           "fetched again; an interrupted download resumes where it stopped (SIGINT or\n"
           "SIGTERM keep the partial files and exit 130 or 143). Prints\n"
-          "NAME@DIGEST for each image pulled.\n"
+          "NAME@DIGEST for each image pulled: the digest REF now names in the store, that of\n"
+          "the index for a multi-platform image (whose other platforms pulled before stay).\n"
           "\n"
           "With --unpack, each layer is also unpacked, while it downloads, into a snapshot\n"
           "in the store (STORE/snapshots/sha256/<chain ID>, whiteouts in overlayfs form),\n"
