@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/file_handle.hpp"
@@ -221,6 +224,77 @@ void remove_tree(const std::filesystem::path& dir) {
     throw errno_error(err, "cannot open", parent.string());
   }
   (void)remove_tree_at(parent_fd.get(), name.c_str(), dir.string());
+}
+
+TreeUsage tree_usage(const std::filesystem::path& dir) {
+  const std::string what = dir.string();
+  auto [current, err] = try_open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!current) {
+    if (err == ENOENT) return {};
+    throw errno_error(err, "cannot open to measure", what);
+  }
+  struct stat st {};
+  if (::fstat(current.get(), &st) != 0) throw errno_error(errno, "cannot stat", what);
+  const dev_t device = st.st_dev;
+  TreeUsage usage{.bytes = st.st_blocks * 512, .entries = 1};
+  std::set<std::pair<dev_t, ino_t>> linked;  // inodes of several names, counted once
+  // The directories above the current one: each one's inode, and where in
+  // it the listing goes on once the walk is back.
+  struct Level {
+    ino_t inode;
+    off_t resume;
+  };
+  std::vector<Level> above;
+  ino_t inode = st.st_ino;
+  off_t position = 0;
+  alignas(dirent64) char buffer[16384];
+  for (;;) {
+    bool descended = false;
+    if (::lseek(current.get(), position, SEEK_SET) < 0) throw errno_error(errno, "cannot list to measure", what);
+    while (!descended) {
+      const ssize_t n = ::getdents64(current.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw errno_error(errno, "cannot list to measure", what);
+      if (n == 0) break;
+      for (ssize_t pos = 0; pos < n && !descended;) {
+        const auto* entry = reinterpret_cast<const dirent64*>(buffer + pos);
+        pos += entry->d_reclen;
+        position = entry->d_off;
+        if (is_dot_or_dot_dot(entry->d_name)) continue;
+        struct stat child {};
+        if (::fstatat(current.get(), entry->d_name, &child, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+        ++usage.entries;
+        if (!S_ISDIR(child.st_mode)) {
+          if (child.st_nlink > 1 && !linked.emplace(child.st_dev, child.st_ino).second) continue;
+          usage.bytes += child.st_blocks * 512;
+          continue;
+        }
+        usage.bytes += child.st_blocks * 512;
+        if (child.st_dev != device) continue;  // a mount point: its content is another filesystem's
+        FileHandle down(::openat(current.get(), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        struct stat opened {};
+        if (!down || ::fstat(down.get(), &opened) != 0 || opened.st_ino != child.st_ino || opened.st_dev != device) {
+          continue;
+        }
+        above.push_back({inode, position});
+        current = std::move(down);
+        inode = opened.st_ino;
+        position = 0;
+        descended = true;
+      }
+    }
+    if (descended) continue;
+    if (above.empty()) return usage;
+    FileHandle up(::openat(current.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat parent {};
+    if (!up || ::fstat(up.get(), &parent) != 0 || parent.st_ino != above.back().inode || parent.st_dev != device) {
+      throw Error(ErrorKind::io, "cannot measure: the tree changed while it was walked", {.path = what});
+    }
+    current = std::move(up);
+    inode = parent.st_ino;
+    position = above.back().resume;
+    above.pop_back();
+  }
 }
 
 void empty_directory(const std::filesystem::path& dir) {

@@ -255,7 +255,8 @@ void update_index(const fs::path& root, const std::function<bool(json& index)>& 
 
 }  // namespace
 
-ContentStore::ContentStore(std::filesystem::path root) : root_(std::move(root)) {
+ContentStore::ContentStore(std::filesystem::path root, StoreLease lease)
+    : root_(std::move(root)), lease_(lease == StoreLease::taken ? std::make_shared<Lease>(root_) : nullptr) {
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec) throw errno_error(ec.value(), "cannot create the store", root_.string());
@@ -297,6 +298,7 @@ std::filesystem::path ContentStore::default_root() {
 }
 
 std::filesystem::path ContentStore::blob_path(const Digest& digest) const {
+  hold(digest);  // every use of a blob goes through its path
   return root_ / "blobs" / to_string(digest.algorithm()) / digest.hex();
 }
 

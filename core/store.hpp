@@ -11,12 +11,18 @@
 //                                         named by its chain ID; complete when present
 //   ROOT/ingest/<hex>.snapshot/           a snapshot being built, renamed into place
 //   ROOT/ingest/<hex>.snapshot.lock       one builder per chain ID (flock)
+//   ROOT/leases/                          what each process uses (core/lease.hpp)
 //
 // Several gantry processes may share one store: blob writers take a per-digest
 // file lock, blobs and index.json are replaced by atomic rename, and index.json
 // updates are serialised by a lock so no update is lost. Every file other
 // tools read appears complete or not at all (temporary + fsync + rename/link).
 // Errors from the filesystem are Error(io) with strerror and the path.
+//
+// Every digest a store object is asked about (a blob, a snapshot's chain
+// ID, a ref's target) is first held in the process's lease, so a gc in
+// another process never removes what this one reads, writes or runs; the
+// lease ends with the last copy of the object.
 
 #include <cstdint>
 #include <filesystem>
@@ -29,6 +35,7 @@
 
 #include "core/descriptor.hpp"
 #include "core/digest.hpp"
+#include "core/lease.hpp"
 
 namespace gantry::core {
 
@@ -102,13 +109,18 @@ struct SnapshotIngest {
   SnapshotWriterPtr writer;  // otherwise: ours to build
 };
 
+// Whether a store object holds what it is asked about in a lease: all do,
+// but gc (which must not protect what it sweeps) and the commands that only
+// look (images, df, rmi).
+enum class StoreLease { taken, none };
+
 class ContentStore {
  public:
   // Opens the layout at root, creating it (and oci-layout, index.json) if absent.
   // Processes opening one new store at once all succeed. Throws Error(io) when
   // it cannot, Error(bad_input) for a folder that holds something else (an
   // oci-layout of another version, or one that is not JSON).
-  explicit ContentStore(std::filesystem::path root);
+  explicit ContentStore(std::filesystem::path root, StoreLease lease = StoreLease::taken);
 
   // $GANTRY_STORE, else /var/lib/gantry when the effective uid is 0, else
   // $XDG_DATA_HOME/gantry (ignored when relative, per the XDG spec), else
@@ -164,7 +176,12 @@ class ContentStore {
   [[nodiscard]] std::vector<Descriptor> refs() const;
 
  private:
+  void hold(const Digest& digest) const {
+    if (lease_) lease_->hold(digest);
+  }
+
   std::filesystem::path root_;
+  std::shared_ptr<Lease> lease_;  // shared by copies; null with StoreLease::none
 };
 
 }  // namespace gantry::core

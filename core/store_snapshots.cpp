@@ -62,6 +62,7 @@ class DirSnapshotWriter final : public SnapshotWriter {
 }  // namespace
 
 fs::path ContentStore::snapshot_path(const Digest& chain_id) const {
+  hold(chain_id);  // every use of a snapshot goes through its path
   return detail::snapshots_dir(root_) / to_string(chain_id.algorithm()) / chain_id.hex();
 }
 

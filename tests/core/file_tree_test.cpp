@@ -152,6 +152,36 @@ class FileTreeTest : public ::testing::Test {
   fs::path tmp_;
 };
 
+TEST_F(FileTreeTest, MeasuresATreeCountingEveryNameAndEachInodeOnce) {
+  const fs::path top = tmp_ / "tree";
+  fs::create_directories(top / "a" / "b");
+  spit(top / "a" / "b" / "big", std::string(100'000, 'x'));
+  ASSERT_EQ(::link((top / "a" / "b" / "big").c_str(), (top / "linked").c_str()), 0);
+  fs::create_symlink(outside(), top / "out");  // not followed: outside()'s file is not counted
+  const TreeUsage usage = tree_usage(top);
+  EXPECT_EQ(usage.entries, 6);  // top, a, b, big, linked, out
+  struct stat st {};
+  ASSERT_EQ(::stat((top / "linked").c_str(), &st), 0);
+  EXPECT_GE(usage.bytes, st.st_blocks * 512);
+  EXPECT_LT(usage.bytes, 2 * st.st_blocks * 512);  // the second link is not counted again
+  EXPECT_EQ(tree_usage(tmp_ / "missing").entries, 0);
+}
+
+TEST_F(FileTreeTest, MeasuresATree30000LevelsDeepInBoundedMemory) {
+  const fs::path top = tmp_ / "tree";
+  build_deep_tree(top, 30000);
+  ChildResult result = in_child([&] {
+    // Passed back through the error text: the child's memory is its own.
+    throw Error(ErrorKind::io, "entries " + std::to_string(tree_usage(top).entries));
+  });
+  EXPECT_LT(result.rss_growth_kib, kMaxRemovalRssKib);
+  // Running as root every level is entered; without CAP_DAC_OVERRIDE the
+  // walk stops at the first mode-000 directory and counts it alone.
+  const long long expected = ::geteuid() == 0 ? 1 + 30000 + 300 + 1 : 1 + 6;
+  EXPECT_NE(result.error.find("entries " + std::to_string(expected)), std::string::npos) << result.error;
+  expect_outside_intact();
+}
+
 TEST_F(FileTreeTest, RemovesATree12000LevelsDeepInBoundedMemory) { removes_deep_tree(12000); }
 
 TEST_F(FileTreeTest, RemovesATree30000LevelsDeepInBoundedMemory) { removes_deep_tree(30000); }

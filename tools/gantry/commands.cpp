@@ -14,8 +14,11 @@ std::span<const Command> commands() {
       run_command(),
       prewarm_command(),
       inspect_command(),
-      export_command(),
+      images_command(),
       rmi_command(),
+      gc_command(),
+      df_command(),
+      export_command(),
   };
   return kCommands;
 }

@@ -61,11 +61,11 @@ std::filesystem::path store_root(const ParsedArgs& args) {
   return core::ContentStore::default_root();
 }
 
-std::optional<core::ContentStore> existing_store(const ParsedArgs& args) {
+std::optional<core::ContentStore> existing_store(const ParsedArgs& args, core::StoreLease lease) {
   const std::filesystem::path root = store_root(args);
   std::error_code ec;
   if (!std::filesystem::exists(root / "index.json", ec)) return std::nullopt;
-  return core::ContentStore(root);
+  return core::ContentStore(root, lease);
 }
 
 registry::Options registry_options(const ParsedArgs& args) {

@@ -28,7 +28,10 @@ inline constexpr OptionSpec kQuietOption{
 [[nodiscard]] std::filesystem::path store_root(const ParsedArgs& args);
 // The store at store_root() if there is one (its index.json), else nullopt:
 // for the commands that only read or remove, which must not make one.
-[[nodiscard]] std::optional<core::ContentStore> existing_store(const ParsedArgs& args);
+[[nodiscard]] std::optional<core::ContentStore> existing_store(const ParsedArgs& args,
+                                                               core::StoreLease lease = core::StoreLease::taken);
+// --json, alone for the commands that only touch the store.
+inline constexpr OptionSpec kJsonOption{.name = "json", .value_name = "", .help = "print JSON instead of a table"};
 // Throws Error(bad_input) for a malformed --platform, --mirror, --jobs, host or file.
 [[nodiscard]] registry::Options registry_options(const ParsedArgs& args);
 // "123", "64K", "512M", "20G", "1T" (binary units); Error(bad_input) naming the flag.

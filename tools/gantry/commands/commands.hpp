@@ -9,7 +9,10 @@ namespace gantry::tools {
 [[nodiscard]] Command prewarm_command();
 [[nodiscard]] Command inspect_command();
 [[nodiscard]] Command export_command();
+[[nodiscard]] Command images_command();
 [[nodiscard]] Command rmi_command();
+[[nodiscard]] Command gc_command();
+[[nodiscard]] Command df_command();
 [[nodiscard]] Command unpack_command();
 [[nodiscard]] Command bundle_command();
 [[nodiscard]] Command run_command();

@@ -54,7 +54,7 @@ std::string name_of(const core::Descriptor& entry) {
 int run(const ParsedArgs& args) {
   std::vector<Asked> wanted = asked(args);
   // A store that does not exist holds nothing, and is not made to say so.
-  if (std::optional<core::ContentStore> store = existing_store(args)) {
+  if (std::optional<core::ContentStore> store = existing_store(args, core::StoreLease::none)) {
     const std::vector<core::Descriptor> removed = store->remove_refs([&](const core::Descriptor& entry) {
       const std::string name = name_of(entry);
       bool match = false;
@@ -89,8 +89,9 @@ Command rmi_command() {
           "Removes each REF from the store's index.json and prints \"untagged NAME\" for\n"
           "every entry removed (-q: nothing). REF is a reference as pulled (NAME:TAG or NAME@DIGEST,\n"
           "normalised as for pull: busybox is docker.io/library/busybox:latest), or a bare\n"
-          "manifest digest sha256:HEX, which removes every name of that image. The blobs\n"
-          "and snapshots stay: removing a reference frees no space by itself. A REF the\n"
+          "digest sha256:HEX a name records (gantry images: the INDEX of a multi-platform\n"
+          "image, else its DIGEST), which removes every name of that image. The blobs and\n"
+          "snapshots stay until `gantry gc`: removing a reference frees no space by itself. A REF the\n"
           "store does not hold is an error naming it, after the others are removed; a\n"
           "malformed one removes nothing.",
       .options = kOptions,

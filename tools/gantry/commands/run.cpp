@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/file_tree.hpp"
 #include "core/store.hpp"
+#include "engine/gc.hpp"
 #include "engine/stale.hpp"
 #include "runtime/launcher.hpp"
 #include "tools/gantry/command_engine.hpp"
@@ -57,25 +58,25 @@ std::string new_container_id() {
   return id;
 }
 
-// Marks the directory of a running container; its pid follows.
-constexpr std::string_view kRunningMarker = ".running-";
-
 // STORE/containers/<id>.running-<pid>/ while the container runs: the upper
 // and work dirs (or the flattened copy). Removed when it exits, or, with
-// --keep, renamed to STORE/containers/<id>/. Those a killed gantry left are
+// --keep, renamed to STORE/containers/<id>/ (naming its image for gc). Those a killed gantry left are
 // removed by the next run (their overlay mount detached first, if the kill
 // came between mount and exec).
 class ContainerDir {
  public:
-  ContainerDir(const core::ContentStore& store, bool keep) : keep_(keep) {
-    const fs::path containers = store.root() / "containers";
+  // `image`: the digest its reference records, which keeps a kept container
+  // from gc as long as the reference does.
+  ContainerDir(const core::ContentStore& store, bool keep, const core::Digest& image) : keep_(keep) {
+    const fs::path containers = engine::containers_dir(store.root());
     std::error_code ec;
     fs::create_directories(containers, ec);
     if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = containers.string()});
     remove_stale(containers);
     id_ = new_container_id();
-    path_ = containers / (id_ + engine::owned_name(kRunningMarker));
+    path_ = containers / (id_ + engine::owned_name(engine::kRunningContainerMarker));
     if (::mkdir(path_.c_str(), 0700) != 0) throw core::errno_error(errno, "cannot create", path_.string());
+    if (keep_) engine::record_container_image(path_, image);
   }
   ~ContainerDir() {
     try {
@@ -97,7 +98,7 @@ class ContainerDir {
   static void remove_stale(const fs::path& containers) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(containers, ec)) {
-      if (!engine::left_by_dead_process(entry.path().filename().string(), kRunningMarker)) continue;
+      if (!engine::left_by_dead_process(entry.path().filename().string(), engine::kRunningContainerMarker)) continue;
       ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
       runtime::remove_launch_leftovers(entry.path());
       try {
@@ -197,7 +198,7 @@ int run(const ParsedArgs& args) {
   core::ContentStore& store = images.store();
 
   engine::UnpackReport report = images.carry_out({.reference = ref, .goal = engine::Goal::snapshots});
-  ContainerDir container(store, args.flag("keep"));
+  ContainerDir container(store, args.flag("keep"), registry::recorded_descriptor(report.image).digest);
   spec.config = &report.image.config;
   spec.container_dir = container.path();
   spec.seccomp_cache = store.root() / "cache" / "seccomp";
