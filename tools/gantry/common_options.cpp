@@ -126,4 +126,10 @@ std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min,
   return refs;
 }
 
+void refuse_positionals(const ParsedArgs& args, std::string_view command) {
+  if (args.positionals().empty()) return;
+  const std::string name(command);
+  throw core::Error(core::ErrorKind::bad_input, "gantry " + name + ": takes no arguments (see 'gantry " + name + " --help')");
+}
+
 }  // namespace gantry::tools

@@ -39,6 +39,8 @@ inline constexpr OptionSpec kJsonOption{.name = "json", .value_name = "", .help 
 // --pull missing|always|never (docker run's), `fallback` when absent;
 // Error(bad_input) for another word.
 [[nodiscard]] engine::PullPolicy pull_policy(const ParsedArgs& args, engine::PullPolicy fallback);
+// Error(bad_input) when a command that takes none is given arguments.
+void refuse_positionals(const ParsedArgs& args, std::string_view command);
 // Every positional argument as a reference; at least `min` of them.
 [[nodiscard]] std::vector<core::Reference> references(const ParsedArgs& args, std::size_t min,
                                                       std::string_view command);

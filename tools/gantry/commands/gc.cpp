@@ -36,12 +36,6 @@ constexpr std::array kKinds = {
     Kind{"containers", &engine::GcReport::containers},
 };
 
-void refuse_arguments(const ParsedArgs& args, const char* command) {
-  if (args.positionals().empty()) return;
-  throw core::Error(core::ErrorKind::bad_input,
-                    std::string("gantry ") + command + ": takes no arguments (see 'gantry " + command + " --help')");
-}
-
 // A store that does not exist holds nothing, and is not made to say so.
 engine::GcReport collect(const ParsedArgs& args, engine::GcOptions options) {
   if (!existing_store(args, core::StoreLease::none)) return {};
@@ -51,7 +45,7 @@ engine::GcReport collect(const ParsedArgs& args, engine::GcOptions options) {
 nlohmann::ordered_json counted(const engine::Reclaimable& r) { return {{"count", r.count}, {"bytes", r.bytes}}; }
 
 int gc(const ParsedArgs& args) {
-  refuse_arguments(args, "gc");
+  refuse_positionals(args, "gc");
   const bool dry_run = args.flag("dry-run");
   const engine::GcReport report = collect(args, {.dry_run = dry_run});
   if (args.flag("json")) {
@@ -75,7 +69,7 @@ int gc(const ParsedArgs& args) {
 }
 
 int df(const ParsedArgs& args) {
-  refuse_arguments(args, "df");
+  refuse_positionals(args, "df");
   const engine::GcReport report = collect(args, {.dry_run = true, .measure_all = true});
   if (args.flag("json")) {
     nlohmann::ordered_json out;

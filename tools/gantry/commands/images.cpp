@@ -52,9 +52,7 @@ void print_table(const std::vector<engine::ListedImage>& images) {
 }
 
 int run(const ParsedArgs& args) {
-  if (!args.positionals().empty()) {
-    throw core::Error(core::ErrorKind::bad_input, "gantry images: takes no arguments (see 'gantry images --help')");
-  }
+  refuse_positionals(args, "images");
   std::vector<engine::ListedImage> images;
   // A store that does not exist holds nothing, and is not made to say so.
   if (std::optional<core::ContentStore> store = existing_store(args, core::StoreLease::none)) {
