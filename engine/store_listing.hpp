@@ -22,7 +22,7 @@ struct ListedImage {
   std::int64_t compressed_bytes = 0;      // config and layers, as the manifest declares them
   std::size_t layers = 0;
   std::size_t snapshots_present = 0;            // of `layers`
-  std::optional<std::int64_t> unpacked_bytes;  // on disk, over the snapshots present; none if none is
+  std::optional<std::int64_t> unpacked_bytes{};  // on disk, over the snapshots present; none if none is
 };
 
 // In index.json's order, an index's platforms in its order. An index none

@@ -20,6 +20,7 @@ import pytest
 
 from gantry_testbed import images
 from gantry_testbed.containerd import ctr as run_ctr
+from gantry_testbed.containerd import ctr_run
 
 pytestmark = pytest.mark.root("containerd and ctr run need root")
 
@@ -67,8 +68,7 @@ def test_ctr_imports_checks_and_runs_both_images(gantry, stored, containerd, scr
         assert image.digest in ctr(containerd, "images", "ls"), ref
         assert "complete" in listed[ref], listed[ref]
     for ref, which in zip(stored, ("one", "two")):
-        out = ctr(containerd, "run", "--rm", ref, f"export-{which}", "sh", "-c", "cat /etc/which; echo ran")
-        assert out == f"{which}\nran\n"
+        assert ctr_run(containerd, NAMESPACE, ref, f"export-{which}", "cat /etc/which; echo ran") == f"{which}\nran\n"
 
 
 def test_stdout_pipes_into_ctr_import(gantry, stored, containerd):
@@ -94,7 +94,7 @@ def test_a_docker_format_image_imports_and_runs(gantry, registry_plain, containe
     ctr(containerd, "images", "import", str(archive))
     [line] = ctr(containerd, "images", "check").splitlines()[1:]
     assert line.split()[0] == ref and "complete" in line and image.media_type in line, line
-    assert ctr(containerd, "run", "--rm", ref, "export-docker", "cat", "/etc/which") == "docker\n"
+    assert ctr_run(containerd, NAMESPACE, ref, "export-docker", "cat /etc/which") == "docker\n"
 
 
 def sha256_file(path: Path) -> str:

@@ -19,6 +19,7 @@ std::span<const Command> commands() {
       gc_command(),
       df_command(),
       export_command(),
+      import_command(),
   };
   return kCommands;
 }

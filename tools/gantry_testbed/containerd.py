@@ -52,3 +52,17 @@ def ctr(socket: Path, namespace: str, *args: str, input: bytes | None = None) ->
                             input=input, timeout=120)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return result.stdout.decode()
+
+
+def ctr_run(socket: Path, namespace: str, ref: str, name: str, script: str) -> str:
+    """What `sh -c SCRIPT` prints in a container of `ref` under `ctr run --rm`.
+    The output goes through a file bind-mounted from the host, not ctr's own
+    stdout: ctr can lose the tail of a short-lived task's output (its copy
+    from the shim's FIFO races the task's exit), as seen under load here."""
+    out = Path(tempfile.mkdtemp(prefix="gx-run-"))
+    try:
+        ctr(socket, namespace, "run", "--rm", "--mount", f"type=bind,src={out},dst=/gantry-out,options=rbind:rw",
+            ref, name, "sh", "-c", f"({script}) > /gantry-out/stdout")
+        return (out / "stdout").read_text()
+    finally:
+        subprocess.run(["rm", "-rf", str(out)], check=False)

@@ -9,6 +9,7 @@ namespace gantry::tools {
 [[nodiscard]] Command prewarm_command();
 [[nodiscard]] Command inspect_command();
 [[nodiscard]] Command export_command();
+[[nodiscard]] Command import_command();
 [[nodiscard]] Command images_command();
 [[nodiscard]] Command rmi_command();
 [[nodiscard]] Command gc_command();
