@@ -61,7 +61,7 @@ std::future<UnpackReport> Engine::submit(ImageRequest request) {
   {
     std::lock_guard lock(mutex_);
     ImageTimeline timeline = events_.track(request.reference.string());
-    std::future<registry::ResolvedImage> resolving = start_resolving(request.reference);
+    std::future<registry::ResolvedImage> resolving = start_resolving(request);
     jobs_.push_back(Job{.request = std::move(request), .timeline = timeline, .resolving = std::move(resolving), .done = {}});
     report = jobs_.back().done.get_future();
   }
@@ -90,12 +90,13 @@ void Engine::work() {
   }
 }
 
-std::future<registry::ResolvedImage> Engine::start_resolving(const core::Reference& reference) {
+std::future<registry::ResolvedImage> Engine::start_resolving(const ImageRequest& request) {
+  const core::Reference& reference = request.reference;
   const PullPolicy policy = options_.unpack.pull;
   std::promise<registry::ResolvedImage> known;
   try {
     if (policy != PullPolicy::always) {
-      if (auto stored = resolve_stored(reference, store_, options_.unpack.platform)) {
+      if (auto stored = resolve_stored(reference, store_, request.platform.value_or(options_.unpack.platform))) {
         known.set_value(std::move(*stored));
         return known.get_future();
       }
@@ -108,7 +109,7 @@ std::future<registry::ResolvedImage> Engine::start_resolving(const core::Referen
     known.set_exception(std::current_exception());
     return known.get_future();
   }
-  return client_.start_resolve(reference, store_);
+  return client_.start_resolve(reference, store_, request.platform);
 }
 
 UnpackReport Engine::carry_out(Job& job) {

@@ -20,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,11 @@ struct ImageRequest {
   core::Reference reference;
   Goal goal = Goal::blobs;
   std::filesystem::path rootfs{};  // Goal::rootfs: new, or an empty directory
+  // The platform to pick from an index, instead of the options' (one
+  // request per platform: `--all-platforms`). The engine's events and
+  // timeline name an image by its reference: requests for one reference
+  // must not be in flight at once.
+  std::optional<core::Platform> platform{};
 };
 
 struct EngineOptions {
@@ -83,7 +89,7 @@ class Engine {
   };
   // Started as the request comes, before any image's layers: resolving is
   // cheap and tells every image's size and layers early.
-  std::future<registry::ResolvedImage> start_resolving(const core::Reference& reference);
+  std::future<registry::ResolvedImage> start_resolving(const ImageRequest& request);
   void start_workers();
   void work();
   UnpackReport carry_out(Job& job);

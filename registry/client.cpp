@@ -145,12 +145,23 @@ ResolvedImage Client::resolve(const core::Reference& reference, core::ContentSto
   return impl_->run(impl_->resolver.resolve(reference, &store));
 }
 
-std::future<ResolvedImage> Client::start_resolve(core::Reference reference, core::ContentStore& store) {
+std::future<ResolvedImage> Client::start_resolve(core::Reference reference, core::ContentStore& store,
+                                                 std::optional<core::Platform> platform) {
   // The reference lives in the coroutine's frame: the caller need not keep it.
-  auto resolving = [](Impl& impl, core::Reference ref, core::ContentStore& in) -> asio::awaitable<ResolvedImage> {
-    co_return co_await impl.resolver.resolve(ref, &in);
+  auto resolving = [](Impl& impl, core::Reference ref, core::ContentStore& in,
+                      std::optional<core::Platform> wanted) -> asio::awaitable<ResolvedImage> {
+    co_return co_await impl.resolver.resolve(ref, &in, std::move(wanted));
   };
-  return impl_->start(resolving(*impl_, std::move(reference), store));
+  return impl_->start(resolving(*impl_, std::move(reference), store, std::move(platform)));
+}
+
+std::future<std::vector<core::Platform>> Client::start_platforms(core::Reference reference,
+                                                                const core::ContentStore& store) {
+  auto asking = [](Impl& impl, core::Reference ref,
+                   const core::ContentStore& in) -> asio::awaitable<std::vector<core::Platform>> {
+    co_return co_await impl.resolver.platforms(ref, &in);
+  };
+  return impl_->start(asking(*impl_, std::move(reference), store));
 }
 
 PullResult Client::pull(ResolvedImage image, core::ContentStore& store) {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/descriptor.hpp"
 #include "core/error.hpp"
@@ -94,7 +95,14 @@ class Client {
   // The same, started at once and not waited for (the engine resolves every
   // image it is given before their layers take the download slots). The
   // store must outlive the future's result.
-  [[nodiscard]] std::future<ResolvedImage> start_resolve(core::Reference reference, core::ContentStore& store);
+  // `platform` overrides the options' for this image.
+  [[nodiscard]] std::future<ResolvedImage> start_resolve(core::Reference reference, core::ContentStore& store,
+                                                         std::optional<core::Platform> platform = std::nullopt);
+  // The platforms the index a reference names offers (`--all-platforms`),
+  // empty for a reference to one image manifest; started at once, so that
+  // many are asked together. Documents in the store are read from it.
+  [[nodiscard]] std::future<std::vector<core::Platform>> start_platforms(core::Reference reference,
+                                                                        const core::ContentStore& store);
   // Resolves (documents already in the store are not fetched again: by
   // digest nothing goes to the network, by tag only a HEAD), stores the
   // manifest(s) and config, fetches every missing layer concurrently, then

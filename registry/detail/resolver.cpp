@@ -1,5 +1,7 @@
 #include "registry/detail/resolver.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "core/manifest.hpp"
 #include "core/media_types.hpp"
@@ -85,8 +87,23 @@ core::Descriptor descriptor_of(const std::string& media, const core::Digest& dig
 
 }  // namespace
 
-asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& reference, core::ContentStore* store) {
+asio::awaitable<std::vector<core::Platform>> Resolver::platforms(const core::Reference& reference,
+                                                                const core::ContentStore* store) {
+  Document top = co_await manifest(reference, nullptr, store);
+  std::vector<core::Platform> out;
+  if (!media_type::is_index(top.media_type)) co_return out;
+  const core::Index index =
+      in_context(about(reference, top.digest), [&] { return core::parse_index(top.bytes, top.media_type); });
+  for (const core::Descriptor& entry : core::runnable_entries(index)) {
+    if (std::find(out.begin(), out.end(), *entry.platform) == out.end()) out.push_back(*entry.platform);
+  }
+  co_return out;
+}
+
+asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& reference, core::ContentStore* store,
+                                                 std::optional<core::Platform> asked) {
   const Options& options = session_.options();
+  const std::optional<core::Platform> wanted = asked ? asked : options.platform;
 
   std::optional<std::chrono::steady_clock::time_point> auth_at;
   Document top = co_await manifest(reference, nullptr, store, &auth_at);
@@ -98,7 +115,7 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
   if (media_type::is_index(chosen.media_type)) {
     core::ErrorContext index_context = about(reference, chosen.digest);
     index = in_context(index_context, [&] { return core::parse_index(chosen.bytes, chosen.media_type); });
-    core::Platform want = options.platform.value_or(core::Platform::host());
+    core::Platform want = wanted.value_or(core::Platform::host());
     manifest_descriptor = in_context(index_context, [&] { return core::select_platform(*index, want); });
     if (!media_type::is_manifest(manifest_descriptor.media_type)) {
       throw Error(ErrorKind::unsupported,
@@ -129,8 +146,8 @@ asio::awaitable<ResolvedImage> Resolver::resolve(const core::Reference& referenc
       in_context(about(reference, config_descriptor.digest), [&] { return core::parse_config(config_bytes); });
 
   core::Platform platform = manifest_descriptor.platform.value_or(image_config.platform);
-  if (!manifest_descriptor.platform && options.platform && !core::matches(*options.platform, platform)) {
-    throw Error(ErrorKind::not_found, "the image is for " + platform.string() + ", not " + options.platform->string(),
+  if (!manifest_descriptor.platform && wanted && !core::matches(*wanted, platform)) {
+    throw Error(ErrorKind::not_found, "the image is for " + platform.string() + ", not " + wanted->string(),
                 context);
   }
   co_return ResolvedImage{.reference = reference,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include "core/store.hpp"
 #include "registry/client.hpp"
@@ -22,7 +23,13 @@ class Resolver {
   Resolver(Session& session, Fetcher& fetcher) : session_(session), fetcher_(fetcher) {}
 
   // `store` may be null (inspect: everything from the registry, nothing kept).
-  asio::awaitable<ResolvedImage> resolve(const core::Reference& reference, core::ContentStore* store);
+  // `platform`: the one to pick from an index, else the options' (else the host's).
+  asio::awaitable<ResolvedImage> resolve(const core::Reference& reference, core::ContentStore* store,
+                                         std::optional<core::Platform> platform = std::nullopt);
+  // The platforms of the images the index `reference` names offers, in its
+  // order, each once; empty when it names one image manifest.
+  asio::awaitable<std::vector<core::Platform>> platforms(const core::Reference& reference,
+                                                         const core::ContentStore* store);
 
  private:
   struct Document {

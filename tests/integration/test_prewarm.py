@@ -164,6 +164,25 @@ def test_one_bad_image_does_not_stop_the_others(registry_plain, repo, gantry, fa
         assert len([line for line in log if line.startswith(f"failed {ref}: ")]) == 1, table.describe()
 
 
+def test_all_platforms_gives_each_platform_a_row(registry_plain, repo, gantry):
+    host = images.Platform.host()
+    other = images.Platform("linux", "arm64" if host.architecture != "arm64" else "amd64")
+    pushed = {str(p): images.platform_image(p) for p in (host, other)}
+    registry_plain.client.push_index(repo, images.build_index(list(pushed.values())), tag="multi")
+    single = images.busybox_image()
+    registry_plain.client.push_image(repo, single, tag="single")
+    multi, one = registry_plain.ref(repo, "multi"), registry_plain.ref(repo, "single")
+
+    summary = _summary(gantry.ok("prewarm", "--plain-http", "--json", "--all-platforms", multi, one))
+
+    assert (summary["ok"], summary["failed"]) == (3, 0)
+    rows = {(image["reference"], image.get("platform")): image["digest"] for image in summary["images"]}
+    assert rows == {(multi, str(host)): pushed[str(host)].digest, (multi, str(other)): pushed[str(other)].digest,
+                    (one, None): single.digest}
+    table = gantry.ok("prewarm", "--plain-http", "--all-platforms", multi).stdout
+    assert f"{multi} ({other})" in table and f"{multi} ({host})" in table, table
+
+
 def test_a_list_file_with_comments_blank_lines_and_duplicates(registry_plain, repo, gantry, scratch):
     tops = ["a", "b"]
     _, family = _push_family(registry_plain, repo, tops)

@@ -92,6 +92,28 @@ def test_a_second_platform_of_one_name_adds_to_the_first(registry_plain, repo, g
         assert shown["index"]["digest"] == index.manifest.digest, shown
 
 
+def test_all_platforms_pulls_every_image_an_index_offers(registry_plain, repo, gantry):
+    platforms = (Platform.host(), _other_platform(), Platform("linux", "s390x"))
+    pushed = [images.platform_image(p) for p in platforms]
+    index = images.build_index(pushed)
+    registry_plain.client.push_index(repo, index, tag="multi")
+    single = images.rich_image()
+    registry_plain.client.push_image(repo, single, tag="single")
+    multi, one = registry_plain.ref(repo, "multi"), registry_plain.ref(repo, "single")
+
+    run = gantry.ok("pull", "--plain-http", "--all-platforms", "--quiet", multi, one)
+
+    # One line per reference, however many of its platforms came.
+    assert sorted(run.stdout.splitlines()) == sorted([registry_plain.ref(repo, digest=index.manifest.digest),
+                                                      registry_plain.ref(repo, digest=single.digest)])
+    store = OciStore(gantry.store)
+    assert_store_holds_exactly(store, [index.manifest, *(b for i in pushed for b in image_blobs(i)),
+                                       *image_blobs(single)])
+    for platform, image in zip(platforms, pushed):
+        shown = json.loads(gantry.ok("inspect", "--local", "--platform", str(platform), multi).stdout)
+        assert shown["digest"] == image.digest
+
+
 def test_pull_of_a_platform_the_index_lacks_fails(registry_plain, repo, gantry):
     index = images.build_index([images.platform_image(Platform.host())])
     registry_plain.client.push_index(repo, index, tag="multi")

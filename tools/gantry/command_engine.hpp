@@ -28,6 +28,7 @@ class CommandEngine {
 
   [[nodiscard]] core::ContentStore& store() noexcept { return store_; }
   [[nodiscard]] engine::Engine& engine() noexcept { return engine_; }
+  [[nodiscard]] registry::Client& client() noexcept { return client_; }
 
   // One request, waited for: its report, or its error rethrown.
   engine::UnpackReport carry_out(engine::ImageRequest request);

@@ -3,7 +3,6 @@
 // is ready and what failed where.
 #include <array>
 #include <cstdio>
-#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
 #include "tools/gantry/image_list.hpp"
+#include "tools/gantry/image_requests.hpp"
 #include "tools/gantry/progress_output.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
@@ -29,12 +29,7 @@ constexpr std::array kOptions = {
     OptionSpec{.name = "unpack", .value_name = "",
                .help = "also unpack every layer into the store's snapshots, so `gantry run` starts warm"},
     kMaxLayerSizeOption,
-};
-
-struct Outcome {
-  core::Reference reference;
-  std::optional<engine::UnpackReport> report;
-  std::optional<Error> error;
+    kAllPlatformsOption,
 };
 
 // The counts are of layer blobs, as the `done` events': the documents
@@ -57,6 +52,7 @@ void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
   std::size_t failed = 0;
   for (const Outcome& o : outcomes) {
     nlohmann::ordered_json j{{"reference", o.reference.string()}, {"ok", o.report.has_value()}};
+    if (o.platform) j["platform"] = o.platform->string();
     if (o.report) {
       j["digest"] = o.report->image.manifest_descriptor.digest.string();
       if (const auto& index = o.report->image.index_descriptor) j["index_digest"] = index->digest.string();
@@ -84,13 +80,13 @@ void print_json_summary(const std::vector<Outcome>& outcomes, double seconds) {
 
 void print_table(const std::vector<Outcome>& outcomes, double seconds) {
   std::size_t width = 5;
-  for (const Outcome& o : outcomes) width = std::max(width, o.reference.string().size());
+  for (const Outcome& o : outcomes) width = std::max(width, o.label().size());
   std::printf("%-*s  %-6s  %10s  %10s  %8s\n", static_cast<int>(width), "IMAGE", "STATUS", "FETCHED", "REUSED",
               "READY");
   std::int64_t fetched = 0;
   std::size_t failed = 0;
   for (const Outcome& o : outcomes) {
-    const std::string name = o.reference.string();
+    const std::string name = o.label();
     if (o.report) {
       fetched += o.report->fetched.bytes_fetched;
       std::printf("%-*s  %-6s  %10s  %10s  %7.2fs\n", static_cast<int>(width), name.c_str(), "ok",
@@ -113,18 +109,7 @@ int run(const ParsedArgs& args) {
   }
   const engine::Goal goal = args.flag("unpack") ? engine::Goal::snapshots : engine::Goal::blobs;
   CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
-  std::vector<std::future<engine::UnpackReport>> requests;
-  for (const core::Reference& ref : refs) requests.push_back(images.engine().submit({.reference = ref, .goal = goal}));
-
-  std::vector<Outcome> outcomes;
-  for (std::size_t i = 0; i < refs.size(); ++i) {
-    Outcome& outcome = outcomes.emplace_back(Outcome{.reference = refs[i], .report = {}, .error = {}});
-    try {
-      outcome.report = requests[i].get();
-    } catch (const Error& e) {
-      outcome.error = e;
-    }
-  }
+  const std::vector<Outcome> outcomes = carry_out_all(images, refs, goal, args.flag(kAllPlatformsOption.name));
   const double seconds = images.seconds();
   if (args.flag("json")) {
     print_json_summary(outcomes, seconds);
@@ -139,7 +124,7 @@ int run(const ParsedArgs& args) {
   for (const Outcome& o : outcomes) {
     if (!o.error) continue;
     if (!kind) kind = o.error->kind();
-    failed += (failures++ == 0 ? "" : ", ") + o.reference.string();
+    failed += (failures++ == 0 ? "" : ", ") + o.label();
   }
   if (failures > 0) {
     throw Error(*kind, "gantry prewarm: " + std::to_string(failures) + " of " + std::to_string(outcomes.size()) +
@@ -163,7 +148,8 @@ Command prewarm_command() {
           "were named. A blob that several images share (a common base, one image by tag and\n"
           "by digest) is fetched once, also when two gantry processes work on one store at\n"
           "the same time. With --unpack every layer is also unpacked into its snapshot, so a\n"
-          "later `gantry run` starts warm.\n"
+          "later `gantry run` starts warm. --all-platforms puts every platform a multi-platform\n"
+          "image offers in the store (a row each), not only --platform's (the host's).\n"
           "\n"
           "One image failing does not stop the others. At the end a table (or with --json a\n"
           "`summary` event) lists each image: ok with the layer bytes fetched, the layer bytes\n"

@@ -2,8 +2,8 @@
 // the reference recorded in index.json.
 #include <array>
 #include <cstdio>
-#include <optional>
-#include <future>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -11,6 +11,7 @@
 #include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/image_requests.hpp"
 #include "tools/gantry/interrupt.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
@@ -23,6 +24,7 @@ constexpr std::array kOptions = {
     OptionSpec{.name = "unpack", .value_name = "",
                .help = "also unpack every layer into the store's snapshots (what `gantry run` uses)"},
     kMaxLayerSizeOption,
+    kAllPlatformsOption,
 };
 
 // What a script wants from a pull: the exact image it got, by the digest
@@ -34,34 +36,32 @@ void print_pulled(const registry::ResolvedImage& image) {
 
 // One line per image that failed when several were asked for; after a
 // SIGINT/SIGTERM the one line says so instead (main.cpp).
-void print_failure(const core::Reference& ref, const char* what) {
+void print_failure(const Outcome& outcome) {
   if (interrupting_signal() != 0) return;
-  std::fprintf(stderr, "gantry: error: %s: %s\n", ref.string().c_str(), what);
+  std::fprintf(stderr, "gantry: error: %s: %s\n", outcome.label().c_str(), outcome.error->what());
 }
 
-// Every image at once on the engine (blobs and snapshots they share are
-// done once); each is printed as it completes, in the order asked. One
-// failing does not stop the others; a single image's error is the command's.
+// Every image at once on the engine (image_requests.hpp); each is printed
+// as it completes, a reference once however many of its platforms were
+// pulled. One failing does not stop the others; a single image's error is
+// the command's.
 int pull_all(const ParsedArgs& args, const std::vector<core::Reference>& refs) {
   const engine::Goal goal = args.flag("unpack") ? engine::Goal::snapshots : engine::Goal::blobs;
   CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
-  std::vector<std::future<engine::UnpackReport>> pulls;
-  for (const core::Reference& ref : refs) pulls.push_back(images.engine().submit({.reference = ref, .goal = goal}));
+  const bool all_platforms = args.flag(kAllPlatformsOption.name);
+  std::set<std::string> printed;
   int failures = 0;
-  for (std::size_t i = 0; i < refs.size(); ++i) {
-    std::optional<engine::UnpackReport> report;
-    try {
-      report = pulls[i].get();
-    } catch (const core::Error& e) {
-      if (refs.size() == 1) throw;
+  const std::vector<Outcome> outcomes = carry_out_all(images, refs, goal, all_platforms, [&](const Outcome& o) {
+    if (o.error) {
       ++failures;
-      print_failure(refs[i], e.what());
-      continue;
+      if (refs.size() > 1 || all_platforms) print_failure(o);
+      return;
     }
-    if (goal == engine::Goal::snapshots) print_unpack_summary(args, *report, {});
-    if (!args.flag("json")) print_pulled(report->image);
+    if (goal == engine::Goal::snapshots) print_unpack_summary(args, *o.report, {});
+    if (!args.flag("json") && printed.insert(o.reference.string()).second) print_pulled(o.report->image);
     std::fflush(stdout);
-  }
+  });
+  if (outcomes.size() == 1 && outcomes[0].error && !all_platforms) throw *outcomes[0].error;
   return failures == 0 ? 0 : 1;
 }
 
@@ -89,6 +89,7 @@ Command pull_command() {
           "SIGTERM keep the partial files and exit 130 or 143). Prints\n"
           "NAME@DIGEST for each image pulled: the digest REF now names in the store, that of\n"
           "the index for a multi-platform image (whose other platforms pulled before stay).\n"
+          "--all-platforms pulls every platform such an index offers (attestations left out).\n"
           "\n"
           "With --unpack, each layer is also unpacked, while it downloads, into a snapshot\n"
           "in the store (STORE/snapshots/sha256/<chain ID>, whiteouts in overlayfs form),\n"
