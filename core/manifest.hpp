@@ -75,7 +75,7 @@ struct ImageConfig {
 // The same choice; nullptr when no entry matches.
 [[nodiscard]] const Descriptor* find_platform(const Index& index, const Platform& want);
 // The entries select_platform chooses among, in the index's order: one per
-// image the index offers (what `--all-platforms` pulls, what gc keeps).
+// image the index offers (what `--all-platforms` pulls, what `images` lists).
 [[nodiscard]] std::vector<Descriptor> runnable_entries(const Index& index);
 
 // OCI image-spec config.md#layer-chainid: ChainID(L0) = DiffID(L0),
