@@ -20,6 +20,7 @@ import pytest
 # ctest sets PYTHONPATH; this lets a bare `pytest tests/integration` work too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
+from gantry_testbed import images  # noqa: E402
 from gantry_testbed import registry as testbed  # noqa: E402
 from gantry_testbed.containerd import private_containerd  # noqa: E402
 from gantry_testbed.faultproxy import FaultProxy  # noqa: E402
@@ -115,6 +116,17 @@ def repo(request) -> str:
     """A repository name no other test uses (ctest -j runs files in parallel
     against the same registries)."""
     return f"it/{_slug(request.node.name)}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def family(registry_plain, repo) -> dict:
+    """Two runnable images pushed to `repo` on one busybox base layer, each
+    with a file of its own (/etc/which: "one", "two"), by reference."""
+    one = images.busybox_image(files={"etc/which": "one\n"})
+    two = images.busybox_image(files={"etc/which": "two\n"})
+    registry_plain.client.push_image(repo, one, tag="one")
+    registry_plain.client.push_image(repo, two, tag="two")
+    return {registry_plain.ref(repo, "one"): one, registry_plain.ref(repo, "two"): two}
 
 
 def _scratch_dir(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -42,16 +42,6 @@ def reclaimable(usage: dict) -> int:
     return sum(kind["reclaimable"]["bytes"] for kind in usage.values())
 
 
-@pytest.fixture
-def family(registry_plain, repo):
-    """Two runnable images on one busybox base, each with a file of its own."""
-    one = images.busybox_image(files={"etc/which": "one\n"})
-    two = images.busybox_image(files={"etc/which": "two\n"})
-    registry_plain.client.push_image(repo, one, tag="one")
-    registry_plain.client.push_image(repo, two, tag="two")
-    return {registry_plain.ref(repo, "one"): one, registry_plain.ref(repo, "two"): two}
-
-
 def test_images_lists_each_platform_pulled_of_one_name(gantry, registry_plain, repo):
     host = Platform.host()
     other = Platform("linux", "arm64" if host.architecture != "arm64" else "amd64")

@@ -14,19 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gantry_testbed import images
 from gantry_testbed.gantry_cli import Gantry
 from gantry_testbed.ocistore import OciStore
-
-
-@pytest.fixture
-def family(registry_plain, repo):
-    """Two images on one base layer."""
-    one = images.busybox_image(files={"etc/which": "one\n"})
-    two = images.busybox_image(files={"etc/which": "two\n"})
-    registry_plain.client.push_image(repo, one, tag="one")
-    registry_plain.client.push_image(repo, two, tag="two")
-    return {registry_plain.ref(repo, "one"): one, registry_plain.ref(repo, "two"): two}
 
 
 @pytest.fixture
