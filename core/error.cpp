@@ -55,6 +55,13 @@ Error::Error(ErrorKind kind, std::string_view message, ErrorContext context)
       message_(one_line(message)),
       context_(std::move(context)) {}
 
+Error prefixed(const Error& e, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += e.message();
+  return Error(e.kind(), message, e.context());
+}
+
 Error errno_error(int err, std::string_view what, std::string path) {
   std::string message(what);
   message += ": ";

@@ -44,6 +44,10 @@ class Error : public std::runtime_error {
   ErrorContext context_;
 };
 
+// The same error about `what` (a reference, a file): "<what>: <message>",
+// kind and context kept.
+[[nodiscard]] Error prefixed(const Error& e, std::string_view what);
+
 // An io error from errno: "<what>: <strerror(err)>" with the path as context.
 [[nodiscard]] Error errno_error(int err, std::string_view what, std::string path = {});
 

@@ -178,7 +178,7 @@ auto in_context(const std::string& what, F&& f) {
   try {
     return f();
   } catch (const Error& e) {
-    throw Error(e.kind(), what + ": " + e.message(), e.context());
+    throw core::prefixed(e, what);
   }
 }
 

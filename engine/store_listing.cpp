@@ -46,7 +46,7 @@ std::vector<ListedImage> list_images(const core::ContentStore& store) {
         out.push_back(listed(store, name, entry, std::nullopt));
       }
     } catch (const core::Error& e) {
-      throw core::Error(e.kind(), name + ": " + e.message(), e.context());
+      throw core::prefixed(e, name);
     }
   }
   return out;

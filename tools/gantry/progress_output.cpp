@@ -28,9 +28,9 @@ std::string human_bytes(std::int64_t bytes) {
   return out;
 }
 
-namespace {
-
 std::string short_digest(const core::Digest& d) { return d.string().substr(0, 7 + 12); }
+
+namespace {
 
 // --json: one object per event (docs/events.md), "event" first, then the
 // stamp, on stdout, flushed per line so a consumer sees events as they happen.

@@ -22,5 +22,7 @@ enum class JsonStream { stdout_stream, stderr_stream };
 
 // "12.3 MiB"
 [[nodiscard]] std::string human_bytes(std::int64_t bytes);
+// "sha256:4cd5dee8cffb": enough of a digest to tell blobs apart on a line.
+[[nodiscard]] std::string short_digest(const core::Digest& digest);
 
 }  // namespace gantry::tools

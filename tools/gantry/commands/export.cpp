@@ -34,7 +34,7 @@ std::vector<registry::ResolvedImage> stored_images(CommandEngine& images, const 
     try {
       found.push_back(requests[i].get().image);
     } catch (const core::Error& e) {
-      throw core::Error(e.kind(), refs[i].string() + ": " + e.message(), e.context());
+      throw core::prefixed(e, refs[i].string());
     }
   }
   return found;

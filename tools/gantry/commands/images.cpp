@@ -34,8 +34,6 @@ nlohmann::ordered_json as_json(const engine::ListedImage& image) {
   return j;
 }
 
-std::string short_digest(const core::Digest& digest) { return digest.string().substr(0, 7 + 12); }
-
 void print_table(const std::vector<engine::ListedImage>& images) {
   std::size_t width = 9;
   for (const engine::ListedImage& image : images) width = std::max(width, image.name.size());

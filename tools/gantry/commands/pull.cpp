@@ -49,19 +49,20 @@ int pull_all(const ParsedArgs& args, const std::vector<core::Reference>& refs) {
   const engine::Goal goal = args.flag("unpack") ? engine::Goal::snapshots : engine::Goal::blobs;
   CommandEngine images(args, engine_options(args), interruptible_registry_options(args));
   const bool all_platforms = args.flag(kAllPlatformsOption.name);
+  const bool one_image = refs.size() == 1 && !all_platforms;  // its error is the command's
   std::set<std::string> printed;
   int failures = 0;
   const std::vector<Outcome> outcomes = carry_out_all(images, refs, goal, all_platforms, [&](const Outcome& o) {
     if (o.error) {
       ++failures;
-      if (refs.size() > 1 || all_platforms) print_failure(o);
+      if (!one_image) print_failure(o);
       return;
     }
     if (goal == engine::Goal::snapshots) print_unpack_summary(args, *o.report, {});
     if (!args.flag("json") && printed.insert(o.reference.string()).second) print_pulled(o.report->image);
     std::fflush(stdout);
   });
-  if (outcomes.size() == 1 && outcomes[0].error && !all_platforms) throw *outcomes[0].error;
+  if (one_image && outcomes[0].error) throw *outcomes[0].error;
   return failures == 0 ? 0 : 1;
 }
 
