@@ -137,7 +137,9 @@ class Sweeper {
     for (const fs::directory_entry& entry : list(containers_dir(root))) {
       const std::string name = entry.path().filename().string();
       if (name.find(kRunningContainerMarker) != std::string::npos) {
-        account(use, true, 0, [] {}, options_.measure_all ? entry.path() : fs::path());
+        // Counted, never walked: its container may be renaming inside it,
+        // which would make the measure (and so df) fail.
+        account(use, true, 0, [] {});
         continue;
       }
       const std::optional<std::string> image = core::read_file(entry.path() / kContainerImageFile, 256);

@@ -128,7 +128,8 @@ Command df_command() {
           "Count and disk use (allocated blocks; a file of several links once) of the blobs,\n"
           "layer snapshots, partial downloads and container dirs of the store, and of each\n"
           "what `gantry gc` would free now. Trees are walked one directory at a time, however\n"
-          "deep an image made them.",
+          "deep an image made them; a running container's dir is counted but not measured\n"
+          "(its processes may be changing it).",
       .options = kDfOptions,
       .takes_common_options = false,
       .run = df,
