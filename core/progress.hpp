@@ -100,7 +100,27 @@ struct ImageTimes {
   std::vector<Layer> layers;  // bottom first; at most a manifest's layers
 };
 
-using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done, ImageFailed, ImageTimes>;
+// `gantry run`: the container's process was started (its execve succeeded).
+struct Launched {
+  std::string reference{};
+  int pid = 0;                 // the process, as the host's PID namespace sees it
+  double mount_seconds = 0;    // preparing the rootfs (overlay mount, /etc files) before the clone
+  double exec_seconds = 0;     // from the clone to the successful execve; the event's `t` is its end
+  double monotonic_origin = 0;  // CLOCK_MONOTONIC seconds at t = 0, to place the events on another process's clock
+};
+
+// `gantry run`: the container's process ended; what gantry itself used
+// (its own threads, never the container's).
+struct Exited {
+  std::string reference{};
+  int status = 0;  // gantry run's exit status: the process's, 128+N for signal N
+  double user_seconds = 0;
+  double sys_seconds = 0;
+  std::int64_t max_rss_bytes = 0;
+};
+
+using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry, Done, ImageFailed, ImageTimes,
+                           Launched, Exited>;
 
 // The event's name as `--json` spells it in its "event" field.
 [[nodiscard]] inline std::string_view name(const Event& event) {
@@ -113,6 +133,8 @@ using Event = std::variant<Resolved, BlobStarted, BlobProgress, BlobDone, Retry,
     std::string_view operator()(const Done&) const { return "done"; }
     std::string_view operator()(const ImageFailed&) const { return "image_failed"; }
     std::string_view operator()(const ImageTimes&) const { return "timeline"; }
+    std::string_view operator()(const Launched&) const { return "launched"; }
+    std::string_view operator()(const Exited&) const { return "exited"; }
   };
   return std::visit(Names{}, event);
 }

@@ -397,6 +397,7 @@ LaunchResult launch(const LaunchSpec& spec) {
   } while (n < 0 && errno == EINTR);
   result.times.exec = Clock::now() - cloned;
   overlay.reset();  // the child runs in its own copy of the mount
+  if (n == 0 && spec.on_started) spec.on_started(static_cast<int>(pid), result.times);
   if (terminal && n == 0) relay_terminal(terminal->master.get(), spec.keep_stdin);
   g_terminal = -1;
   const int status = wait_status(static_cast<pid_t>(pid));

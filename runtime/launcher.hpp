@@ -39,6 +39,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@
 #include "runtime/process_spec.hpp"
 
 namespace gantry::runtime {
+
+struct LaunchTimes {
+  std::chrono::duration<double> mount{};  // overlay and rootfs preparation
+  std::chrono::duration<double> exec{};   // clone to a successful execve
+};
 
 struct LaunchSpec {
   // The image's layer snapshots, top first, stacked with overlayfs; or
@@ -62,11 +68,10 @@ struct LaunchSpec {
   bool with_init = false;   // --init: gantry-init is PID 1, the command its child
   // Where compiled seccomp filters are kept between runs (empty: compiled each time).
   std::filesystem::path seccomp_cache{};
-};
-
-struct LaunchTimes {
-  std::chrono::duration<double> mount{};  // overlay and rootfs preparation
-  std::chrono::duration<double> exec{};   // clone to a successful execve
+  // Called once the process's execve succeeded, before gantry waits for it,
+  // with its PID (in the host's namespace) and how long getting there took:
+  // what `run --json` reports as `launched`. Must not throw.
+  std::function<void(int pid, const LaunchTimes& times)> on_started{};
 };
 
 struct LaunchResult {

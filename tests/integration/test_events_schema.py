@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import jsonschema
@@ -157,6 +158,18 @@ def test_run_json_file_takes_the_events(gantry, busybox_ref, tmp_path):
     events = parse_events(path.read_text())
     check_events(events)
     assert {e["event"] for e in events} >= {"resolved", "blob_done", "done"}
+    # The launch after the image's timeline, gantry's own usage last; the
+    # origin places the events on this process's monotonic clock.
+    [timeline], [launched], [exited] = (_of(events, name) for name in ("timeline", "launched", "exited"))
+    assert events.index(timeline) < events.index(launched) and events[-1] == exited
+    assert launched["t"] >= launched["exec_seconds"] + launched["mount_seconds"] >= 0
+    assert 0 < launched["monotonic_origin"] + launched["t"] < time.monotonic()
+    assert exited["status"] == 0 and exited["user_seconds"] + exited["sys_seconds"] > 0
+    assert 1 << 20 < exited["max_rss_bytes"] < 256 << 20
+
+
+def _of(events: list[dict], name: str) -> list[dict]:
+    return [e for e in events if e["event"] == name]
 
 
 @pytest.mark.root("gantry run needs root")

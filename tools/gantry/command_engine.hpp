@@ -33,6 +33,10 @@ class CommandEngine {
   // One request, waited for: its report, or its error rethrown.
   engine::UnpackReport carry_out(engine::ImageRequest request);
 
+  // An event of the command's own (run's `launched`, `exited`), stamped and
+  // rendered as the engine's are.
+  void emit(const core::progress::Event& event) { events_.on_event(event); }
+
   // Since the command started.
   [[nodiscard]] double seconds() const;
 

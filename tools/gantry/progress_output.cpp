@@ -112,6 +112,18 @@ class JsonLines final : public progress::StampedSink {
     }
     j["layers"] = std::move(layers);
   }
+  static void fill(nlohmann::ordered_json& j, const progress::Launched& e) {
+    j["pid"] = e.pid;
+    j["mount_seconds"] = e.mount_seconds;
+    j["exec_seconds"] = e.exec_seconds;
+    j["monotonic_origin"] = e.monotonic_origin;
+  }
+  static void fill(nlohmann::ordered_json& j, const progress::Exited& e) {
+    j["status"] = e.status;
+    j["user_seconds"] = e.user_seconds;
+    j["sys_seconds"] = e.sys_seconds;
+    j["max_rss_bytes"] = e.max_rss_bytes;
+  }
   static void fill(nlohmann::ordered_json& j, const progress::Done& e) {
     j["bytes_fetched"] = e.bytes_fetched;
     j["blobs_fetched"] = e.blobs_fetched;

@@ -3,6 +3,7 @@
 // overlayfs and run the image's process in a container of its own; exits
 // with the process's status.
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -116,6 +117,25 @@ class ContainerDir {
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
 
+double seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; }
+
+// The `launched` event: where a process that started gantry (gantry bench)
+// finds the container's PID and places the events on its own clock
+// (steady_clock is CLOCK_MONOTONIC in libstdc++ on Linux).
+core::progress::Launched launched_event(const std::string& reference, int pid, const runtime::LaunchTimes& times,
+                                        Clock::time_point origin) {
+  return {.reference = reference, .pid = pid, .mount_seconds = seconds(times.mount),
+          .exec_seconds = seconds(times.exec), .monotonic_origin = seconds(origin.time_since_epoch())};
+}
+
+// The `exited` event: the status, and what gantry's own threads used.
+core::progress::Exited exited_event(const std::string& reference, int status) {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return {.reference = reference, .status = status, .user_seconds = seconds(usage.ru_utime),
+          .sys_seconds = seconds(usage.ru_stime), .max_rss_bytes = static_cast<std::int64_t>(usage.ru_maxrss) * 1024};
+}
+
 // A phase every layer reached: when the last one did (the first one, for
 // the first byte); none if no layer did (all were in the store).
 std::optional<double> layers_reached(const engine::ImageRecord& image, engine::LayerPhase phase) {
@@ -202,6 +222,10 @@ int run(const ParsedArgs& args) {
   spec.config = &report.image.config;
   spec.container_dir = container.path();
   spec.seccomp_cache = store.root() / "cache" / "seccomp";
+  const std::string reference = report.image.reference.string();
+  spec.on_started = [&](int pid, const runtime::LaunchTimes& times) {
+    images.emit(launched_event(reference, pid, times, images.engine().timeline().origin()));
+  };
   auto flatten = [&] {
     spec.lower_dirs.clear();
     spec.rootfs = container.path() / "rootfs";
@@ -230,6 +254,7 @@ int run(const ParsedArgs& args) {
     print_timing(timeline.images().front(), report, timeline.seconds(unpacked), result.times);
   }
   if (!result.error.empty()) std::fprintf(stderr, "gantry: error: %s\n", result.error.c_str());
+  images.emit(exited_event(reference, result.exit_status));
   return result.exit_status;
 }
 
