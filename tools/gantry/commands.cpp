@@ -13,6 +13,7 @@ std::span<const Command> commands() {
       bundle_command(),
       run_command(),
       prewarm_command(),
+      bench_command(),
       inspect_command(),
       images_command(),
       rmi_command(),

@@ -34,7 +34,7 @@ struct Mark {
 struct LayerSteps {
   std::string digest;  // "sha256:..."
   std::int64_t size = 0;  // compressed, as the manifest declares it
-  std::optional<double> queued, first_byte, last_byte, verified, decoded, applied, committed;
+  std::optional<double> queued{}, first_byte{}, last_byte{}, verified{}, decoded{}, applied{}, committed{};
 };
 
 // What the tool's process (gantry's own, never the container's) used.
@@ -49,10 +49,10 @@ struct RunRecord {
   bool warm = false;  // a second run on the same store
   int index = 0;      // 0-based: the run's number among the tool's cold (or warm) runs of this image
   double ready = 0;   // seconds from the start to ready
-  std::vector<Phase> phases;
-  std::vector<Mark> marks;
-  std::vector<LayerSteps> layers;  // gantry only
-  std::optional<Usage> usage;      // gantry only
+  std::vector<Phase> phases{};
+  std::vector<Mark> marks{};
+  std::vector<LayerSteps> layers{};  // gantry only
+  std::optional<Usage> usage{};      // gantry only
   std::int64_t bytes_fetched = 0;  // gantry only: what crossed the network
 };
 

@@ -7,6 +7,7 @@ namespace gantry::tools {
 
 [[nodiscard]] Command pull_command();
 [[nodiscard]] Command prewarm_command();
+[[nodiscard]] Command bench_command();
 [[nodiscard]] Command inspect_command();
 [[nodiscard]] Command export_command();
 [[nodiscard]] Command import_command();
