@@ -7,8 +7,8 @@ store and unpacked into its overlayfs snapshotter. Each run gets a freshly
 made ext4 (MACHINE-NOTES), holding gantry's store and containerd's root; the
 gantry store is filled by a `gantry pull` before the timed part (the image
 was pre-warmed), so its blobs are in the page cache as they would be on a
-node that just pulled them. Runs are interleaved. Needs root; `tools/install-deps
---bench` installs containerd.
+node that just pulled them. Runs are interleaved. Needs root; `tools/install-deps`
+installs containerd.
 
     bench/export_compare.py [--preset large] [--runs 5] [--gantry build/gantry]
 """

@@ -7,7 +7,7 @@ into the tool's own layer snapshots.
 
 The list: five images made from this machine's directories, all on one base
 layer, so a puller that fetches a shared blob once has less to do. Needs root;
-`tools/install-deps --bench` installs containerd and podman.
+`tools/install-deps` installs containerd and podman.
 
     bench/prewarm_compare.py [--runs 3] [--gantry build/gantry] [--tools gantry,containerd,podman]
 """

@@ -6,7 +6,7 @@ Cold: a fresh ext4 filesystem (unpack_compare.FreshFilesystem) holding an
 empty store, so the image is pulled, unpacked and started. Warm: the same
 command again on that store. Two images: busybox alone (about 1 MiB), and
 busybox under two layers of this machine's /usr dirs (~150 MiB: the `run`
-preset of host_image.py). Needs root; `tools/install-deps --bench` installs containerd
+preset of host_image.py). Needs root; `tools/install-deps` installs containerd
 and podman (run here with runc, per MACHINE-NOTES).
 
     bench/run_compare.py [--runs 3] [--gantry build/gantry] [--tools gantry,containerd,podman]

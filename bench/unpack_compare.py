@@ -4,8 +4,8 @@ same registry, same session, each run on a freshly made ext4 filesystem.
 
 MACHINE-NOTES: creating files soon after an `rm -rf` of many files is ~10x
 slower on this VM's ext4, so every run gets a new loop-mounted ext4 (mkfs'd
-anew) and nothing is deleted between runs. Needs root; `tools/install-deps
---bench` installs containerd.
+anew) and nothing is deleted between runs. Needs root; `tools/install-deps`
+installs containerd.
 
     bench/unpack_compare.py [--preset large] [--runs 3] [--gantry build/gantry]
                             [--tools gantry,gantry-snapshots,skopeo+umoci,containerd]

@@ -11,7 +11,7 @@ import pytest
 
 # The image commands take the common options; the store's own (rmi) only --store.
 # In the order `gantry --help` lists them (DESIGN.md's).
-COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "inspect", "images", "rmi", "gc", "df", "export",
+COMMANDS = ["pull", "unpack", "bundle", "run", "prewarm", "bench", "inspect", "images", "rmi", "gc", "df", "export",
             "import"]
 # Those that only touch the store: no registry options.
 STORE_COMMANDS = ["images", "rmi", "gc", "df", "import"]
