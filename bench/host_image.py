@@ -81,19 +81,51 @@ def _cache_layer(layer: layers.Layer, path: Path) -> layers.Layer:
     return layer
 
 
+def file_entries(paths: list[str]) -> list[Entry]:
+    """The files and symlinks at these host paths, each once at its real
+    location (a path through /bin, a symlink to usr/bin on Debian 12, is
+    stored under usr/bin), with every parent directory, parents first."""
+    entries: dict[str, Entry] = {}
+    for listed in paths:
+        real = os.path.join(os.path.realpath(os.path.dirname(listed)), os.path.basename(listed))
+        if not os.path.lexists(real) or (os.path.isdir(real) and not os.path.islink(real)):
+            continue  # not installed (dpkg's path excludes), or a directory: added as a parent
+        parts = Path(real).relative_to("/").parts
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent + "/" not in entries:
+                st = os.lstat("/" + parent)
+                entries[parent + "/"] = Entry(parent + "/", kind="dir", mode=stat.S_IMODE(st.st_mode),
+                                              mtime=int(st.st_mtime))
+        st = os.lstat(real)
+        path = "/".join(parts)
+        common = dict(mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid, mtime=int(st.st_mtime))
+        if stat.S_ISLNK(st.st_mode):
+            entries[path] = Entry(path, kind="symlink", linkname=os.readlink(real), **common)
+        elif stat.S_ISREG(st.st_mode):
+            entries[path] = Entry(path, kind="file", data=Path(real), **common)
+    return [entries[p] for p in sorted(entries)]
+
+
+def cached_layer(key: object, entries: list[Entry], compression: str, cache: Path) -> layers.Layer:
+    """The layer of `entries`, built once: cached under `cache` by `key` (what
+    names the entries: the host directories, the packages and versions)."""
+    digest = hashlib.sha256(json.dumps([key, compression]).encode()).hexdigest()[:16]
+    path = cache / f"layer-{digest}.{compression}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _cached_layer(path) or _cache_layer(layers.build_layer(entries, compression, path=path), path)
+
+
 def build_layers(groups: list[list[str]], compression: str, cache: Path) -> tuple[list[layers.Layer], dict]:
     """One layer per group of host directories, built once and cached, with
     the entry count and the uncompressed and compressed bytes of them all."""
     built = []
     stats = {"files": 0, "uncompressed": 0, "compressed": 0}
     for roots in groups:
-        key = hashlib.sha256(json.dumps([roots, compression]).encode()).hexdigest()[:16]
-        path = cache / f"layer-{key}.{compression}"
-        path.parent.mkdir(parents=True, exist_ok=True)
         entries = tree_entries(roots)
         stats["files"] += len(entries)
         stats["uncompressed"] += sum(e.size for e in entries)
-        layer = _cached_layer(path) or _cache_layer(layers.build_layer(entries, compression, path=path), path)
+        layer = cached_layer(roots, entries, compression, cache)
         stats["compressed"] += layer.blob.size
         built.append(layer)
     return built, stats
