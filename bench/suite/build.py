@@ -88,12 +88,14 @@ def closure(packages: list[str]) -> list[str]:
 def package_layer(name: str, packages: list[str], compression: str, cache: Path,
                   extra: list[Entry] = ()) -> layers.Layer:
     """The installed files of `packages` (and `extra`), cached by the
-    packages' names and versions."""
+    packages' names and versions and the paths the layer holds."""
     files = [line for p in packages for line in subprocess.run(["dpkg", "-L", p], capture_output=True, text=True,
                                                                check=True).stdout.splitlines()]
-    entries = host_image.file_entries(files) + list(extra)
-    key = ["suite", name, [(p, _query(p, "Version")) for p in packages], [e.path for e in extra]]
-    return host_image.cached_layer(key, sorted(entries, key=lambda e: e.path), compression, cache)
+    # One entry per path (a layer with two is refused by podman): `extra`'s
+    # over the packages' (the host's /bin -> usr/bin is listed by some).
+    entries = {e.path.rstrip("/"): e for e in [*host_image.file_entries(files), *extra]}
+    key = ["suite", name, [(p, _query(p, "Version")) for p in packages], sorted(entries)]
+    return host_image.cached_layer(key, [entries[p] for p in sorted(entries)], compression, cache)
 
 
 def base_extras() -> list[Entry]:

@@ -59,10 +59,11 @@ Strings joined(Strings head, const Strings& tail) {
 
 // Runs `run_argv` (the command that runs the container) until ready, then
 // `stop_argv` (the tool's own kill), and waits for the container to go.
-double run_until_ready(const Strings& run_argv, const Strings& stop_argv, const BenchImage& image,
-                       const RunSettings& settings, Clock::time_point start) {
+// `what`: the command as its users know it ("podman run"), for errors.
+double run_until_ready(std::string_view what, const Strings& run_argv, const Strings& stop_argv,
+                       const BenchImage& image, const RunSettings& settings, Clock::time_point start) {
   WatchedProcess container(run_argv);
-  wait_until_ready(container, image, settings, run_argv[0] + " " + run_argv[1]);
+  wait_until_ready(container, image, settings, what);
   const double ready = seconds_since(start, container.ready_at());
   if (!container.status()) {
     try {
@@ -167,8 +168,8 @@ class ContainerdSession final : public ToolSession {
       pulled = seconds_since(start, Clock::now());
     }
     const std::string id = container_name();
-    const double ready = run_until_ready(joined(joined(ctr_, {"run", "--rm", "--net-host", image_.reference, id}),
-                                                image_.command),
+    const Strings run = joined(ctr_, {"run", "--rm", "--net-host", image_.reference, id});
+    const double ready = run_until_ready("ctr run", joined(run, image_.command),
                                          joined(ctr_, {"task", "kill", "--signal", "SIGKILL", id}), image_,
                                          settings_, start);
     RunRecord record{.tool = "ctr", .warm = warm, .ready = ready};
@@ -215,7 +216,7 @@ class PodmanSession final : public ToolSession {
                                    "--network", "host"});
     if (settings_.plain_http) run.push_back("--tls-verify=false");
     run.push_back(image_.reference);
-    const double ready = run_until_ready(joined(run, image_.command),
+    const double ready = run_until_ready("podman run", joined(run, image_.command),
                                          joined(podman_, {"kill", "--signal", "KILL", name}), image_, settings_,
                                          start);
     RunRecord record{.tool = "podman", .warm = warm, .ready = ready};
@@ -254,7 +255,7 @@ class UmociSession final : public ToolSession {
       unpacked = seconds_since(start, Clock::now());
     }
     const std::string id = container_name();
-    const double ready = run_until_ready(joined(runc_, {"run", "--bundle", bundle.string(), id}),
+    const double ready = run_until_ready("runc run", joined(runc_, {"run", "--bundle", bundle.string(), id}),
                                          joined(runc_, {"kill", id, "KILL"}), image_, settings_, start);
     RunRecord record{.tool = "skopeo-umoci-runc", .warm = warm, .ready = ready};
     record.phases = warm ? phases({{"run", ready}})
