@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -45,15 +46,16 @@ std::string self_path() {
   return self.string();
 }
 
-// Every event of a run's --json-file; the run's own, so a line that is not
-// an event is gantry's bug, said as such.
+// Every whole line of a run's --json-file: read while gantry run writes
+// it, a last line without its newline is still being written. The events
+// are the run's own, so a line that is not one is gantry's bug, said as such.
 std::vector<Json> read_events(const fs::path& path) {
   std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<Json> events;
-  std::string line;
-  while (std::getline(in, line)) {
-    Json event = Json::parse(line, nullptr, false);
-    if (event.is_discarded()) throw core::Error(core::ErrorKind::io, "a malformed event in " + path.string());
+  for (std::size_t begin = 0, end; (end = text.find('\n', begin)) != std::string::npos; begin = end + 1) {
+    Json event = Json::parse(text.substr(begin, end - begin), nullptr, false);
+    if (!event.is_object()) throw core::Error(core::ErrorKind::io, "a malformed event in " + path.string());
     events.push_back(std::move(event));
   }
   return events;
@@ -61,7 +63,7 @@ std::vector<Json> read_events(const fs::path& path) {
 
 const Json* last_event(const std::vector<Json>& events, std::string_view name) {
   for (auto e = events.rbegin(); e != events.rend(); ++e) {
-    if ((*e)["event"] == name) return &*e;
+    if (e->value("event", "") == name) return &*e;
   }
   return nullptr;
 }
@@ -152,8 +154,8 @@ class GantrySession final : public ToolSession {
     for (const auto& [name, when] : at.items()) run.marks.push_back({.name = name, .at = origin + when.get<double>()});
     std::map<std::string, std::int64_t> sizes;
     for (const Json& e : events) {
-      if (e["event"] == "blob_started") sizes[e["digest"]] = e["size"];
-      if (e["event"] == "done") run.bytes_fetched += e["bytes_fetched"].get<std::int64_t>();
+      if (e.value("event", "") == "blob_started") sizes[e["digest"]] = e["size"];
+      if (e.value("event", "") == "done") run.bytes_fetched += e["bytes_fetched"].get<std::int64_t>();
     }
     for (const Json& layer : (*timeline)["layers"]) {
       LayerSteps steps{.digest = layer["digest"]};

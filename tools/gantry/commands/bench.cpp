@@ -20,6 +20,7 @@
 #include "tools/gantry/bench/waterfall_svg.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools {
 namespace {
@@ -154,7 +155,7 @@ int run_bench(const ParsedArgs& args) {
 
   bench::BenchMethod method{
       .runs = runs, .warm = warm,
-      .cold = cold_fs ? "each run on a freshly made ext4 (" + std::to_string(fs_size >> 30) + " GiB, sparse, in " +
+      .cold = cold_fs ? "each run on a freshly made ext4 (" + human_bytes(fs_size) + ", sparse, in " +
                             dir.string() + "), its store empty"
                       : "each run with a new, empty store in " + dir.string(),
       .page_cache = args.flag("drop-caches")
@@ -184,8 +185,10 @@ int run_bench(const ParsedArgs& args) {
           if (warm_run && !warm) break;
           bench::RunRecord run = session->run(warm_run);
           run.index = i;
-          if (!quiet) std::fprintf(stderr, "bench: %s %s %s %d/%d: ready in %s\n", image.name.c_str(), run.tool.c_str(),
-                       warm_run ? "warm" : "cold", i + 1, runs, seconds_text(run.ready).c_str());
+          if (!quiet) {
+            std::fprintf(stderr, "bench: %s %s %s %d/%d: ready in %s\n", image.name.c_str(), run.tool.c_str(),
+                         warm_run ? "warm" : "cold", i + 1, runs, seconds_text(run.ready).c_str());
+          }
           mine.runs.push_back(std::move(run));
         }
       }
