@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/gantry/progress_output.hpp"
+
 namespace gantry::tools::bench {
 namespace {
 
@@ -67,17 +69,6 @@ std::string duration_text(double seconds) {
 std::string tick_text(double seconds, double span) {
   if (span < 1) return format("%.0f ms", seconds * 1000);
   return format("%g s", seconds);
-}
-
-std::string size_text(std::int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? format("%.0f %s", value, kUnits[unit]) : format("%.1f %s", value, kUnits[unit]);
 }
 
 class Canvas {
@@ -196,7 +187,7 @@ std::string waterfall_svg(const WaterfallTitle& title, const RunRecord& run) {
     const std::size_t shown = run.layers.size() > kMaxLayerRows ? kMaxLayerRows - 1 : run.layers.size();
     for (std::size_t i = 0; i < shown; ++i) {
       const LayerSteps& layer = run.layers[i];
-      row_label(format("%zu ", i + 1) + layer.digest.substr(0, 7 + 12) + " " + size_text(layer.size));
+      row_label(format("%zu ", i + 1) + layer.digest.substr(0, 7 + 12) + " " + human_bytes(layer.size));
       draw_layer(canvas, y, layer);
       y += kRowHeight;
     }
@@ -259,7 +250,7 @@ std::string waterfall_svg(const WaterfallTitle& title, const RunRecord& run) {
     legend_svg += format(R"(<text x="%.1f" y="%.1f" class="legend">)", kPlotLeft, y) +
                   escaped(format("gantry used %.2f s user + %.2f s sys CPU, peak RSS %s; %s fetched",
                                  run.usage->user_seconds, run.usage->sys_seconds,
-                                 size_text(run.usage->max_rss_bytes).c_str(), size_text(run.bytes_fetched).c_str())) +
+                                 human_bytes(run.usage->max_rss_bytes).c_str(), human_bytes(run.bytes_fetched).c_str())) +
                   "</text>\n";
   }
   const double height = y + 16;
