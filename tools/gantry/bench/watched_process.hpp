@@ -72,8 +72,9 @@ class WatchedProcess {
   rusage usage_{};
 };
 
-// "the bench's helper" commands: runs argv to its end; Error(io) naming it,
-// with the end of its output, unless it exits 0 within `timeout`. Its output.
+// For the bench's helper commands (mkfs, mount, a tool's pull or stop):
+// runs argv to its end and returns its output's tail; Error(io) naming it,
+// with the end of its output, unless it exits 0 within `timeout`.
 std::string run_to_end(const std::vector<std::string>& argv,
                        std::chrono::seconds timeout = std::chrono::seconds(300));
 
