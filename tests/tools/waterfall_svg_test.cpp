@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <regex>
 #include <string>
 #include <vector>
@@ -79,6 +80,25 @@ TEST(WaterfallSvg, EscapesWhatTheImageNames) {
   EXPECT_NE(svg.find("&lt;script&gt;alert(1)&lt;/script&gt;&amp;"), std::string::npos);
   EXPECT_NE(svg.find("a&quot;b&#39;c?"), std::string::npos);
   EXPECT_NE(svg.find("&lt;b&gt;&amp;&quot;&#39;"), std::string::npos);
+}
+
+TEST(WaterfallSvg, WhatXmlCannotHoldBecomesAQuestionMark) {
+  RunRecord run = cold_run(1);
+  // A digest cut to its first 19 bytes inside a two-byte character.
+  run.layers[0].digest = "sha256:0123456789a\xc3\xa9";
+  const std::string svg = waterfall_svg({.image = "bad\xff\xfe name \xc3\xa9t\xc3\xa9", .subtitle = "\xed\xa0\x80"}, run);
+  expect_well_formed(svg);
+  EXPECT_NE(svg.find("bad?? name \xc3\xa9t\xc3\xa9"), std::string::npos);  // valid UTF-8 stays
+  EXPECT_NE(svg.find("sha256:0123456789a?"), std::string::npos);
+  EXPECT_NE(svg.find(">\?\?\?</text>"), std::string::npos);  // a surrogate is no character
+}
+
+TEST(WaterfallSvg, ATimeThatIsNotFiniteDoesNotStretchTheAxis) {
+  RunRecord run = cold_run(1);
+  run.layers[0].committed = std::numeric_limits<double>::infinity();
+  const std::string svg = waterfall_svg({.image = "x", .subtitle = "y"}, run);
+  expect_well_formed(svg);
+  EXPECT_NE(svg.find(">1.4 s<"), std::string::npos);  // the axis of the finite times: 0 to 1.4 s
 }
 
 TEST(WaterfallSvg, ManyLayersAreBoundedAndSaySoAndStoredOnesSayInStore) {

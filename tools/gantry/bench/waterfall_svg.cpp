@@ -33,23 +33,54 @@ constexpr Colour kApply{"apply, after the last byte decoded", "#4caf6e"};
 constexpr Colour kCommit{"commit", "#2e6b45"};
 constexpr Colour kPhase{"launch and run", "#d9534f"};
 
+// The length of the UTF-8 sequence `text` starts with if it is well formed
+// (no overlong form, no surrogate) and a character XML 1.0 allows (§2.2),
+// else 0: a control character but tab is not one.
+std::size_t xml_char_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return lead >= 0x20 || lead == '\t' ? 1 : 0;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  const bool nonchar = lead == 0xEF && byte(1) == 0xBF && byte(2) >= 0xBE;  // U+FFFE, U+FFFF
+  return nonchar ? 0 : length;
+}
+
+// Text as XML character data or an attribute value: the markup characters
+// escaped, and what XML cannot hold (control characters, invalid UTF-8, a
+// character cut by substr) replaced by '?': a registry's bytes, or a digest
+// cut to its first 19, must not make the document unreadable.
 std::string escaped(std::string_view text) {
   std::string out;
-  for (char c : text) {
-    switch (c) {
+  while (!text.empty()) {
+    const std::size_t length = xml_char_length(text);
+    switch (length == 0 ? '\0' : text[0]) {
+      case '\0': out += '?'; break;
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
-      default:
-        // Control characters are not XML; a hostile name may hold them.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
-          out += '?';
-        } else {
-          out += c;
-        }
+      default: out += text.substr(0, length);
     }
+    text.remove_prefix(std::max<std::size_t>(length, 1));
   }
   return out;
 }
@@ -142,10 +173,11 @@ double tick_step(double seconds) {
 }
 
 std::string waterfall_svg(const WaterfallTitle& title, const RunRecord& run) {
-  double latest = run.ready;
+  // The axis spans every time drawn (a time that is not finite is not one).
+  double latest = std::isfinite(run.ready) ? run.ready : 0;
   for (const LayerSteps& l : run.layers) {
     for (const auto& at : {l.queued, l.first_byte, l.last_byte, l.verified, l.decoded, l.applied, l.committed}) {
-      if (at) latest = std::max(latest, *at);
+      if (at && std::isfinite(*at)) latest = std::max(latest, *at);
     }
   }
   const double step = tick_step(latest);
@@ -213,7 +245,9 @@ std::string waterfall_svg(const WaterfallTitle& title, const RunRecord& run) {
 
   // The time axis: grid lines through the rows, labels above and below.
   std::string axis;
-  for (double t = 0; t <= span + step / 2; t += step) {
+  const long ticks = std::lround(span / step);  // a handful: span is a whole number of steps
+  for (long i = 0; i <= ticks; ++i) {
+    const double t = static_cast<double>(i) * step;
     const double x = canvas.x(t);
     axis += format(R"(<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" class="grid"/>)", x, x, kTop - 4, rows_bottom + 4);
     axis += format(R"(<text x="%.1f" y="%.1f" class="tick">)", x, kTop - 10) + tick_text(t, span) + "</text>";
