@@ -133,12 +133,16 @@ def test_port_and_http_readiness_then_the_container_is_stopped(gantry_bin, scrat
     ref, _ = two_layers
     port = free_port()
     ready = f"port={port}" if kind == "port" else f"http=http://127.0.0.1:{port}/index.html"
+    # The server listens only after a pause, so a ready time that did not wait
+    # for it cannot pass: ready comes at least the pause after exec began.
+    pause = 0.5
     result = bench(gantry_bin, scratch, "--json", "--runs", "1", "--ready", ready, ref, "--",
-                   "busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www")
+                   "sh", "-c", f"sleep {pause}; exec busybox httpd -f -p 127.0.0.1:{port} -h /www")
     results = ok(result)
     [run] = results["images"][0]["runs"]
     check_run(run)
-    assert run["phases"][-1]["end"] > run["phases"][-2]["end"]  # httpd took a moment to listen
+    exec_phase = run["phases"][-2]
+    assert exec_phase["name"] == "exec" and run["ready"] >= exec_phase["start"] + pause, run["phases"]
     with pytest.raises(ConnectionRefusedError):  # stopped: nobody listens any more
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     # --json: stdout is HelloBench's lines alone.
