@@ -24,11 +24,13 @@
 // another process never removes what this one reads, writes or runs; the
 // lease ends with the last copy of the object.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,16 +92,19 @@ struct IngestResult {
 };
 
 // Builds one layer snapshot in a staging directory under the chain ID's
-// lock. commit() makes the files durable and renames the directory into
-// snapshots/, where it is complete; destroyed without commit(), the staging
-// directory is removed. One thread at a time.
+// lock. commit() renames the directory into snapshots/, where it is
+// complete (durable once settled: ContentStore::settle_snapshots);
+// destroyed without commit(), the staging directory is removed. One thread
+// at a time.
 class SnapshotWriter {
  public:
   virtual ~SnapshotWriter() = default;
   // Where the layer's files go: an empty directory when the writer is made.
   [[nodiscard]] virtual const std::filesystem::path& dir() const = 0;
-  // The caller has checked the layer's diff ID. syncfs(2) of the store's
-  // filesystem, rename into place, fsync of snapshots/<alg>/, unlock.
+  // The caller has checked the layer's diff ID. Marks the directory as
+  // written in this boot, renames it into place, unlocks; where no mark can
+  // be set (no CAP_SYS_ADMIN, a filesystem without xattrs), syncfs(2) of the
+  // store's filesystem first and an fsync of snapshots/<alg>/ after.
   virtual void commit() = 0;
 };
 using SnapshotWriterPtr = std::unique_ptr<SnapshotWriter>;
@@ -151,8 +156,17 @@ class ContentStore {
   [[nodiscard]] IngestResult begin_ingest(const Digest& digest, std::int64_t expected_size);
 
   // Snapshots (unpacked layers) by chain ID (image-spec config.md#layer-chainid).
+  // A snapshot is committed without waiting for the disk and marked with
+  // the boot it was written in (detail/unsynced_mark.hpp): present in that
+  // boot, absent after a power loss until it is built again, durable (its
+  // mark gone) once settled.
   [[nodiscard]] std::filesystem::path snapshot_path(const Digest& chain_id) const;
   [[nodiscard]] bool has_snapshot(const Digest& chain_id) const;
+  // Makes durable, with one syncfs(2), those of these snapshots that were
+  // committed at least `age` ago in this boot, and removes their marks. By
+  // then the kernel's writeback has usually put their data on disk (it
+  // writes dirty pages older than 30 s), so the sync costs little.
+  void settle_snapshots(std::span<const Digest> chain_ids, std::chrono::seconds age) const;
   // Starts building a snapshot, or says it is present. Waits while another
   // builder (any process, this one too) holds the chain ID; a staging
   // directory left by a builder that died is removed first. Lock in the

@@ -31,6 +31,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The kernel writes back dirty pages older than 30 s (vm.dirty_expire_centisecs),
+// so a snapshot committed that long ago costs its settling sync little.
+constexpr std::chrono::seconds kSettleAfter{30};
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -79,7 +83,7 @@ std::function<void()> await_all(std::vector<std::shared_future<void>> lowers) {
 // A layer's pipeline ended well: its decode and apply times and its waits.
 void record_applied(const ImageTimeline& timeline, std::size_t layer, const unpack::LayerResult& result) {
   timeline.mark(layer, LayerPhase::decoded, result.decoded_at);
-  timeline.mark(layer, LayerPhase::applied);
+  timeline.mark(layer, LayerPhase::applied, result.applied_at);
   timeline.add_wait(layer, LayerWait::network, result.waited_for_input);
   timeline.add_wait(layer, LayerWait::decoder, result.waited_for_decoder);
   timeline.add_wait(layer, LayerWait::applier, result.waited_for_applier);
@@ -225,6 +229,10 @@ UnpackReport unpack_snapshots_once(registry::Client& client, core::ContentStore&
   const auto& layers = report.image.manifest.layers;
   const std::vector<core::Digest> chains = core::chain_ids(report.image.config.diff_ids);
   for (const core::Digest& chain : chains) report.snapshots.push_back(store.snapshot_path(chain));
+  // Snapshots an earlier command committed are made durable once the
+  // kernel has likely written them back: no request waits for a flush of
+  // what it just wrote.
+  store.settle_snapshots(chains, kSettleAfter);
 
   // A layer is complete once its snapshot is (in the store, or committed).
   std::vector<std::promise<void>> completing(layers.size());

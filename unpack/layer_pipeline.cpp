@@ -3,6 +3,7 @@
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -211,6 +212,7 @@ void LayerPipeline::apply_stage() {
         source, [this](const TarEntry& entry, EntryData& data) { applier_.apply(entry, data); }, spec_.name);
     applier_.finish();
     result_.applied = applier_.stats();
+    result_.applied_at = ChunkQueue::Clock::now();
     applied_promise_.set_value();
     announced = true;
     source.drain();
@@ -232,6 +234,10 @@ LayerResult LayerPipeline::wait() {
   result_.waited_for_input = input.consumer;
   result_.waited_for_decoder = input.producer;
   result_.waited_for_applier = tar_.waits().producer;
+  // The entries may all be applied while the decoder still reads the
+  // padding after the archive's end: the layer counts as applied once its
+  // diff ID is checked too.
+  result_.applied_at = std::max(result_.applied_at, result_.decoded_at);
   return result_;
 }
 

@@ -40,11 +40,13 @@ struct LayerResult {
   std::int64_t compressed_bytes = 0;
   std::int64_t uncompressed_bytes = 0;
   ApplyStats applied;
-  // When the last byte was decoded, and where the layer's time went waiting:
+  // When the last byte was decoded and the last entry applied, and where
+  // the layer's time went waiting:
   // the decoder for compressed bytes (the network, or the store's read),
   // the input's producer for the decoder (its queue full), the decoder for
   // the tar reader and applier (their queue full).
   ChunkQueue::Clock::time_point decoded_at{};
+  ChunkQueue::Clock::time_point applied_at{};
   ChunkQueue::Clock::duration waited_for_input{};
   ChunkQueue::Clock::duration waited_for_decoder{};
   ChunkQueue::Clock::duration waited_for_applier{};
