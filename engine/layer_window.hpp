@@ -26,9 +26,8 @@ inline constexpr std::size_t kMaxLayers = 1000;
 
 // Layers in flight for `jobs` downloads at once: as many as downloads.
 // Layers above the lowest one in flight may wait for it (a flattened layer
-// applies after the one below) and pause their downloads; a paused
-// download gives its slot back (registry/detail/fetcher.hpp), so the
-// lowest layer's download always gets one. More layers in flight than
+// applies after the one below) while their downloads go on into the
+// store's partial files (detail/tee_sink.hpp). More layers in flight than
 // downloads would only hold decoders and buffers that wait.
 [[nodiscard]] std::size_t layers_in_flight(int jobs);
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,49 +30,66 @@ void Download::settle(std::exception_ptr error) {
 
 namespace {
 
-// The replay of a download's file, shared by the sink (the fetcher's
-// threads) and the layer's feed thread. The file only grows while the
-// replay runs (the sink appends), and is cut only by restart(), under the
-// mutex, which the replay holds while it reads; the sink holds it while the
-// store commits (renames) the file, so the replay opens the partial file or
-// the committed blob, never a name in between.
+using namespace std::chrono_literals;
+
+// The feed of a download's pipeline, shared by the sink (the fetcher's
+// writer threads) and the layer's feed thread. The sink only appends to
+// the store's partial file; the feed reads what is there into the pipeline
+// at the pipeline's pace. So a pipeline that is full (a flattened upper
+// layer waiting for the one below) never pauses the download: its bytes
+// wait in the page cache, not in memory of ours, and the connection keeps
+// its rate. The file is cut only by restart(), under the mutex, which the
+// feed holds while it reads; the sink holds it while the store commits
+// (renames) the file, so the feed opens the partial file or the committed
+// blob, never a name in between.
 enum class ReplayState {
-  deferred,   // the layer is not admitted: the bytes go to the file only
-  replaying,  // the feed thread reads the file into the pipeline; the sink appends
-  caught_up,  // the sink now writes to the pipeline itself
-  stopped,    // restart or the download's failure: the replay ends
-  failed,     // the pipeline (or the file) failed the replay: so does the download
+  deferred,   // the layer is not admitted: no feed yet
+  replaying,  // the feed thread reads the file into the pipeline
+  stopped,    // the download failed or ended badly: the feed ends
+  failed,     // the pipeline (or the file) failed the feed: so does the download
 };
 
 struct Replay {
   std::mutex mutex;
+  std::condition_variable grown;  // more bytes in the file, complete, or stopped
   std::filesystem::path partial;
   std::filesystem::path blob;
-  core::FileHandle file;        // opened at the first read
+  core::FileHandle file;        // opened at the first read, reopened after a restart
   std::int64_t in_file = 0;     // bytes in the file
-  std::int64_t fed = 0;         // of them, those in the pipeline
+  std::int64_t fed = 0;         // bytes in the pipeline: a prefix of the blob
   ReplayState state = ReplayState::deferred;
   std::exception_ptr error;     // with failed
   bool complete = false;        // every byte is in the file and verified
-  std::function<void()> wake;   // the fetcher's, paused until the catch-up
 
-  // Ends the replay with `failure` and wakes the paused fetcher, whose next
-  // write then throws it: a download left paused would hang the command.
+  // Ends the feed with `failure`; the download's next write throws it.
   void fail(std::exception_ptr failure) {
-    std::function<void()> paused;
-    {
-      std::lock_guard lock(mutex);
-      if (state == ReplayState::replaying) {
-        state = ReplayState::failed;
-        error = std::move(failure);
-      }
-      paused = std::move(wake);
+    std::lock_guard lock(mutex);
+    if (state == ReplayState::replaying) {
+      state = ReplayState::failed;
+      error = std::move(failure);
     }
-    if (paused) paused();
   }
 };
 
-// The layer's feed (LayerInput), from its admission.
+// How often a feed waiting for bytes looks whether its pipeline failed
+// meanwhile (another layer's failure, a stop): nothing else wakes it then,
+// as the failure reaches the download only at its next chunk.
+constexpr auto kFailureCheck = 100ms;
+
+// Waits, holding `lock`, until the file has bytes the pipeline lacks or the
+// feed should end; false when it should end.
+bool await_bytes(Replay& r, std::unique_lock<std::mutex>& lock, unpack::ChunkQueue& pipeline) {
+  while (r.state == ReplayState::replaying && r.fed >= r.in_file && !r.complete) {
+    if (r.grown.wait_for(lock, kFailureCheck) == std::cv_status::timeout) {
+      lock.unlock();
+      pipeline.throw_if_failed();
+      lock.lock();
+    }
+  }
+  return r.state == ReplayState::replaying;
+}
+
+// The layer's feed (LayerInput), from its admission to the blob's end.
 void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
   try {
     {
@@ -79,18 +98,12 @@ void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
       r->state = ReplayState::replaying;
     }
     for (;;) {
-      unpack::ChunkQueue::Buffer buffer = pipeline.acquire();
+      unpack::ChunkQueue::Buffer buffer = pipeline.acquire();  // waits while the pipeline is full
       std::unique_lock lock(r->mutex);
-      if (r->state != ReplayState::replaying) return;
-      if (r->fed == r->in_file) {
-        if (r->complete) {
-          pipeline.close();
-          return;
-        }
-        r->state = ReplayState::caught_up;
-        auto wake = std::move(r->wake);
+      if (!await_bytes(*r, lock, pipeline)) return;
+      if (r->fed >= r->in_file) {  // complete, and all of it fed
         lock.unlock();
-        if (wake) wake();
+        pipeline.close();
         return;
       }
       const std::filesystem::path& path = r->complete ? r->blob : r->partial;
@@ -104,6 +117,7 @@ void replay(const std::shared_ptr<Replay>& r, unpack::ChunkQueue& pipeline) {
       if (n < 0) throw core::errno_error(errno, "cannot read the downloaded blob", path.string());
       if (n == 0) throw Error(ErrorKind::io, "downloaded blob shrank while replayed", {.path = path.string()});
       r->fed += n;
+      lock.unlock();
       pipeline.commit(std::move(buffer), static_cast<std::size_t>(n));
     }
   } catch (...) {
@@ -128,86 +142,42 @@ class TeeSink final : public registry::BlobSink {
   [[nodiscard]] std::int64_t offset() const override { return store_->offset(); }
 
   registry::SinkFlow write(std::span<const std::byte> bytes) override {
-    // After a restart the server sends again what the pipeline already has.
-    auto skip = static_cast<std::size_t>(std::min<std::int64_t>(skip_, static_cast<std::int64_t>(bytes.size())));
-    skip_ -= static_cast<std::int64_t>(skip);
-    if (!direct_) {
+    {
       std::lock_guard lock(replay_->mutex);
       if (replay_->error) std::rethrow_exception(replay_->error);
-      if (replay_->state == ReplayState::deferred) {
-        // A failed image stops downloading the layers it never admitted.
-        download_.input->queue().throw_if_failed();
-        store_->write(bytes);
-        replay_->in_file += static_cast<std::int64_t>(bytes.size());
-        return registry::SinkFlow::more;
-      }
-      if (replaying_locked()) {
-        // The replay picks these bytes up from the file and wakes us.
-        store_->write(bytes);
-        replay_->in_file += static_cast<std::int64_t>(bytes.size());
-        return registry::SinkFlow::pause;
-      }
     }
+    // A failed image stops downloading its layers.
+    download_.input->queue().throw_if_failed();
+    // Outside the lock: the feed reads only bytes already counted, and
+    // the fetcher's calls for one sink never overlap.
     store_->write(bytes);
-    forwarded_ += static_cast<std::int64_t>(bytes.size() - skip);
-    bool room = skip == bytes.size() || download_.input->queue().push_copy(bytes.subspan(skip));
-    return room ? registry::SinkFlow::more : registry::SinkFlow::pause;
+    {
+      std::lock_guard lock(replay_->mutex);
+      replay_->in_file += static_cast<std::int64_t>(bytes.size());
+    }
+    replay_->grown.notify_one();
+    return registry::SinkFlow::more;
   }
 
-  void on_ready(std::function<void()> wake) override {
-    if (!direct_) {
-      std::unique_lock lock(replay_->mutex);
-      if (replay_->error || replay_->state == ReplayState::deferred) {
-        lock.unlock();
-        wake();  // deferred writes never pause; after a failure the next write throws
-        return;
-      }
-      if (replaying_locked()) {
-        replay_->wake = std::move(wake);
-        return;
-      }
-    }
-    download_.input->queue().on_space(std::move(wake));
-  }
+  void on_ready(std::function<void()> wake) override { wake(); }  // never paused
 
   void restart() override {
-    std::function<void()> wake;
-    bool restarted = false;
-    if (!direct_) {
-      std::lock_guard lock(replay_->mutex);
-      if (replay_->state == ReplayState::deferred) {
-        // Nothing reached the pipeline: the file just starts again.
-        store_->restart();
-        replay_->in_file = 0;
-        return;
-      }
-      if (replaying_locked()) {
-        // The replay stops where it is: the bytes it fed come again first.
-        replay_->state = ReplayState::stopped;
-        direct_ = true;
-        forwarded_ = replay_->fed;
-        wake = std::move(replay_->wake);
-        store_->restart();  // under the lock: the replay may be reading the file
-        restarted = true;
-      }
-    }
-    if (!restarted) store_->restart();
-    skip_ = forwarded_;
-    if (wake) wake();
+    // The server sends the blob again from byte 0. The feed keeps its
+    // place: the bytes it fed come again first (a different blob fails the
+    // digest, and the layer its diff ID); it waits until the file has
+    // more than it fed, reading the file anew.
+    std::lock_guard lock(replay_->mutex);
+    store_->restart();
+    replay_->in_file = 0;
+    replay_->file.reset();
   }
 
   void finish() override {
     finished_ = true;
-    bool close_now = true;
     try {
-      if (direct_) {
-        store_->finish();
-      } else {
-        std::lock_guard lock(replay_->mutex);
-        store_->finish();
-        replay_->complete = true;
-        close_now = !replaying_locked() && replay_->state == ReplayState::caught_up;
-      }
+      std::lock_guard lock(replay_->mutex);
+      store_->finish();
+      replay_->complete = true;
     } catch (const Error& e) {
       stop_replay();
       // Wrong bytes the pipeline has consumed: if the fetcher asks another
@@ -217,37 +187,25 @@ class TeeSink final : public registry::BlobSink {
       download_.settle(std::current_exception());
       throw;
     }
-    // Otherwise the replay closes the input after the last bytes.
-    if (close_now) download_.input->queue().close();
+    // The feed closes the pipeline's input after the last bytes.
+    replay_->grown.notify_one();
     download_.settle(nullptr);
   }
 
  private:
-  // Under the replay's mutex, after a deferred layer was admitted: true
-  // while the replay has not caught up. The first call after it has
-  // switches to direct writes, counting the replayed bytes as forwarded.
-  bool replaying_locked() {
-    if (replay_->state == ReplayState::replaying) return true;
-    if (replay_->state == ReplayState::caught_up) {
-      direct_ = true;
-      forwarded_ = replay_->fed;
-    }
-    return false;
-  }
-
   void stop_replay() {
-    std::lock_guard lock(replay_->mutex);
-    if (replay_->state == ReplayState::deferred || replay_->state == ReplayState::replaying) {
-      replay_->state = ReplayState::stopped;
+    {
+      std::lock_guard lock(replay_->mutex);
+      if (replay_->state == ReplayState::deferred || replay_->state == ReplayState::replaying) {
+        replay_->state = ReplayState::stopped;
+      }
     }
+    replay_->grown.notify_one();
   }
 
   registry::BlobSinkPtr store_;
   std::shared_ptr<Replay> replay_;
-  bool direct_ = false;  // writes go to the pipeline; the replay is over
   Download& download_;
-  std::int64_t forwarded_ = 0;
-  std::int64_t skip_ = 0;
   bool finished_ = false;
 };
 

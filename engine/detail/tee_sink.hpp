@@ -28,14 +28,15 @@ struct Download {
 };
 
 // Sends a download into the store's sink (partial file, compressed digest)
-// and into the layer's pipeline. Until the layer is admitted the bytes go
-// into the partial file only, so the network never waits for a layer that
-// is not in flight. Once it is, the layer's feed (LayerInput) replays the
-// partial file (what came so far, and a resumed download's earlier bytes)
-// into the pipeline while the fetcher appends the rest to the file; once
-// the replay has caught up, bytes go straight through, and a full pipeline
-// pauses the download. The compressed digest is checked by the store before
-// the pipeline hears that its input is complete.
+// and, through the file, into the layer's pipeline: the fetcher only
+// appends to the partial file and never pauses; once the layer is
+// admitted, its feed (LayerInput) reads the file (what came so far, a
+// resumed download's earlier bytes, then the rest as it comes) into the
+// pipeline at the pipeline's pace. So the network never waits for a
+// pipeline, and memory stays the pipeline's bounded queues: what the
+// pipeline has not taken yet waits in the page cache. The compressed digest
+// is checked by the store before the pipeline hears that its input is
+// complete.
 [[nodiscard]] registry::BlobSinkPtr make_tee_sink(registry::BlobSinkPtr store, std::filesystem::path partial,
                                                   std::filesystem::path blob, Download& download);
 

@@ -119,6 +119,17 @@ class Cut(Action):
 
 
 @dataclass
+class IgnoreRange(Action):
+    """Forward the request without its Range header: the whole body with
+    200, as a server that does not do ranges answers a resume."""
+
+    def serve(self, exchange: _Exchange) -> None:
+        with exchange.upstream(drop_headers=("range",)) as response:
+            exchange.send_head(response.status, response.headers)
+            exchange.send_body(response)
+
+
+@dataclass
 class Stall(Action):
     """Forward the head and `after` body bytes, then send nothing for
     `seconds` (or until the proxy stops), then close."""
@@ -262,9 +273,10 @@ class _Exchange:
         length = self.handler.headers.get("Content-Length")
         return self.handler.rfile.read(int(length)) if length else None
 
-    def upstream(self) -> _UpstreamResponse:
+    def upstream(self, drop_headers: tuple[str, ...] = ()) -> _UpstreamResponse:
         connection = self.proxy.upstream_connection()
-        headers = {k: v for k, v in self.handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in self.handler.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in drop_headers}
         if self.proxy.tokens is not None:
             headers.pop("Authorization", None)  # the proxy's own token, not upstream's business
         connection.request(self.handler.command, self.handler.path, body=self.body,
