@@ -10,11 +10,13 @@ preset of host_image.py). Needs root; `tools/install-deps` installs containerd
 and podman (run here with runc, per MACHINE-NOTES).
 
     bench/run_compare.py [--runs 3] [--gantry build/gantry] [--tools gantry,containerd,podman]
+                         [--json-out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import statistics
 import subprocess
@@ -46,6 +48,12 @@ def timed(argv: list[str]) -> float:
 
 def gantry_runs(args, ref: str, fs: Path) -> tuple[float, float]:
     argv = [args.gantry, "run", "--quiet", "--plain-http", "--store", str(fs / "store"), ref, "--", "true"]
+    return timed(argv), timed(argv)
+
+
+def gantry_pull_unpack(args, ref: str, fs: Path) -> tuple[float, float]:
+    """What `run` does before it starts the process: the bound of its cold run."""
+    argv = [args.gantry, "pull", "--unpack", "--quiet", "--plain-http", "--store", str(fs / "store"), ref]
     return timed(argv), timed(argv)
 
 
@@ -92,7 +100,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gantry", default=str(Path(__file__).resolve().parents[1] / "build" / "gantry"))
     parser.add_argument("--cache", default="/var/tmp/gantry-bench-images")
-    parser.add_argument("--tools", default="gantry,containerd,podman")
+    parser.add_argument("--tools", default="gantry,containerd,podman",
+                        help="comma-separated: gantry, gantry-pull-unpack (cold and warm `pull --unpack`, "
+                             "the part of a cold run before the process), containerd, podman")
+    parser.add_argument("--json-out", help="write the measurements here")
     args = parser.parse_args()
     wanted = args.tools.split(",")
     built = build_images(Path(args.cache))
@@ -112,6 +123,8 @@ def main() -> int:
                             subprocess.run(["sync"], check=True)
                             if tool == "gantry":
                                 times = gantry_runs(args, ref, fs)
+                            elif tool == "gantry-pull-unpack":
+                                times = gantry_pull_unpack(args, ref, fs)
                             elif tool == "containerd":
                                 times = containerd_runs(args, ref, fs, tmp, run)
                             else:
@@ -127,6 +140,11 @@ def main() -> int:
                           + " ".join(f"{c:.3f}/{w:.3f}" for c, w in runs))
         finally:
             registry.stop(tmp / "registry")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "images": {name: what for name, (_, what) in built.items()},
+            "runs": [{"image": name, "tool": tool, "cold": [c for c, _ in runs], "warm": [w for _, w in runs]}
+                     for (name, tool), runs in results.items()]}, indent=1) + "\n")
     return 0
 
 

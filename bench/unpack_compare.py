@@ -16,6 +16,11 @@ slower on this VM's ext4, so every run gets a new loop-mounted ext4 (mkfs'd
 anew) and nothing is deleted between runs; tools run interleaved, so drift
 hits every tool alike. Needs root; `tools/install-deps` installs containerd.
 
+--link-rate MB/s puts the test bed's proxy between the tools and the
+registry, pacing every blob response (one per connection at a time) to
+that rate: a registry behind a WAN, where a connection's rate is bounded by
+RTT x window while connections are not.
+
 Besides the medians it prints, per tool: CPU seconds (user + sys of the
 command and its children; the kernel's writeback threads are not counted)
 per GiB unpacked, the client's peak RSS, and for gantry the engine's
@@ -23,7 +28,7 @@ timeline of its median run (per layer: when its bytes arrived, decoded,
 applied and committed, and what it waited for). --json-out writes it all.
 
     bench/unpack_compare.py [--preset large] [--compression gzip] [--runs 3]
-                            [--gantry build/gantry] [--cpus 2] [--json-out FILE]
+                            [--gantry build/gantry] [--cpus 2] [--link-rate MB/s] [--json-out FILE]
                             [--tools tar-x,gantry,gantry-snapshots,skopeo+umoci,containerd]
 """
 
@@ -35,6 +40,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -45,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import host_image  # noqa: E402
 from gantry_testbed import registry  # noqa: E402
+from gantry_testbed.faultproxy import FaultProxy, Throttle  # noqa: E402
 
 TOOLS = ["tar-x", "gantry", "gantry-snapshots", "skopeo+umoci", "containerd"]
 GANTRY_TOOLS = {"gantry", "gantry-snapshots"}
@@ -204,6 +211,10 @@ def run_column(args, column: Column, ref: str, tars: list[Path], fs: Path, tmp: 
             commands = containerd_pull(args, ref, fs, socket)
         if column.cpus is not None:
             commands = [["taskset", "-c", ",".join(str(c) for c in range(column.cpus)), *c] for c in commands]
+        if args.perf_dir and column.tool in GANTRY_TOOLS:
+            Path(args.perf_dir).mkdir(parents=True, exist_ok=True)
+            record = Path(args.perf_dir) / f"{column.name}-{run}.perf"
+            commands = [["perf", "record", "-q", "-g", "-F", "499", "-o", str(record), "--", *c] for c in commands]
         subprocess.run(["sync"], check=True)
         total = Measured(0.0, 0.0, 0)
         for command in commands:
@@ -230,9 +241,31 @@ def layer_profile(timeline: dict) -> list[str]:
     return lines
 
 
+def bench_image(args):
+    """The image and its stats (entries, uncompressed and compressed bytes)."""
+    if not args.image:
+        return host_image.build(args.preset, args.compression, Path(args.cache))
+    kind, _, name = args.image.partition(":")
+    if kind != "suite":
+        raise SystemExit(f"--image {args.image}: expected suite:NAME")
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "suite"))
+    import build as suite  # noqa: E402
+    image = suite.build([name], args.compression, Path(args.cache) / "suite")[name]
+    stats = {"files": 0, "uncompressed": 0, "compressed": sum(layer.blob.size for layer in image.layers)}
+    for tar in decompressed_tars(image, Path(args.cache)):  # a cached layer does not keep its entries
+        with tarfile.open(tar) as members:
+            for member in members:
+                stats["files"] += 1
+                stats["uncompressed"] += member.size
+    return image, stats
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(host_image.PRESETS), default="large")
+    parser.add_argument("--preset", choices=sorted(host_image.PRESETS), default="large",
+                        help="an image of this machine's directories (host_image.py)")
+    parser.add_argument("--image", help="suite:NAME: an image of Debian packages from bench/suite/build.py "
+                                        "(e.g. suite:corpus-large), instead of --preset")
     parser.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gantry", default=str(Path(__file__).resolve().parents[1] / "build" / "gantry"))
@@ -243,6 +276,9 @@ def main() -> int:
                              "(pull --unpack)")
     parser.add_argument("--cpus", default=str(os.cpu_count()),
                         help="comma-separated CPU counts for gantry's columns (taskset); e.g. 1,2")
+    parser.add_argument("--link-rate", type=float, help="MB/s per connection for blobs (through a proxy)")
+    parser.add_argument("--perf-dir", help="record each gantry run with `perf record -g` into this directory "
+                                           "(a profile, not a timing: perf slows the run)")
     parser.add_argument("--json-out", help="write the measurements here")
     args = parser.parse_args()
 
@@ -260,7 +296,7 @@ def main() -> int:
         else:
             columns.append(Column(tool, tool))
 
-    image, stats = host_image.build(args.preset, args.compression, Path(args.cache))
+    image, stats = bench_image(args)
     tars = decompressed_tars(image, Path(args.cache)) if "tar-x" in wanted else []
     size_gib = max(4, 3 * stats["uncompressed"] // (1 << 30) + 2)
     gib = stats["uncompressed"] / 2**30
@@ -269,14 +305,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gantry-bench-", dir="/var/tmp") as tmp:
         tmp = Path(tmp)
         info = registry.start(tmp / "registry", "plain")
+        proxy = None
         try:
             info.client.push_image("bench/image", image, tag="latest")
             ref = info.ref("bench/image", "latest")
+            if args.link_rate:
+                proxy = FaultProxy(info.url).start()
+                proxy.add_rule("/blobs/", Throttle(args.link_rate * 1e6), times=None)
+                ref = proxy.ref("bench/image", "latest")
             for run in range(args.runs):
                 for column in columns:
                     with FreshFilesystem(tmp / "fs.img", tmp / "mnt", size_gib) as fs:
                         column.runs.append(run_column(args, column, ref, tars, fs, tmp, run))
         finally:
+            if proxy:
+                proxy.stop()
             registry.stop(tmp / "registry")
 
     medians = {c.name: statistics.median(m.seconds for m in c.runs) for c in columns}
@@ -299,7 +342,8 @@ def main() -> int:
             print("\n".join(layer_profile(timeline)))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
-            "preset": args.preset, "compression": args.compression, "image": stats, "layers": len(image.layers),
+            "image_name": args.image or f"preset:{args.preset}", "compression": args.compression, "link_rate": args.link_rate, "image": stats,
+            "layers": len(image.layers),
             "columns": [{"name": c.name, "tool": c.tool, "cpus": c.cpus or os.cpu_count(),
                          "seconds": [m.seconds for m in c.runs], "cpu_seconds": [m.cpu for m in c.runs],
                          "rss_kib": [m.rss_kib for m in c.runs], "median": medians[c.name]} for c in columns],

@@ -292,7 +292,10 @@ LaunchResult launch(const LaunchSpec& spec) {
   const std::optional<detail::DeviceCgroup> device_cgroup =
       detail::DeviceCgroup::create(spec.container_dir.filename().string());
   std::optional<detail::OverlayMount> overlay;
-  if (!spec.lower_dirs.empty()) overlay.emplace(spec.lower_dirs, spec.container_dir);
+  if (!spec.lower_dirs.empty()) {
+    overlay.emplace(spec.lower_dirs, spec.container_dir,
+                    spec.keep_upper ? detail::UpperSync::synced : detail::UpperSync::volatile_upper);
+  }
   const fs::path rootfs = overlay ? overlay->merged() : spec.rootfs;
 
   // What the image or the command line got wrong: Docker's 126.

@@ -16,6 +16,12 @@ machine, unpacked / gzip):
   toolchain     the base, then gcc/g++ 12, make, cmake and gdb, then clang 14
                 and LLVM 14's development files on top (1.1 GiB / 338 MiB, 3
                 layers, 14k entries); compiles and runs a C program
+The unpack benchmarks' corpus (bench/unpack_compare.py --image suite:NAME),
+four layers each, at the two shapes of the performance goals:
+  corpus-small  the base, python3.11, perl with its modules, git (~170 MiB)
+  corpus-large  the base, python3.11 and perl, gcc/g++ 12 with cmake, gdb and
+                Boost's headers, then clang 14 and LLVM 14's development files
+                (~1.3 GiB, tens of thousands of entries)
 The layers are built once and cached (`--cache`), keyed by the packages and
 their versions: gzip of the toolchain in Python takes about a minute.
 
@@ -47,6 +53,7 @@ BASE_PACKAGES = ["base-files", "bash", "dash", "coreutils", "libc6"]
 PYTHON_PACKAGES = ["python3-minimal", "python3.11-minimal", "libpython3.11-stdlib"]
 GCC_PACKAGES = ["gcc", "g++", "cpp", "binutils", "libc6-dev", "libstdc++-12-dev", "make", "cmake", "gdb"]
 CLANG_PACKAGES = ["clang", "lld-14", "llvm-14-dev"]
+PERL_PACKAGES = ["perl", "perl-modules-5.36", "libperl5.36"]
 HTTPD_PORT = 18080
 
 ETC_FILES = {
@@ -130,10 +137,25 @@ def build(names: list[str], compression: str, cache: Path) -> dict[str, images.I
             made[name] = images.build_image(
                 [base(), package_layer("gcc", gcc, compression, cache), package_layer("clang", clang, compression, cache)],
                 config=config)
+        elif name in CORPUS:
+            below = list(base_packages)
+            stack = [base()]
+            for layer_name, packages in CORPUS[name]:
+                mine = above(packages, below)
+                stack.append(package_layer(layer_name, mine, compression, cache))
+                below += mine
+            made[name] = images.build_image(stack, config=config)
     return made
 
 
 SUITE = ["busybox-echo", "debian-shell", "python", "web-httpd", "toolchain"]
+# The layers above the base of each corpus image (not in the suite file:
+# they are unpacked, not run).
+CORPUS = {
+    "corpus-small": [("python", PYTHON_PACKAGES), ("perl", PERL_PACKAGES), ("git", ["git"])],
+    "corpus-large": [("runtimes", PYTHON_PACKAGES + PERL_PACKAGES),
+                     ("gcc-boost", GCC_PACKAGES + ["libboost1.81-dev"]), ("clang", CLANG_PACKAGES)],
+}
 
 
 def main() -> int:
@@ -141,14 +163,14 @@ def main() -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--registry-dir", help="a registry started by `tools/testbed registry start --dir DIR`")
     where.add_argument("--registry", help="HOST:PORT of a plain-HTTP registry on loopback")
-    parser.add_argument("--only", help="a comma-separated subset of " + ",".join(SUITE))
+    parser.add_argument("--only", help="a comma-separated subset of " + ",".join([*SUITE, *CORPUS]))
     parser.add_argument("--cache", default="/var/tmp/gantry-bench-suite")
     parser.add_argument("--compression", choices=["gzip", "zstd"], default="gzip")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else SUITE
-    unknown = [n for n in names if n not in SUITE]
+    unknown = [n for n in names if n not in SUITE and n not in CORPUS]
     if unknown:
-        parser.error(f"unknown image {unknown[0]} (the suite has {', '.join(SUITE)})")
+        parser.error(f"unknown image {unknown[0]} (the suite has {', '.join([*SUITE, *CORPUS])})")
     if args.registry_dir:
         info = registry.running(args.registry_dir)
         if info is None:

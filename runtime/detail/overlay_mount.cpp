@@ -35,7 +35,7 @@ struct Failure {
 // (containerd's way to shorten the paths), which would move every thread of
 // this process. Returns the failure, if any; the caller falls back to mount(2).
 std::optional<Failure> mount_with_fsconfig(const std::vector<fs::path>& lowers, const fs::path& upper,
-                                           const fs::path& work, const fs::path& merged) {
+                                           const fs::path& work, const fs::path& merged, UpperSync sync) {
   core::FileHandle context(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!context) return Failure{errno, {}};
   auto set = [&](const char* key, const fs::path& value) {
@@ -43,8 +43,11 @@ std::optional<Failure> mount_with_fsconfig(const std::vector<fs::path>& lowers, 
   };
   bool configured = set("source", "overlay");  // as mount(2)'s: /proc/mounts shows "overlay / overlay"
   for (const fs::path& lower : lowers) configured = configured && set("lowerdir+", lower);
-  configured = configured && set("upperdir", upper) && set("workdir", work) &&
-               ::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0;
+  configured = configured && set("upperdir", upper) && set("workdir", work);
+  if (sync == UpperSync::volatile_upper) {
+    configured = configured && ::fsconfig(context.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) == 0;
+  }
+  configured = configured && ::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0;
   core::FileHandle mount;
   if (configured) mount = core::FileHandle(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV));
   if (mount && ::move_mount(mount.get(), "", AT_FDCWD, merged.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0) {
@@ -59,13 +62,14 @@ std::optional<Failure> mount_with_fsconfig(const std::vector<fs::path>& lowers, 
 }
 
 std::optional<Failure> mount_with_options(const std::vector<fs::path>& lowers, const fs::path& upper,
-                                          const fs::path& work, const fs::path& merged) {
+                                          const fs::path& work, const fs::path& merged, UpperSync sync) {
   std::string data = "lowerdir=";
   for (std::size_t i = 0; i < lowers.size(); ++i) {
     if (i > 0) data += ':';
     data += lowers[i].string();
   }
   data += ",upperdir=" + upper.string() + ",workdir=" + work.string();
+  if (sync == UpperSync::volatile_upper) data += ",volatile";
   if (data.size() > kMaxMountData) return Failure{E2BIG, "too many layers for mount(2)'s options"};
   if (::mount("overlay", merged.c_str(), "overlay", MS_NODEV, data.c_str()) != 0) return Failure{errno, {}};
   return std::nullopt;
@@ -73,7 +77,7 @@ std::optional<Failure> mount_with_options(const std::vector<fs::path>& lowers, c
 
 }  // namespace
 
-OverlayMount::OverlayMount(const std::vector<fs::path>& lowers, const fs::path& container)
+OverlayMount::OverlayMount(const std::vector<fs::path>& lowers, const fs::path& container, UpperSync sync)
     : merged_(container / "merged") {
   if (lowers.size() > kMaxOverlayLayers) {
     throw Error(ErrorKind::unsupported, "too many layers for one overlayfs mount (" + std::to_string(lowers.size()) +
@@ -87,11 +91,11 @@ OverlayMount::OverlayMount(const std::vector<fs::path>& lowers, const fs::path& 
   // Both ways mount it nodev: no device node of the image (or made by the
   // container's root) opens through it (container_init's devices).
   const fs::path upper = container / "upper", work = container / "work";
-  std::optional<Failure> failed = mount_with_fsconfig(lowers, upper, work, merged_);
+  std::optional<Failure> failed = mount_with_fsconfig(lowers, upper, work, merged_, sync);
   if (!failed) return;
   // Older kernels: no "lowerdir+" (or no fsopen); mount(2) can still stack
   // what fits in its page.
-  std::optional<Failure> fallback = mount_with_options(lowers, upper, work, merged_);
+  std::optional<Failure> fallback = mount_with_options(lowers, upper, work, merged_, sync);
   if (!fallback) return;
   const Failure& failure = failed->detail.empty() ? *fallback : *failed;  // the one the kernel explained
   const std::string why = failure.detail.empty() ? ::strerror(failure.err) : failure.detail;

@@ -166,6 +166,21 @@ def test_keep_keeps_the_containers_writes(gantry, image_ref):
     assert (container / "upper" / "root" / "file").read_text() == "kept\n"
 
 
+@pytest.mark.parametrize("keep", [False, True], ids=["rm", "keep"])
+def test_an_upper_that_goes_at_exit_is_volatile_a_kept_one_is_not(gantry, image_ref, keep):
+    """overlayfs syncs its upper's filesystem (the store's, with the snapshots
+    just written) at unmount unless "volatile": a container whose writes go
+    at exit need not wait for that; a kept one's writes must survive."""
+    ref, _ = image_ref
+    result = run(gantry, ref, "cat", "/proc/self/mountinfo", options=("--keep",) if keep else ())
+    assert result.returncode == 0, result.stderr
+    # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPER_OPTIONS
+    [root] = [line.split(" - ")[1].split() for line in result.stdout.splitlines() if line.split()[4] == "/"]
+    assert root[0] == "overlay"
+    shown = set(root[2].split(","))  # "volatile", or "fsync=volatile" since Linux 6.6
+    assert bool(shown & {"volatile", "fsync=volatile"}) == (not keep), root
+
+
 def test_flattened_copy_without_overlayfs(gantry, image_ref):
     ref, _ = image_ref
     result = run(gantry, ref, "sh", "-c", "echo $FOO; ls /bin/busybox", options=("--no-overlay",))

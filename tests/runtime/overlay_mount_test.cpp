@@ -48,7 +48,7 @@ class OverlayMountTest : public ::testing::Test {
 
 TEST_F(OverlayMountTest, MoreLayersThanOverlayfsStacksAreUnsupportedBeforeAnythingIsMade) {
   std::vector<fs::path> dirs(kMaxOverlayLayers + 1, tmp_);
-  auto error = error_of([&] { OverlayMount mount(dirs, tmp_ / "container"); });
+  auto error = error_of([&] { OverlayMount mount(dirs, tmp_ / "container", UpperSync::synced); });
   ASSERT_TRUE(error);
   EXPECT_EQ(error->kind(), core::ErrorKind::unsupported);
   EXPECT_NE(std::string(error->what()).find("501"), std::string::npos) << error->what();
@@ -59,7 +59,7 @@ TEST_F(OverlayMountTest, StacksAsManyLayersAsOverlayfsAllows) {
   if (::geteuid() != 0) GTEST_SKIP() << "mounting needs root";
   const std::vector<fs::path> dirs = lowers(kMaxOverlayLayers);
   {
-    OverlayMount mount(dirs, tmp_ / "container");
+    OverlayMount mount(dirs, tmp_ / "container", UpperSync::synced);
     EXPECT_EQ(testing::slurp(mount.merged() / "top"), "0");  // the first is the top
     EXPECT_TRUE(fs::exists(mount.merged() / std::to_string(kMaxOverlayLayers - 1)));
     EXPECT_EQ(std::distance(fs::directory_iterator(mount.merged()), fs::directory_iterator()),

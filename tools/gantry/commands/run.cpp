@@ -221,6 +221,7 @@ int run(const ParsedArgs& args) {
   ContainerDir container(store, args.flag("keep"), registry::recorded_descriptor(report.image).digest);
   spec.config = &report.image.config;
   spec.container_dir = container.path();
+  spec.keep_upper = args.flag("keep");
   spec.seccomp_cache = store.root() / "cache" / "seccomp";
   const std::string reference = report.image.reference.string();
   spec.on_started = [&](int pid, const runtime::LaunchTimes& times) {
