@@ -22,6 +22,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,23 @@ def test_snapshots_are_committed_unsynced_and_those_of_an_earlier_boot_are_built
     assert without_mtimes(top) == before
     assert os.getxattr(top, UNSYNCED).decode().split(" ")[0] == boot
     assert staging_left(gantry.store) == []
+
+
+def test_a_later_request_makes_snapshots_durable_once_the_kernel_has_had_time(registry_plain, repo, gantry):
+    """Snapshots committed 30 s ago or more are settled (one syncfs, marks
+    gone) by the next request for the image; younger ones keep their mark."""
+    image, ref = push(registry_plain, repo, [trees.rich_base_entries(), trees.rich_top_entries()])
+    pull_unpack(gantry, ref)
+    base, top = snapshot_dirs(gantry.store, image)
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    now = int(time.clock_gettime(time.CLOCK_BOOTTIME))
+    os.setxattr(base, UNSYNCED, f"{boot} {now - 31}".encode())  # committed 31 s ago
+
+    event = pull_unpack(gantry, ref)
+
+    assert event["layers_unpacked"] == 0
+    assert UNSYNCED not in os.listxattr(base)
+    assert os.getxattr(top, UNSYNCED).decode().split(" ")[0] == boot  # a few seconds old: left
 
 
 def test_shared_base_layer_is_unpacked_once(registry_plain, repo, gantry, fault_proxy):
