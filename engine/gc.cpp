@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/detail/file_lock.hpp"
 #include "core/detail/file_publish.hpp"
@@ -219,6 +221,13 @@ GcReport collect_garbage(const fs::path& root, GcOptions options) {
   sweeper.blobs(root, report.blobs);
   sweeper.snapshots(root, report.snapshots);
   sweeper.partials(root, report.partials);
+  if (!options.dry_run) {
+    // The store's upkeep: the snapshots it keeps are made durable too
+    // (ContentStore::settle_snapshots), whatever their age.
+    std::vector<core::Digest> kept;
+    for (const std::string& chain : marker.marks().snapshots) kept.push_back(core::Digest::parse(chain));
+    store.settle_snapshots(kept, std::chrono::seconds(0));
+  }
   return report;
 }
 

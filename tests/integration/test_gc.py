@@ -73,7 +73,11 @@ def test_gc_removes_only_what_no_reference_reaches(gantry, family):
     one, two = family
     gantry.ok("pull", "--plain-http", "--quiet", "--unpack", one, two)
     everything = blob_files(gantry)
+    snapshots = list((gantry.store / "snapshots" / "sha256").iterdir())
+    assert all("trusted.gantry.unsynced" in os.listxattr(d) for d in snapshots)  # not yet synced
     assert gc(gantry)["bytes"] == 0 and blob_files(gantry) == everything
+    # gc makes what it keeps durable: one syncfs, the marks gone.
+    assert not any("trusted.gantry.unsynced" in os.listxattr(d) for d in snapshots)
 
     gantry.ok("rmi", "--quiet", one)
     would = gc(gantry, "--dry-run")
