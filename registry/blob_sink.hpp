@@ -6,8 +6,9 @@
 // sink that is full answers `pause` and the fetcher stops reading that
 // connection (TCP then slows the sender) until the sink calls the wake
 // function it was given. The store sink
-// (store_sink.hpp) writes to the content store; a decoding pipeline plugs in
-// through the same interface with a bounded queue behind it.
+// (store_sink.hpp) writes to the content store; the engine's tee
+// (engine/detail/tee_sink.hpp) feeds a layer's pipeline through the store's
+// file and never pauses, so the network never waits for an unpack.
 
 #include <cstddef>
 #include <cstdint>

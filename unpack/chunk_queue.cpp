@@ -1,7 +1,5 @@
 #include "unpack/chunk_queue.hpp"
 
-#include <algorithm>
-#include <cstring>
 #include <utility>
 
 namespace gantry::unpack {
@@ -11,32 +9,6 @@ ChunkQueue::ChunkQueue(std::size_t capacity, std::size_t chunk_size)
 
 void ChunkQueue::rethrow_locked() const {
   if (error_) std::rethrow_exception(error_);
-}
-
-bool ChunkQueue::push_copy(std::span<const std::byte> bytes) {
-  std::unique_lock lock(mutex_);
-  rethrow_locked();
-  Buffer buffer;
-  if (!pool_.empty()) {
-    buffer = std::move(pool_.back());
-    pool_.pop_back();
-  }
-  if (buffer.size() < bytes.size()) buffer.resize(std::max(bytes.size(), chunk_size_));
-  std::memcpy(buffer.data(), bytes.data(), bytes.size());
-  queued_.push_back(Chunk{std::move(buffer), bytes.size()});
-  changed_.notify_all();
-  return !full_locked();
-}
-
-void ChunkQueue::on_space(std::function<void()> wake) {
-  std::unique_lock lock(mutex_);
-  if (!full_locked() || error_) {
-    lock.unlock();
-    wake();
-    return;
-  }
-  wake_ = std::move(wake);
-  wake_asked_ = Clock::now();
 }
 
 ChunkQueue::Buffer ChunkQueue::acquire() {
@@ -72,7 +44,7 @@ bool ChunkQueue::pop(Chunk& out) {
   if (queued_.empty()) return false;
   out = std::move(queued_.front());
   queued_.pop_front();
-  notify_space(lock);
+  changed_.notify_all();
   return true;
 }
 
@@ -85,7 +57,6 @@ void ChunkQueue::fail(std::exception_ptr error) {
   std::unique_lock lock(mutex_);
   if (!error_) error_ = std::move(error);
   changed_.notify_all();
-  notify_space(lock);
 }
 
 ChunkQueue::Waits ChunkQueue::waits() {
@@ -102,18 +73,6 @@ void ChunkQueue::drop_buffers() {
   std::unique_lock lock(mutex_);
   std::deque<Chunk>().swap(queued_);
   std::vector<Buffer>().swap(pool_);
-}
-
-// Wakes a paused async producer (outside the lock: the wake may re-enter).
-void ChunkQueue::notify_space(std::unique_lock<std::mutex>& lock) {
-  changed_.notify_all();
-  if (wake_ && (!full_locked() || error_)) {
-    auto wake = std::exchange(wake_, nullptr);
-    waits_.producer += Clock::now() - wake_asked_;
-    lock.unlock();
-    wake();
-    lock.lock();
-  }
 }
 
 }  // namespace gantry::unpack

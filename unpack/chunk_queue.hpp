@@ -1,17 +1,12 @@
 #pragma once
 // A bounded queue of byte chunks between two stages of a layer's pipeline:
-// the fetcher (or a store reader) and the decoder, or the decoder and the tar
-// reader. Buffers are pooled and reused, so the queue allocates only while it
+// the layer's feed (its download's file, or its blob in the store) and the
+// decoder, or the decoder and the tar reader. Buffers are pooled and reused, so the queue allocates only while it
 // first fills up; memory is capacity x chunk size, whatever the layer size.
 //
-// Two ways to produce:
-// - push_copy(): for the fetcher's sink writes, which must not wait for the
-//   consumer (the download pauses instead, giving its slot up). It always
-//   takes the bytes and says whether the queue is now full; the producer
-//   then waits for the wake it registered with on_space().
-// - acquire() + commit(): for a worker thread that fills a buffer in place
-//   (the decoder writes its output straight into the next chunk); acquire()
-//   blocks while the queue is full.
+// The producer fills a buffer in place: acquire() (blocking while the
+// queue is full), then commit(); the decoder writes its output straight
+// into the next chunk, a layer's feed reads the download's file into one.
 // Either side may fail the queue with an error; the other side then gets
 // that error from its next call, so a failure anywhere stops the whole layer.
 // The queue sums how long each side waited for the other (the timeline's
@@ -23,7 +18,6 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -45,17 +39,12 @@ class ChunkQueue {
   // Time spent blocked so far, summed.
   struct Waits {
     Clock::duration consumer{};  // pop() with nothing queued: waiting for the producer
-    Clock::duration producer{};  // full: acquire() blocked, or on_space() until its wake
+    Clock::duration producer{};  // full: acquire() blocked
   };
 
   ChunkQueue(std::size_t capacity, std::size_t chunk_size);
 
   // --- producer ---
-  // Copies `bytes` into a pooled buffer (any size). Returns true while there
-  // is room for more, false once full. Rethrows the queue's error.
-  bool push_copy(std::span<const std::byte> bytes);
-  // Calls `wake` once there is room (at once if there is already).
-  void on_space(std::function<void()> wake);
   // A buffer of chunk_size bytes to fill; blocks while the queue is full.
   [[nodiscard]] Buffer acquire();
   // Queues the first `size` bytes of a buffer from acquire().
@@ -84,7 +73,6 @@ class ChunkQueue {
  private:
   bool full_locked() const { return queued_.size() >= capacity_; }
   void rethrow_locked() const;
-  void notify_space(std::unique_lock<std::mutex>& lock);
   // changed_.wait(lock, ready), adding the time blocked to `waited`.
   template <class Ready>
   void wait_counted(std::unique_lock<std::mutex>& lock, Clock::duration& waited, Ready ready) {
@@ -100,8 +88,6 @@ class ChunkQueue {
   std::condition_variable changed_;
   std::deque<Chunk> queued_;
   std::vector<Buffer> pool_;
-  std::function<void()> wake_;
-  Clock::time_point wake_asked_{};  // when wake_ was registered
   Waits waits_;
   bool closed_ = false;
   std::exception_ptr error_;

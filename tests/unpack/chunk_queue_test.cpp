@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 #include <string>
@@ -11,46 +11,19 @@
 namespace gantry::unpack {
 namespace {
 
-std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+// What a producer does: fill a buffer in place, queue it (blocks while full).
+void push(ChunkQueue& q, const std::string& text) {
+  ChunkQueue::Buffer buffer = q.acquire();
+  std::memcpy(buffer.data(), text.data(), text.size());
+  q.commit(std::move(buffer), text.size());
+}
 std::string text_of(const ChunkQueue::Chunk& c) {
   return std::string(reinterpret_cast<const char*>(c.buffer.data()), c.size);
 }
 
-TEST(ChunkQueue, PushCopySaysWhenFullAndWakesWhenDrained) {
-  ChunkQueue q(2, 16);
-  EXPECT_TRUE(q.push_copy(bytes_of("one")));
-  EXPECT_FALSE(q.push_copy(bytes_of("two")));  // full: the producer pauses
-  std::atomic<int> woken = 0;
-  q.on_space([&] { ++woken; });
-  EXPECT_EQ(woken, 0);
-  ChunkQueue::Chunk c;
-  ASSERT_TRUE(q.pop(c));
-  EXPECT_EQ(text_of(c), "one");
-  EXPECT_EQ(woken, 1);  // room again
-  q.recycle(std::move(c.buffer));
-  ASSERT_TRUE(q.pop(c));
-  EXPECT_EQ(text_of(c), "two");
-}
-
-TEST(ChunkQueue, OnSpaceWakesAtOnceWhenThereIsRoom) {
-  ChunkQueue q(2, 16);
-  bool woken = false;
-  q.on_space([&] { woken = true; });
-  EXPECT_TRUE(woken);
-}
-
-TEST(ChunkQueue, PushCopyTakesChunksLargerThanTheChunkSize) {
-  ChunkQueue q(2, 4);
-  std::string big(100, 'x');
-  q.push_copy(bytes_of(big));
-  ChunkQueue::Chunk c;
-  ASSERT_TRUE(q.pop(c));
-  EXPECT_EQ(text_of(c), big);
-}
-
 TEST(ChunkQueue, CloseEndsThePopsAfterTheLastChunk) {
   ChunkQueue q(4, 16);
-  q.push_copy(bytes_of("a"));
+  push(q, "a");
   q.close();
   ChunkQueue::Chunk c;
   EXPECT_TRUE(q.pop(c));
@@ -81,15 +54,14 @@ TEST(ChunkQueue, RecycledBuffersAreReused) {
   EXPECT_EQ(q.acquire().data(), storage);
 }
 
-TEST(ChunkQueue, FailureWakesAPausedProducer) {
+TEST(ChunkQueue, FailureReachesABlockedProducer) {
   ChunkQueue q(1, 8);
-  EXPECT_FALSE(q.push_copy(bytes_of("x")));
-  bool woken = false;
-  q.on_space([&] { woken = true; });
+  push(q, "x");
+  auto producer = std::async(std::launch::async, [&] { (void)q.acquire(); });  // blocks: full
+  EXPECT_EQ(producer.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
   q.fail(std::make_exception_ptr(std::runtime_error("boom")));
-  EXPECT_TRUE(woken);
-  EXPECT_THROW(q.push_copy(bytes_of("y")), std::runtime_error);
-  EXPECT_THROW((void)q.acquire(), std::runtime_error);
+  EXPECT_THROW(producer.get(), std::runtime_error);
+  EXPECT_THROW(q.commit(ChunkQueue::Buffer(8), 1), std::runtime_error);
 }
 
 TEST(ChunkQueue, FailureReachesABlockedConsumerAndTheFirstErrorWins) {
@@ -115,11 +87,12 @@ TEST(ChunkQueue, ThrowIfFailedReportsTheFailureToAProducerNotPushingYet) {
 
 TEST(ChunkQueue, DropBuffersLetsGoOfQueuedAndPooledChunks) {
   ChunkQueue q(2, 16);
-  EXPECT_TRUE(q.push_copy(bytes_of("one")));
+  push(q, "one");
   ChunkQueue::Chunk c;
   ASSERT_TRUE(q.pop(c));
+  EXPECT_EQ(text_of(c), "one");
   q.recycle(std::move(c.buffer));
-  EXPECT_TRUE(q.push_copy(bytes_of("two")));
+  push(q, "two");
   q.drop_buffers();  // the stream is over: the queued chunk goes too
   q.close();
   EXPECT_FALSE(q.pop(c));
@@ -136,20 +109,13 @@ TEST(ChunkQueue, WaitsSumTheTimeEachSideWasBlocked) {
     return q.pop(c);
   });
   std::this_thread::sleep_for(milliseconds(50));
-  EXPECT_FALSE(q.push_copy(bytes_of("x")));  // a queue of one is full with one
+  push(q, "x");  // a queue of one is full with one
   ASSERT_TRUE(popped.get());
   EXPECT_GE(q.waits().consumer, milliseconds(40));
-
-  // A paused async producer: from on_space() to its wake.
-  ASSERT_FALSE(q.push_copy(bytes_of("y")));
-  q.on_space([] {});
-  std::this_thread::sleep_for(milliseconds(30));
   ChunkQueue::Chunk c;
-  ASSERT_TRUE(q.pop(c));
-  EXPECT_GE(q.waits().producer, milliseconds(25));
 
-  // A blocked acquire() counts too.
-  ASSERT_FALSE(q.push_copy(bytes_of("z")));
+  // A blocked acquire() is the producer's wait.
+  push(q, "z");
   const auto before = q.waits().producer;
   auto acquired = std::async(std::launch::async, [&] { return q.acquire().size(); });
   std::this_thread::sleep_for(milliseconds(30));

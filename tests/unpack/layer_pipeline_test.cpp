@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <zstd.h>
 
@@ -32,27 +35,27 @@ class LayerPipelineTest : public ::testing::Test {
 
   std::string read(const std::string& rel) { return gantry::testing::slurp(root_ / rel); }
 
-  // Feeds `blob` in `step`-byte chunks from another thread, as a download would.
+  // Feeds `blob` in `step`-byte chunks from another thread, as a layer's
+  // feed does from its download's file.
   static std::jthread feed(ChunkQueue& input, std::string blob, std::size_t step) {
     return std::jthread([&input, blob = std::move(blob), step] {
       try {
-        for (std::size_t pos = 0; pos < blob.size(); pos += step) {
-          auto piece = std::as_bytes(std::span(blob.data() + pos, std::min(step, blob.size() - pos)));
-          while (!input.push_copy(piece)) {
-            // Paused: wait for room like the fetcher does, without spinning hard.
-            std::promise<void> room;
-            input.on_space([&] { room.set_value(); });
-            room.get_future().wait();
-            break;
-          }
-        }
+        for (std::size_t pos = 0; pos < blob.size();) pos += put(input, std::string_view(blob).substr(pos, step));
         input.close();
       } catch (const std::exception&) {
-        // The pipeline failed the stream (push_copy rethrows its error): a
-        // producer stops there, as the fetcher does; the test asserts on
-        // the pipeline's side.
+        // The pipeline failed the stream (acquire rethrows its error): a
+        // feed stops there; the test asserts on the pipeline's side.
       }
     });
+  }
+
+  // Queues the first bytes of `bytes` that fit a chunk; returns how many.
+  static std::size_t put(ChunkQueue& input, std::string_view bytes) {
+    ChunkQueue::Buffer buffer = input.acquire();
+    const std::size_t n = std::min(bytes.size(), buffer.size());
+    std::memcpy(buffer.data(), bytes.data(), n);
+    input.commit(std::move(buffer), n);
+    return n;
   }
 
   static LayerSpec spec(Compression c, const std::string& tar) {
@@ -161,7 +164,7 @@ TEST_F(LayerPipelineTest, TheDownloadsFailureIsWhatWaitReports) {
   Applier applier(root_, {});
   auto input = LayerPipeline::make_input();
   LayerPipeline pipeline(spec(Compression::none, tar), applier, *input);
-  input->push_copy(std::as_bytes(std::span(tar.data(), 100)));
+  (void)put(*input, std::string_view(tar).substr(0, 100));
   input->fail(std::make_exception_ptr(std::runtime_error("connection reset")));
   EXPECT_THROW(pipeline.wait(), std::runtime_error);
 }
