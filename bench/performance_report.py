@@ -47,7 +47,6 @@ DSO_ROLES = [
     ("libzstd", "zstd decoding"),
     ("libcrypto", "sha256: the blob's digest and the diff ID"),
     ("libarchive", "tar header parsing"),
-    ("libtbb", "oneTBB's pipeline (decode / hash overlap) and its idle spinning"),
     ("libc", "memcpy and friends"),
     ("gantry", "gantry's own code (applier, path cache, queues)"),
 ]

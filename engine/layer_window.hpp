@@ -1,10 +1,10 @@
 #pragma once
 // How many layers of an image unpack at once, and in which order. Each
-// layer in flight holds three threads (decoder, tar reader, feed) and a few
-// MiB of queues; a layer waiting holds neither (its download, if any, goes
-// into the store's partial file meanwhile: tee_sink.hpp). So threads and
-// buffers follow the window, never the image's layer count. The engine
-// uses it for every image.
+// layer in flight holds four threads (decoder, hasher, tar reader, feed)
+// and a few MiB of queues; a layer waiting holds neither (its download, if
+// any, goes into the store's partial file meanwhile: tee_sink.hpp). So
+// threads and buffers follow the window, never the image's layer count.
+// The engine uses it for every image.
 
 #include <condition_variable>
 #include <cstddef>

@@ -1,14 +1,14 @@
 #pragma once
 // One layer's way from compressed bytes to files, in one pass:
 //
-//   input queue (compressed chunks: from the fetcher, or read from the store)
-//     -> decode (Decoder)  ─┐ a oneTBB parallel_pipeline: chunk k+1 decodes
-//     -> sha256 (diff ID)  ─┘ while chunk k is hashed
+//   input queue (compressed chunks: the download's file, or the store's blob)
+//     -> decode (Decoder, own thread)  ─┐ chunk k+1 decodes while chunk k
+//     -> sha256 (diff ID, own thread)  ─┘ is hashed
 //     -> tar queue -> tar reader (libarchive, own thread) -> Applier
 //
-// Both queues are bounded, so memory is a few chunks per layer whatever its
-// size, and a slow applier slows the decoder, which slows the fetcher's
-// socket. The compressed digest is not checked here: the store's blob writer
+// Every queue is bounded, so memory is a few chunks per layer whatever its
+// size, and a slow applier slows the decoder, which slows the layer's feed
+// (never the download: engine/detail/tee_sink.hpp). The compressed digest is not checked here: the store's blob writer
 // (or the store itself, for blobs read back) checks it. A layer is complete
 // only when wait() returns: the stream decoded cleanly to its end, its diff
 // ID matched, and every entry was applied.
@@ -62,7 +62,7 @@ class LayerPipeline {
   // producer may outlive a pipeline that failed. Entries are applied only
   // after `apply_after` is ready (a lower layer's completion, for a
   // flattened rootfs where layers apply in order); decoding starts at once
-  // regardless. Two threads run from here until wait().
+  // regardless. Three threads run from here until wait().
   LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input, std::shared_future<void> apply_after = {});
   ~LayerPipeline();
   LayerPipeline(const LayerPipeline&) = delete;

@@ -8,7 +8,6 @@
 
 #include <dirent.h>
 #include <pthread.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -598,18 +597,16 @@ TEST(Engine, ThreadsFollowTheBudgetNotTheImagesOrLayers) {
   const std::size_t baseline = threads_but_the_registrys();
 
   // What the design lets run at once above the baseline: a worker per
-  // image at once, a layer window's thread per image in flight, three
-  // threads per layer in flight over all images (decoder, tar reader and
-  // the layer's feed), and oneTBB's workers for the decoders' pipelines
-  // (the arena's concurrency less the thread that calls in).
-  const std::size_t windows = kImagesAtOnce, layer_threads = 3 * kLayersInFlight;
-  const std::size_t tbb_workers = static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()) - 1;
+  // image at once, a layer window's thread per image in flight, and four
+  // threads per layer in flight over all images (decoder, hasher, tar
+  // reader and the layer's feed).
+  const std::size_t windows = kImagesAtOnce, layer_threads = 4 * kLayersInFlight;
   // And what a sample may see of threads just joined: the kernel wakes
   // pthread_join (CLONE_CHILD_CLEARTID) before it drops the thread from
   // /proc, so a place may briefly list the threads of its next layer, or
   // image, beside those of the last one.
   const std::size_t just_joined = windows + layer_threads;
-  const std::size_t bound = baseline + kImagesAtOnce + windows + layer_threads + tbb_workers + just_joined;
+  const std::size_t bound = baseline + kImagesAtOnce + windows + layer_threads + just_joined;
 
   auto engine = std::make_unique<Engine>(client, store, engine_options(kImagesAtOnce, kLayersInFlight));
   std::vector<std::future<UnpackReport>> futures;
