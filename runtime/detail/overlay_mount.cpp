@@ -94,8 +94,12 @@ OverlayMount::OverlayMount(const std::vector<fs::path>& lowers, const fs::path& 
   std::optional<Failure> failed = mount_with_fsconfig(lowers, upper, work, merged_, sync);
   if (!failed) return;
   // Older kernels: no "lowerdir+" (or no fsopen); mount(2) can still stack
-  // what fits in its page.
+  // what fits in its page. Before Linux 5.10 no "volatile" either: such a
+  // kernel syncs the upper at unmount, as it always did.
   std::optional<Failure> fallback = mount_with_options(lowers, upper, work, merged_, sync);
+  if (fallback && sync == UpperSync::volatile_upper) {
+    fallback = mount_with_options(lowers, upper, work, merged_, UpperSync::synced);
+  }
   if (!fallback) return;
   const Failure& failure = failed->detail.empty() ? *fallback : *failed;  // the one the kernel explained
   const std::string why = failure.detail.empty() ? ::strerror(failure.err) : failure.detail;
