@@ -21,11 +21,11 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from statistics import median
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -81,10 +81,6 @@ def versions(gantry: str) -> dict[str, str]:
             "containerd": first_line(["containerd", "--version"]), "podman": first_line(["podman", "--version"]),
             "skopeo": first_line(["skopeo", "--version"]), "umoci": first_line(["umoci", "--version"]),
             "runc": first_line(["runc", "--version"])}
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
 
 
 def unpack_section(case: dict) -> list[str]:
@@ -254,7 +250,7 @@ def main() -> int:
         "The same image with `pull --unpack` (snapshots apply in parallel, each in its own directory):",
         "",
         *timeline_lines(profiled["timelines"]["gantry-snapshots"]),
-        f"`perf record -g` of one `gantry unpack` of that image, by shared object:",
+        "`perf record -g` of one `gantry unpack` of that image, by shared object:",
         "",
         *profiles["gantry"],
         "And of one `gantry pull --unpack`:",

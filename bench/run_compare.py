@@ -46,14 +46,9 @@ def timed(argv: list[str]) -> float:
     return elapsed
 
 
-def gantry_runs(args, ref: str, fs: Path) -> tuple[float, float]:
-    argv = [args.gantry, "run", "--quiet", "--plain-http", "--store", str(fs / "store"), ref, "--", "true"]
-    return timed(argv), timed(argv)
-
-
-def gantry_pull_unpack(args, ref: str, fs: Path) -> tuple[float, float]:
-    """What `run` does before it starts the process: the bound of its cold run."""
-    argv = [args.gantry, "pull", "--unpack", "--quiet", "--plain-http", "--store", str(fs / "store"), ref]
+def gantry_cold_and_warm(args, fs: Path, command: list[str], ref: str, *tail: str) -> tuple[float, float]:
+    """A gantry command on an empty store, then again on the store it filled."""
+    argv = [args.gantry, *command, "--quiet", "--plain-http", "--store", str(fs / "store"), ref, *tail]
     return timed(argv), timed(argv)
 
 
@@ -122,9 +117,9 @@ def main() -> int:
                         with FreshFilesystem(tmp / "fs.img", tmp / "mnt", 4) as fs:
                             subprocess.run(["sync"], check=True)
                             if tool == "gantry":
-                                times = gantry_runs(args, ref, fs)
-                            elif tool == "gantry-pull-unpack":
-                                times = gantry_pull_unpack(args, ref, fs)
+                                times = gantry_cold_and_warm(args, fs, ["run"], ref, "--", "true")
+                            elif tool == "gantry-pull-unpack":  # what a cold run does before the process
+                                times = gantry_cold_and_warm(args, fs, ["pull", "--unpack"], ref)
                             elif tool == "containerd":
                                 times = containerd_runs(args, ref, fs, tmp, run)
                             else:

@@ -33,7 +33,7 @@ bool trusted_snapshot(const fs::path& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
   const auto mark = detail::unsynced_mark(dir);
-  return !mark || mark->boot == detail::current_boot();
+  return !mark || mark->this_boot();
 }
 
 class DirSnapshotWriter final : public SnapshotWriter {
@@ -95,10 +95,8 @@ void ContentStore::settle_snapshots(std::span<const Digest> chain_ids, std::chro
   std::vector<fs::path> settling;
   for (const Digest& chain : chain_ids) {
     fs::path dir = snapshot_path(chain);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) continue;
     const auto mark = detail::unsynced_mark(dir);
-    if (mark && mark->boot == detail::current_boot() && now - mark->at >= age) settling.push_back(std::move(dir));
+    if (mark && mark->this_boot() && now - mark->at >= age) settling.push_back(std::move(dir));
   }
   if (settling.empty()) return;
   FileHandle fd = open_file(settling.front(), O_RDONLY | O_DIRECTORY);

@@ -158,6 +158,7 @@ void LayerPipeline::decode_stage() {
         decoded.fail(hash_error);
       }
     });
+    std::exception_ptr decode_failure;
     try {
       for (;;) {
         ChunkQueue::Buffer out = decoded.acquire();
@@ -169,15 +170,14 @@ void LayerPipeline::decode_stage() {
     } catch (...) {
       // The hasher may wait for room in the tar queue: fail that too, or a
       // flattened layer's error would wait for the layer below to apply.
-      decoded.fail(std::current_exception());
-      tar_.fail(std::current_exception());
-      hasher.join();
-      // The hasher's error (the tar side failed, the size cap) made ours.
-      if (hash_error) std::rethrow_exception(hash_error);
-      throw;
+      decode_failure = std::current_exception();
+      decoded.fail(decode_failure);
+      tar_.fail(decode_failure);
     }
     hasher.join();
+    // The hasher's error (the tar side failed, the size cap) caused ours.
     if (hash_error) std::rethrow_exception(hash_error);
+    if (decode_failure) std::rethrow_exception(decode_failure);
 
     if (!decoder->finished()) {
       throw Error(ErrorKind::bad_input, "layer " + compression_name(spec_.compression) + " stream is truncated",

@@ -28,6 +28,8 @@ const std::string& current_boot() {
   return boot;
 }
 
+bool UnsyncedMark::this_boot() const { return boot == current_boot(); }
+
 std::chrono::seconds boot_clock() {
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
@@ -45,7 +47,7 @@ std::optional<UnsyncedMark> unsynced_mark(const std::filesystem::path& dir) {
   std::array<char, 128> value{};
   const ssize_t n = ::lgetxattr(dir.c_str(), kMarkName, value.data(), value.size());
   if (n < 0) {
-    if (errno == ENODATA || errno == ENOTSUP) return std::nullopt;
+    if (errno == ENODATA || errno == ENOTSUP || errno == ENOENT) return std::nullopt;
     throw errno_error(errno, "cannot read the snapshot's mark", dir.string());
   }
   // Anything that does not parse is no boot of ours: not trusted.

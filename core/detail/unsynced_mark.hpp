@@ -10,9 +10,9 @@
 // that puts the snapshot in place, on the very inode the rename moves, so a
 // journaling filesystem that kept the rename kept the mark; a file beside
 // it would be a second inode whose write could be lost on its own. It is a
-// "trusted." attribute, which only CAP_SYS_ADMIN reads or sets, and the
-// root of an overlay mount shows its upper directory's, so no container
-// sees it.
+// "trusted." attribute, which only CAP_SYS_ADMIN reads or sets; a
+// container's root is its own upper directory, so no container sees it (an
+// overlay of lower directories only shows it on its root until settled).
 
 #include <chrono>
 #include <filesystem>
@@ -24,6 +24,8 @@ namespace gantry::core::detail {
 struct UnsyncedMark {
   std::string boot;                 // /proc/sys/kernel/random/boot_id when it was set
   std::chrono::seconds at{};        // CLOCK_BOOTTIME when it was set
+
+  [[nodiscard]] bool this_boot() const;
 };
 
 // This boot's id, read once.
@@ -33,7 +35,8 @@ struct UnsyncedMark {
 // Sets the mark on a directory (this boot, now). False when the filesystem
 // or the caller's privileges do not allow it (the caller then syncs).
 [[nodiscard]] bool set_unsynced_mark(int dir_fd, const std::filesystem::path& dir);
-// The directory's mark, if it has one (Error(io) when it cannot be read).
+// The directory's mark, if it has one (none when the directory is gone;
+// Error(io) when it cannot be read).
 [[nodiscard]] std::optional<UnsyncedMark> unsynced_mark(const std::filesystem::path& dir);
 // Removes it, after the filesystem was synced; a mark already gone is fine.
 void clear_unsynced_mark(const std::filesystem::path& dir);

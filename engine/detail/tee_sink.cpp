@@ -142,17 +142,15 @@ class TeeSink final : public registry::BlobSink {
   [[nodiscard]] std::int64_t offset() const override { return store_->offset(); }
 
   registry::SinkFlow write(std::span<const std::byte> bytes) override {
-    {
-      std::lock_guard lock(replay_->mutex);
-      if (replay_->error) std::rethrow_exception(replay_->error);
-    }
     // A failed image stops downloading its layers.
     download_.input->queue().throw_if_failed();
     // Outside the lock: the feed reads only bytes already counted, and
-    // the fetcher's calls for one sink never overlap.
+    // the fetcher's calls for one sink never overlap. Bytes written after
+    // the feed failed are still the blob's, kept for a resume.
     store_->write(bytes);
     {
       std::lock_guard lock(replay_->mutex);
+      if (replay_->error) std::rethrow_exception(replay_->error);
       replay_->in_file += static_cast<std::int64_t>(bytes.size());
     }
     replay_->grown.notify_one();

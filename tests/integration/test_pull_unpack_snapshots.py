@@ -180,6 +180,10 @@ def test_second_pull_unpacks_and_fetches_nothing(registry_plain, repo, gantry, f
 UNSYNCED = "trusted.gantry.unsynced"
 
 
+def this_boot() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
 def without_mtimes(tree: Path) -> str:
     return re.sub(r" mtime=\S+", "", tree_print.tree_text(tree))
 
@@ -192,7 +196,7 @@ def test_snapshots_are_committed_unsynced_and_those_of_an_earlier_boot_are_built
     image, ref = push(registry_plain, repo, [trees.rich_base_entries(), trees.rich_top_entries()])
     pull_unpack(gantry, ref)
     base, top = snapshot_dirs(gantry.store, image)
-    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    boot = this_boot()
     for snapshot in (base, top):
         assert os.getxattr(snapshot, UNSYNCED).decode().split(" ")[0] == boot
     before = without_mtimes(top)  # whiteouts and unlisted parents are made on the clock of their build
@@ -215,7 +219,7 @@ def test_a_later_request_makes_snapshots_durable_once_the_kernel_has_had_time(re
     image, ref = push(registry_plain, repo, [trees.rich_base_entries(), trees.rich_top_entries()])
     pull_unpack(gantry, ref)
     base, top = snapshot_dirs(gantry.store, image)
-    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    boot = this_boot()
     now = int(time.clock_gettime(time.CLOCK_BOOTTIME))
     os.setxattr(base, UNSYNCED, f"{boot} {now - 31}".encode())  # committed 31 s ago
 
