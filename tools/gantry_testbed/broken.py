@@ -70,17 +70,21 @@ def served_blob_mismatch(registry: RegistryInfo, repo: str, tag: str = "broken",
     (gzip level 0 stores random data verbatim, zstd emits raw blocks), so only
     the digest check can catch it, not a decoder error. zstd still finds a
     chance match in random data now and then (about 1 seed in 30 gives a
-    size a byte off), so the next seeds are tried.
+    size a byte off), so seeds are tried until two give the same size: the
+    first seed may itself be the odd one, so it is not the one all others
+    must match.
     """
     seed = secrets.randbits(64)
     level = 0 if compression == "gzip" else None
-    good = _layer(compression, seed, level)
-    for other in range(seed + 1, seed + 9):
-        evil = _layer(compression, other, level)
-        if evil.blob.size == good.blob.size:
+    by_size: dict[int, Layer] = {}
+    for other in range(seed, seed + 9):
+        layer = _layer(compression, other, level)
+        if layer.blob.size in by_size:
+            good, evil = by_size[layer.blob.size], layer
             break
+        by_size[layer.blob.size] = layer
     else:
-        raise RuntimeError(f"{compression}: no replacement layer of the same size in 8 seeds")
+        raise RuntimeError(f"{compression}: no two layers of the same size in 9 seeds")
     broken = _push(registry, repo, tag, build_image([good], fmt=fmt),
                    "the registry serves bytes that do not hash to the layer digest",
                    good.blob.digest)
