@@ -185,7 +185,8 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
   const core::Reference& reference = image.reference;
   const auto& layers = report.image.manifest.layers;
 
-  // Each layer applies after the one below it (flattening is ordered).
+  // Each layer applies after the one below it (flattening is ordered); until
+  // then it stages its files beside the target (ApplyOptions::staging_dir).
   Inputs inputs(layers, [](std::size_t) { return true; });
   std::vector<InFlight> in_flight(layers.size());
   std::vector<std::shared_future<void>> applied(layers.size());
@@ -195,11 +196,14 @@ UnpackReport unpack_rootfs_once(registry::Client& client, core::ContentStore& st
           .start =
               [&](std::size_t i) {
                 InFlight& layer = in_flight[i];
-                layer.applier = std::make_unique<unpack::Applier>(
-                    target.work(), unpack::ApplyOptions{.max_disk_bytes = options.max_layer_size});
+                unpack::ApplyOptions apply{.max_disk_bytes = options.max_layer_size};
+                if (i > 0) {
+                  apply.lowers_applied = applied[i - 1];
+                  apply.staging_dir = target.staging_dir(i);
+                }
+                layer.applier = std::make_unique<unpack::Applier>(target.work(), std::move(apply));
                 layer.pipeline = std::make_unique<unpack::LayerPipeline>(
-                    layer_spec(report.image, i, options), *layer.applier, inputs.inputs[i]->queue(),
-                    i > 0 ? applied[i - 1] : std::shared_future<void>{});
+                    layer_spec(report.image, i, options), *layer.applier, inputs.inputs[i]->queue());
                 applied[i] = layer.pipeline->applied();
                 inputs.inputs[i]->admit();
               },

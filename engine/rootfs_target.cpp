@@ -1,5 +1,7 @@
 #include "engine/rootfs_target.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -30,6 +32,35 @@ void remove_stale_staging(const std::filesystem::path& parent, const std::string
   }
 }
 
+// A hidden sibling of DIR named `.NAME<marker>PID`, stale ones of dead
+// processes removed first.
+std::filesystem::path sibling(const std::filesystem::path& parent, const std::filesystem::path& dir,
+                              std::string_view marker) {
+  std::string prefix = ".";
+  prefix += dir.filename().string();
+  prefix += marker;
+  remove_stale_staging(parent, prefix);
+  return parent / owned_name(prefix);
+}
+
+// Where upper layers stage entries: a sibling of the work directory, so on
+// its filesystem; none when it cannot be made.
+std::filesystem::path make_staged_area(const std::filesystem::path& parent, const std::filesystem::path& dir) {
+  std::filesystem::path staged = sibling(parent, dir, ".gantry-staged-");
+  return ::mkdir(staged.c_str(), 0700) == 0 ? staged : std::filesystem::path{};
+}
+
+// Whatever stops the unpack, the error to report is its own: what stays
+// here carries this process's id, and the next unpack beside it removes it
+// once this process has exited.
+template <class Step>
+void quietly(Step step) {
+  try {
+    step();
+  } catch (const Error&) {
+  }
+}
+
 }  // namespace
 
 bool is_empty_directory_or_absent(const std::filesystem::path& dir, std::string_view what) {
@@ -51,30 +82,28 @@ RootfsTarget::RootfsTarget(std::filesystem::path dir) : dir_(std::move(dir)) {
     work_ = dir_;
     return;
   }
-  std::filesystem::path parent = std::filesystem::absolute(dir_).parent_path();
+  const std::filesystem::path parent = std::filesystem::absolute(dir_).parent_path();
   std::filesystem::create_directories(parent, ec);
   if (ec) throw Error(ErrorKind::io, "cannot create the target's parent: " + ec.message(), {.path = parent.string()});
-  std::string prefix = ".";
-  prefix += dir_.filename().string();
-  prefix += ".gantry-partial-";
-  remove_stale_staging(parent, prefix);
-  work_ = parent / owned_name(prefix);
+  work_ = sibling(parent, dir_, ".gantry-partial-");
   if (!std::filesystem::create_directory(work_, ec)) {
     throw Error(ErrorKind::io, "cannot create the target directory: " + ec.message(), {.path = work_.string()});
   }
+  staged_ = make_staged_area(parent, dir_);
 }
 
 RootfsTarget::~RootfsTarget() {
+  if (!staged_.empty()) quietly([&] { core::remove_tree(staged_); });
   if (committed_) return;
   // The staging directory goes; an existing DIR is left empty as it was found.
-  try {
+  quietly([&] {
     if (work_ == dir_) core::empty_directory(work_);
     else core::remove_tree(work_);
-  } catch (const Error&) {
-    // The unpack's own error is the one to report. What stays of a
-    // staging directory carries this process's id: the next unpack beside
-    // it removes it once this process has exited.
-  }
+  });
+}
+
+std::filesystem::path RootfsTarget::staging_dir(std::size_t layer) const {
+  return staged_.empty() ? staged_ : staged_ / std::to_string(layer);
 }
 
 void RootfsTarget::commit() {

@@ -6,7 +6,14 @@
 // unpack beside it removes staging directories of dead processes); an
 // existing empty DIR (perhaps a mount point, which cannot be renamed over)
 // is filled in place and emptied again if the unpack fails.
+//
+// A new DIR gets a second hidden sibling (.NAME.gantry-staged-PID), on the
+// same filesystem, for what upper layers stage while the ones below apply
+// (ApplyOptions::staging_dir); it goes when the target is committed or
+// abandoned. An existing DIR stages nothing: beside it is not gantry's to
+// touch, and inside it any name may be an image's.
 
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 
@@ -30,11 +37,16 @@ class RootfsTarget {
   // Where the layers go.
   [[nodiscard]] const std::filesystem::path& work() const { return work_; }
 
+  // Where layer `layer` may stage entries (a directory to be made), or
+  // empty when nothing can be staged (an existing DIR).
+  [[nodiscard]] std::filesystem::path staging_dir(std::size_t layer) const;
+
   void commit();
 
  private:
   std::filesystem::path dir_;
   std::filesystem::path work_;
+  std::filesystem::path staged_;  // empty: none
   bool committed_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "unpack/applier.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -79,6 +80,7 @@ Applier::Impl::Impl(const std::filesystem::path& root, ApplyOptions options) : o
   if (ec) throw core::errno_error(ec.value(), "cannot resolve root", root.string());
   layers_.push_back(root_.get());
   lowers_open_ = options_.mode != ApplyMode::snapshot || options_.lower_dirs.empty();
+  lowers_done_ = !options_.lowers_applied.valid();
   root_setgid_ = detail::is_setgid(core::stat_handle(root_.get(), root.string()));
   euid_ = ::geteuid();
   egid_ = ::getegid();
@@ -102,6 +104,12 @@ std::span<const int> Applier::Impl::layer_stack() {
 
 void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
   ++stats_.entries;
+  if (!lowers_applied(false) && stage(entry, data)) return;
+  lowers_applied(true);
+  apply_entry(entry, data);
+}
+
+void Applier::Impl::apply_entry(const TarEntry& entry, EntryData& data) {
   if (dirs_stale_ || dirs_.size() > detail::kMaxCachedDirs) {
     dirs_.clear();
     dirs_stale_ = false;
@@ -175,6 +183,10 @@ bool Applier::Impl::needs_owner(const TarEntry& entry, Parent parent) const noex
 }
 
 void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEntry& entry, EntryData& data) {
+  if (const auto* staged = dynamic_cast<const detail::StagedFile*>(&data)) {
+    place_staged(parent.fd, path, entry, *staged);
+    return;
+  }
   // Born with its final permissions when the umask keeps them all and there
   // is no setuid, setgid or sticky bit (which the write or chown(2) below
   // could clear), else created private and fchmod-ed after content and
@@ -195,6 +207,20 @@ void Applier::Impl::write_file(Parent parent, const CleanPath& path, const TarEn
   detail::set_times_fd(fd.get(), entry.mtime_sec, entry.mtime_nsec, entry.path);
   ++stats_.files;
   stats_.bytes += written;
+}
+
+// A staged file (apply_staged.cpp) goes into place the way write_file()
+// creates one: never over an existing name, which is removed first.
+void Applier::Impl::place_staged(int parent, const CleanPath& path, const TarEntry& entry,
+                                 const detail::StagedFile& staged) {
+  create_replacing(parent, path, entry, "cannot move staged file into place", [&] {
+    int rc = ::renameat2(staged.dir_fd(), staged.name(), parent, path.base(), RENAME_NOREPLACE);
+    if (rc == 0 || errno != EINVAL) return rc;
+    // A filesystem without RENAME_NOREPLACE: a link fails alike on an existing name.
+    rc = ::linkat(staged.dir_fd(), staged.name(), parent, path.base(), 0);
+    if (rc == 0) (void)::unlinkat(staged.dir_fd(), staged.name(), 0);
+    return rc;
+  });
 }
 
 // Blocks at increasing offsets within the size, the last one ending at the

@@ -14,9 +14,11 @@
 // Owner, mode, times and xattrs are never applied through a link; a type
 // change removes and recreates, never writes through an existing inode.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <vector>
 
@@ -36,6 +38,10 @@ enum class ApplyMode {
   snapshot,
 };
 
+// ApplyOptions::staging_dir: the most bytes of entry headers (names, link
+// targets, xattrs) kept while the lower layers apply.
+inline constexpr std::size_t kMaxStagedBytes = std::size_t{16} << 20;
+
 struct ApplyOptions {
   ApplyMode mode = ApplyMode::flatten;
   // Apply uid/gid from the tar (needs CAP_CHOWN); otherwise files belong to
@@ -54,6 +60,21 @@ struct ApplyOptions {
   // it does not hold, a parent it does not list). May throw (a lower layer
   // failed); the entry then fails with that error.
   std::function<void()> await_lowers{};
+  // flatten mode: ready once the layers below are applied (or holding the
+  // error that stopped them), for a rootfs whose layers apply in order. An
+  // entry is applied only after that; without `staging_dir` apply() waits
+  // for it. With one (a directory to be made, on the root's filesystem),
+  // entries that come before the lower layers are done are staged instead:
+  // a regular file is written there whole (data, owner, mode, xattrs,
+  // times) and every entry's header is kept, in order, so that the slow
+  // part of the layer overlaps the layers below. Once they are done, the
+  // headers are applied as if they came then, a staged file being renamed
+  // into place instead of written, so the tree is exactly the one applying
+  // in order gives. The headers kept are bounded (kMaxStagedBytes): past
+  // that, apply() waits. Only with preserve_owners (a staged file's group
+  // must not depend on the directory it is born in).
+  std::shared_future<void> lowers_applied{};
+  std::filesystem::path staging_dir{};
   // What the layer may make on disk, in bytes (0: no limit), the bound of
   // --max-layer-size beside the pipeline's on decoded bytes. A sparse map
   // makes blocks the tar does not carry: 200,000 one-byte segments 8 KiB
@@ -94,9 +115,10 @@ class Applier {
   // malformed one (data size differs from the header's), Error(io).
   void apply(const TarEntry& entry, EntryData& data);
 
-  // After the last entry: directory modes and mtimes (a directory with mode
-  // 000 gets its content first, its mode last), since creating entries in a
-  // directory changes its mtime.
+  // After the last entry (with `lowers_applied`, once the lower layers and
+  // then the staged entries are applied): directory modes and mtimes (a
+  // directory with mode 000 gets its content first, its mode last), since
+  // creating entries in a directory changes its mtime.
   void finish();
 
   [[nodiscard]] const ApplyStats& stats() const noexcept;

@@ -57,11 +57,9 @@ std::unique_ptr<ChunkQueue> LayerPipeline::make_input() {
   return std::make_unique<ChunkQueue>(kQueueDepth, kChunkSize);
 }
 
-LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input,
-                             std::shared_future<void> apply_after)
+LayerPipeline::LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input)
     : spec_(std::move(spec)),
       applier_(applier),
-      apply_after_(std::move(apply_after)),
       input_(input),
       tar_(kQueueDepth, kChunkSize),
       applied_(applied_promise_.get_future().share()) {
@@ -209,7 +207,6 @@ void LayerPipeline::apply_stage() {
   QueueSource source(tar_);
   bool announced = false;
   try {
-    if (apply_after_.valid()) apply_after_.get();
     read_tar(
         source, [this](const TarEntry& entry, EntryData& data) { applier_.apply(entry, data); }, spec_.name);
     applier_.finish();

@@ -59,11 +59,10 @@ class LayerPipeline {
 
   // `applier` and `input` (a queue of kQueueDepth x kChunkSize, from
   // make_input()) must outlive the pipeline; the input is apart so that its
-  // producer may outlive a pipeline that failed. Entries are applied only
-  // after `apply_after` is ready (a lower layer's completion, for a
-  // flattened rootfs where layers apply in order); decoding starts at once
-  // regardless. Three threads run from here until wait().
-  LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input, std::shared_future<void> apply_after = {});
+  // producer may outlive a pipeline that failed. The applier's options say
+  // what it waits for (a flattened rootfs: the layer below, through
+  // applied()). Three threads run from here until wait().
+  LayerPipeline(LayerSpec spec, Applier& applier, ChunkQueue& input);
   ~LayerPipeline();
   LayerPipeline(const LayerPipeline&) = delete;
   LayerPipeline& operator=(const LayerPipeline&) = delete;
@@ -73,7 +72,8 @@ class LayerPipeline {
   [[nodiscard]] static std::unique_ptr<ChunkQueue> make_input();
 
   // Ready once every entry of this layer is applied (or holding the error
-  // that stopped it): the next layer's `apply_after` for a flattened rootfs.
+  // that stopped it): the next layer's ApplyOptions::lowers_applied for a
+  // flattened rootfs.
   // Set by the pipeline's own thread, so layers chain without a caller in
   // the loop (the caller is busy fetching).
   [[nodiscard]] std::shared_future<void> applied() const { return applied_; }
@@ -90,7 +90,6 @@ class LayerPipeline {
 
   LayerSpec spec_;
   Applier& applier_;
-  std::shared_future<void> apply_after_;
   ChunkQueue& input_;
   ChunkQueue tar_;
   LayerResult result_;

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from gantry_testbed import images, layers
-from gantry_testbed.faultproxy import Throttle
+from gantry_testbed.faultproxy import Stall, Throttle
 from gantry_testbed.gantry_cli import kill
 from gantry_testbed.ocistore import OciStore
 
@@ -29,7 +29,8 @@ def two_layer_image(registry_plain, module_scratch):
 
 
 def _staging_dirs(parent):
-    return [p for p in parent.iterdir() if ".gantry-partial-" in p.name]
+    # The rootfs being built, and the files its upper layers stage beside it.
+    return [p for p in parent.iterdir() if ".gantry-partial-" in p.name or ".gantry-staged-" in p.name]
 
 
 def test_killed_unpack_leaves_no_target_and_a_rerun_completes(two_layer_image, gantry, fault_proxy,
@@ -97,3 +98,34 @@ def test_a_resumed_layer_that_fails_while_its_partial_is_replayed_ends_the_unpac
     assert "beyond the limit" in line and big.digest in line
     assert not target.exists() and _staging_dirs(scratch) == []
     assert big.digest in store.partials()
+
+
+def test_an_upper_layer_is_staged_beside_the_target_while_the_one_below_is_missing(
+        two_layer_image, gantry, fault_proxy, registry_plain, scratch):
+    # The base layer's first answer sends nothing for a while (the retry gets
+    # it); meanwhile the upper layer's 32 MiB file is written whole in the
+    # staging area, and later renamed into the tree: the same inode.
+    repo, image = two_layer_image
+    proxy = fault_proxy(registry_plain)
+    proxy.add_rule(image.layers[0].blob.digest, Stall(after=0, seconds=10), times=1)
+    target = scratch / "rootfs"
+    unpacking = gantry.spawn("unpack", "--plain-http", "--quiet", proxy.ref(repo, "v1"), str(target))
+    deadline = time.monotonic() + 60
+    staged = None
+    while staged is None:
+        assert unpacking.poll() is None, f"gantry exited early: {unpacking.communicate()}"
+        assert time.monotonic() < deadline, "the upper layer's file was never staged"
+        for area in (d for d in _staging_dirs(scratch) if ".gantry-staged-" in d.name):
+            for f in area.glob("1/*"):
+                try:
+                    st = f.stat()
+                except FileNotFoundError:  # renamed into place meanwhile: too late to see
+                    continue
+                if st.st_size == 32 << 20:
+                    staged = st.st_ino
+        time.sleep(0.02)
+    assert not target.exists()
+    assert unpacking.wait(timeout=120) == 0, unpacking.communicate()
+    assert (target / "etc" / "base").read_bytes() == b"first layer\n"
+    assert (target / "data" / "random").stat().st_ino == staged
+    assert _staging_dirs(scratch) == []

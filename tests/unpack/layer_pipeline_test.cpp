@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -190,11 +192,11 @@ TEST_F(LayerPipelineTest, ALayerAppliesOnlyAfterTheOneBelowIt) {
   std::string lower = make_tar({{.path = "f", .content = "lower"}});
   std::string upper = make_tar({{.path = "f", .content = "upper"}});
   Applier lower_applier(root_, {});
-  Applier upper_applier(root_, {});
   auto first_input = LayerPipeline::make_input();
   auto second_input = LayerPipeline::make_input();
   LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input, first.applied());
+  Applier upper_applier(root_, {.lowers_applied = first.applied()});
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
   // The upper layer's bytes arrive first; it must still apply last.
   auto upper_feeder = feed(*second_input, upper, 1 << 20);
   upper_feeder.join();
@@ -207,21 +209,59 @@ TEST_F(LayerPipelineTest, ALayerAppliesOnlyAfterTheOneBelowIt) {
   EXPECT_EQ(read("f"), "upper");
 }
 
-TEST_F(LayerPipelineTest, ALowerLayersFailureStopsTheUpperOne) {
-  std::string lower = make_tar({{.path = "f", .content = "lower"}});
-  std::string upper = make_tar({{.path = "g", .content = "upper"}});
+TEST_F(LayerPipelineTest, AnUpperLayerStagesItsFilesWhileTheOneBelowWaitsAndAppliesAfterIt) {
+  std::string lower = make_tar({{.path = "f", .content = "lower"}, {.path = "g", .content = "lower"}});
+  std::string upper = make_tar({{.path = "f", .content = "upper"}, {.path = "d/h", .content = "new"}});
+  const std::filesystem::path staging = root_.string() + "-staged";
   Applier lower_applier(root_, {});
-  Applier upper_applier(root_, {});
   auto first_input = LayerPipeline::make_input();
   auto second_input = LayerPipeline::make_input();
   LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input, first.applied());
+  Applier upper_applier(root_, {.lowers_applied = first.applied(), .staging_dir = staging});
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
+  auto upper_feeder = feed(*second_input, upper, 1 << 20);
+  upper_feeder.join();
+  // Both files of the upper layer are written, beside the root, before
+  // the lower layer has a byte.
+  auto staged = [&] {
+    std::error_code ec;  // made at the first staged entry
+    return std::distance(std::filesystem::directory_iterator(staging, ec), {});
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30); staged() < 2;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the upper layer's files were not staged";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(root_));
+  auto lower_feeder = feed(*first_input, lower, 1 << 20);
+  first.wait();
+  const LayerResult result = second.wait();
+  lower_feeder.join();
+  EXPECT_EQ(read("f"), "upper");
+  EXPECT_EQ(read("g"), "lower");
+  EXPECT_EQ(read("d/h"), "new");
+  EXPECT_TRUE(std::filesystem::is_empty(staging)) << "every staged file went into place";
+  EXPECT_EQ(result.applied.entries, 2);
+  EXPECT_EQ(result.applied.files, 2);
+  std::filesystem::remove_all(staging);
+}
+
+TEST_F(LayerPipelineTest, ALowerLayersFailureStopsTheUpperOne) {
+  std::string lower = make_tar({{.path = "f", .content = "lower"}});
+  std::string upper = make_tar({{.path = "g", .content = "upper"}});
+  const std::filesystem::path staging = root_.string() + "-staged";
+  Applier lower_applier(root_, {});
+  auto first_input = LayerPipeline::make_input();
+  auto second_input = LayerPipeline::make_input();
+  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
+  Applier upper_applier(root_, {.lowers_applied = first.applied(), .staging_dir = staging});
+  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
   auto upper_feeder = feed(*second_input, upper, 1 << 20);
   first_input->fail(std::make_exception_ptr(std::runtime_error("lower failed")));
   EXPECT_THROW(first.wait(), std::runtime_error);
   EXPECT_THROW(second.wait(), std::runtime_error);
   upper_feeder.join();
   EXPECT_FALSE(std::filesystem::exists(root_ / "g"));
+  std::filesystem::remove_all(staging);
 }
 
 }  // namespace

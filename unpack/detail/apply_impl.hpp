@@ -1,7 +1,8 @@
 #pragma once
 // The applier's state, shared by its files: applier.cpp (entries),
 // apply_dirs.cpp (directory handles, implicit parents, directory attributes
-// at the end) and apply_whiteout.cpp (whiteouts and opaque directories).
+// at the end), apply_whiteout.cpp (whiteouts and opaque directories) and
+// apply_staged.cpp (entries kept while the lower layers apply).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +70,27 @@ struct DirRecord {
   ino_t ino = 0;
 };
 
+// A regular file staged while the lower layers apply (ApplyOptions::
+// staging_dir): written whole already, so write_file() renames it into place
+// and reads no data.
+class StagedFile final : public EntryData {
+ public:
+  StagedFile(int dir_fd, std::string name) : dir_fd_(dir_fd), name_(std::move(name)) {}
+  bool next(std::int64_t&, std::span<const std::byte>&) override { return false; }
+  [[nodiscard]] int dir_fd() const noexcept { return dir_fd_; }
+  [[nodiscard]] const char* name() const noexcept { return name_.c_str(); }
+
+ private:
+  int dir_fd_;
+  std::string name_;
+};
+
+// An entry kept while the lower layers apply; `file` names its staged data.
+struct StagedEntry {
+  TarEntry entry;
+  std::string file;  // empty but for a regular file
+};
+
 // Error(kind) with the entry's name as the path.
 [[nodiscard]] core::Error entry_error(core::ErrorKind kind, std::string_view message, const TarEntry& entry);
 
@@ -85,11 +108,22 @@ struct Applier::Impl {
   Impl(const std::filesystem::path& root, ApplyOptions options);
 
   void apply(const TarEntry& entry, EntryData& data);
+  void apply_entry(const TarEntry& entry, EntryData& data);
   void finish();
+
+  // Staging (apply_staged.cpp): whether the lower layers are applied, and
+  // if so the staged entries too; with `wait`, waits for them. Rethrows a
+  // lower layer's failure.
+  bool lowers_applied(bool wait);
+  // Keeps the entry (and writes a regular file's data) in the staging
+  // directory; false when it cannot (none, or the headers' bound reached).
+  bool stage(const TarEntry& entry, EntryData& data);
+  void replay_staged();
 
   // Creating one entry at `parent`/`path.base()`; false when skipped.
   bool create(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry, EntryData& data);
   void write_file(detail::Parent parent, const detail::CleanPath& path, const TarEntry& entry, EntryData& data);
+  void place_staged(int parent, const detail::CleanPath& path, const TarEntry& entry, const detail::StagedFile& staged);
   std::int64_t write_data(int fd, const TarEntry& entry, EntryData& data);
   void make_directory(int parent, const detail::CleanPath& path, const TarEntry& entry);
   struct stat update_directory(int fd, const std::string& path, const TarEntry& entry);
@@ -144,6 +178,13 @@ struct Applier::Impl {
   void charge_disk(const TarEntry& entry, std::int64_t bytes, std::int64_t ahead);
   std::int64_t disk_bytes_ = 0;
   ApplyStats stats_;
+
+  // Staging, while options_.lowers_applied is not ready.
+  bool lowers_done_ = false;
+  detail::FileHandle staging_;
+  bool staging_setgid_ = false;
+  std::vector<detail::StagedEntry> staged_;
+  std::size_t staged_bytes_ = 0;
 };
 
 }  // namespace gantry::unpack
