@@ -244,7 +244,10 @@ def main() -> int:
         "## Where the time goes",
         "",
         f"The engine's timeline of the median `gantry unpack` of {PROFILED[0]} {PROFILED[1]} (seconds from "
-        "the request; `waited` sums the time each stage of the layer waited for the one before it):",
+        "the request; `waited` sums the time each stage of the layer waited for the one before it). A "
+        "flattened rootfs applies its layers in order: while the layers below apply, an upper layer writes "
+        "its files whole beside the target and keeps their headers, then applies the headers in order, each "
+        "file renamed into place:",
         "",
         *timeline_lines(profiled["timelines"]["gantry"]),
         "The same image with `pull --unpack` (snapshots apply in parallel, each in its own directory):",

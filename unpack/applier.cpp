@@ -1,8 +1,8 @@
 #include "unpack/applier.hpp"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <linux/openat2.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -104,8 +104,8 @@ std::span<const int> Applier::Impl::layer_stack() {
 
 void Applier::Impl::apply(const TarEntry& entry, EntryData& data) {
   ++stats_.entries;
-  if (!lowers_applied(false) && stage(entry, data)) return;
-  lowers_applied(true);
+  if (!lowers_ready(false) && stage(entry, data)) return;
+  lowers_ready(true);
   apply_entry(entry, data);
 }
 

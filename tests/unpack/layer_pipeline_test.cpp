@@ -60,10 +60,12 @@ class LayerPipelineTest : public ::testing::Test {
     return n;
   }
 
+ public:
   static LayerSpec spec(Compression c, const std::string& tar) {
     return LayerSpec{.compression = c, .diff_id = core::digest_of(tar), .name = "sha256:test"};
   }
 
+ protected:
   std::filesystem::path root_;
 };
 
@@ -188,23 +190,35 @@ TEST_F(LayerPipelineTest, ExpansionBeyondTheCapIsRefused) {
   feeder.join();
 }
 
+// Two layers' pipelines into one root, the upper one applying after the
+// lower one (staging meanwhile when `staging` is not empty).
+struct Stacked {
+  Stacked(const std::filesystem::path& root, const std::string& lower, const std::string& upper,
+          const std::filesystem::path& staging)
+      : lower_applier(root, {}),
+        first(LayerPipelineTest::spec(Compression::none, lower), lower_applier, *first_input),
+        upper_applier(root, {.lowers_applied = first.applied(), .staging_dir = staging}),
+        second(LayerPipelineTest::spec(Compression::none, upper), upper_applier, *second_input) {}
+  std::unique_ptr<ChunkQueue> first_input = LayerPipeline::make_input();
+  std::unique_ptr<ChunkQueue> second_input = LayerPipeline::make_input();
+  Applier lower_applier;
+  LayerPipeline first;
+  Applier upper_applier;
+  LayerPipeline second;
+};
+
 TEST_F(LayerPipelineTest, ALayerAppliesOnlyAfterTheOneBelowIt) {
   std::string lower = make_tar({{.path = "f", .content = "lower"}});
   std::string upper = make_tar({{.path = "f", .content = "upper"}});
-  Applier lower_applier(root_, {});
-  auto first_input = LayerPipeline::make_input();
-  auto second_input = LayerPipeline::make_input();
-  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
-  Applier upper_applier(root_, {.lowers_applied = first.applied()});
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
+  Stacked layers(root_, lower, upper, {});
   // The upper layer's bytes arrive first; it must still apply last.
-  auto upper_feeder = feed(*second_input, upper, 1 << 20);
+  auto upper_feeder = feed(*layers.second_input, upper, 1 << 20);
   upper_feeder.join();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(std::filesystem::exists(root_ / "f"));
-  auto lower_feeder = feed(*first_input, lower, 1 << 20);
-  first.wait();
-  second.wait();
+  auto lower_feeder = feed(*layers.first_input, lower, 1 << 20);
+  layers.first.wait();
+  layers.second.wait();
   lower_feeder.join();
   EXPECT_EQ(read("f"), "upper");
 }
@@ -213,13 +227,8 @@ TEST_F(LayerPipelineTest, AnUpperLayerStagesItsFilesWhileTheOneBelowWaitsAndAppl
   std::string lower = make_tar({{.path = "f", .content = "lower"}, {.path = "g", .content = "lower"}});
   std::string upper = make_tar({{.path = "f", .content = "upper"}, {.path = "d/h", .content = "new"}});
   const std::filesystem::path staging = root_.string() + "-staged";
-  Applier lower_applier(root_, {});
-  auto first_input = LayerPipeline::make_input();
-  auto second_input = LayerPipeline::make_input();
-  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
-  Applier upper_applier(root_, {.lowers_applied = first.applied(), .staging_dir = staging});
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
-  auto upper_feeder = feed(*second_input, upper, 1 << 20);
+  Stacked layers(root_, lower, upper, staging);
+  auto upper_feeder = feed(*layers.second_input, upper, 1 << 20);
   upper_feeder.join();
   // Both files of the upper layer are written, beside the root, before
   // the lower layer has a byte.
@@ -232,9 +241,9 @@ TEST_F(LayerPipelineTest, AnUpperLayerStagesItsFilesWhileTheOneBelowWaitsAndAppl
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_TRUE(std::filesystem::is_empty(root_));
-  auto lower_feeder = feed(*first_input, lower, 1 << 20);
-  first.wait();
-  const LayerResult result = second.wait();
+  auto lower_feeder = feed(*layers.first_input, lower, 1 << 20);
+  layers.first.wait();
+  const LayerResult result = layers.second.wait();
   lower_feeder.join();
   EXPECT_EQ(read("f"), "upper");
   EXPECT_EQ(read("g"), "lower");
@@ -249,16 +258,11 @@ TEST_F(LayerPipelineTest, ALowerLayersFailureStopsTheUpperOne) {
   std::string lower = make_tar({{.path = "f", .content = "lower"}});
   std::string upper = make_tar({{.path = "g", .content = "upper"}});
   const std::filesystem::path staging = root_.string() + "-staged";
-  Applier lower_applier(root_, {});
-  auto first_input = LayerPipeline::make_input();
-  auto second_input = LayerPipeline::make_input();
-  LayerPipeline first(spec(Compression::none, lower), lower_applier, *first_input);
-  Applier upper_applier(root_, {.lowers_applied = first.applied(), .staging_dir = staging});
-  LayerPipeline second(spec(Compression::none, upper), upper_applier, *second_input);
-  auto upper_feeder = feed(*second_input, upper, 1 << 20);
-  first_input->fail(std::make_exception_ptr(std::runtime_error("lower failed")));
-  EXPECT_THROW(first.wait(), std::runtime_error);
-  EXPECT_THROW(second.wait(), std::runtime_error);
+  Stacked layers(root_, lower, upper, staging);
+  auto upper_feeder = feed(*layers.second_input, upper, 1 << 20);
+  layers.first_input->fail(std::make_exception_ptr(std::runtime_error("lower failed")));
+  EXPECT_THROW(layers.first.wait(), std::runtime_error);
+  EXPECT_THROW(layers.second.wait(), std::runtime_error);
   upper_feeder.join();
   EXPECT_FALSE(std::filesystem::exists(root_ / "g"));
   std::filesystem::remove_all(staging);

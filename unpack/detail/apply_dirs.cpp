@@ -142,7 +142,7 @@ detail::ImplicitDir Applier::Impl::make_implicit_dir(const std::string& dir, con
 }
 
 void Applier::Impl::finish() {
-  lowers_applied(true);
+  lowers_ready(true);
   std::vector<std::pair<std::size_t, const std::pair<const std::string, DirRecord>*>> order;
   order.reserve(dir_records_.size());
   for (const auto& record : dir_records_) order.emplace_back(detail::path_depth(record.first), &record);

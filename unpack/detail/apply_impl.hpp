@@ -114,7 +114,7 @@ struct Applier::Impl {
   // Staging (apply_staged.cpp): whether the lower layers are applied, and
   // if so the staged entries too; with `wait`, waits for them. Rethrows a
   // lower layer's failure.
-  bool lowers_applied(bool wait);
+  bool lowers_ready(bool wait);
   // Keeps the entry (and writes a regular file's data) in the staging
   // directory; false when it cannot (none, or the headers' bound reached).
   bool stage(const TarEntry& entry, EntryData& data);

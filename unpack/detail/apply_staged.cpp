@@ -41,7 +41,7 @@ class NoData final : public EntryData {
 
 }  // namespace
 
-bool Applier::Impl::lowers_applied(bool wait) {
+bool Applier::Impl::lowers_ready(bool wait) {
   if (lowers_done_) return true;
   const std::shared_future<void>& lowers = options_.lowers_applied;
   if (!wait && lowers.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
