@@ -104,14 +104,28 @@ def test_bad_option_values(gantry_bin, scratch, args, fragment):
     (["bundle", "127.0.0.1:1/x:y"], "expected REF DIR"),
     (["bundle", "--net", "bridge", "127.0.0.1:1/x:y", "dir"], "--net"),
     (["bundle", "--hostname", "h" * 65, "127.0.0.1:1/x:y", "dir"], "--hostname"),
-    (["run", "127.0.0.1:1/x:y", "extra"], "expected REF"),
+    (["run"], "expected [OPTIONS] IMAGE [COMMAND] [ARG...]"),
     (["run", "--pull", "sometimes", "127.0.0.1:1/x:y"], "--pull"),
+    (["run", "--rm", "--keep", "127.0.0.1:1/x:y"], "--rm and --keep"),
+    (["run", "-d", "127.0.0.1:1/x:y"], "unknown option -d"),
+    (["run", "--privileged", "127.0.0.1:1/x:y"], "unknown option --privileged"),
+    (["run", "-itd", "127.0.0.1:1/x:y"], "unknown option -d"),
 ])
 def test_bad_arguments_of_commands(gantry_bin, scratch, args, fragment):
     command, *rest = args
     result = gantry(gantry_bin, command, "--store", str(scratch / "store"), *rest)
     assert_one_error_line(result, fragment)
     assert not (scratch / "dir").exists() and not (scratch / "store").exists()
+    # docker's status for its own failures, apart from any container's
+    assert result.returncode == (125 if command in ("run", "bundle") else 1)
+
+
+def test_run_and_bundle_fail_with_125_when_the_pull_fails(gantry_bin, scratch):
+    for command in (["run", "127.0.0.1:1/x:y", "true"], ["bundle", "127.0.0.1:1/x:y", str(scratch / "dir")]):
+        result = gantry(gantry_bin, command[0], "--quiet", "--plain-http", "--store", str(scratch / "store"),
+                        *command[1:])
+        assert_one_error_line(result, "127.0.0.1:1")
+        assert result.returncode == 125
 
 
 def test_unreachable_registry_is_one_network_error(gantry_bin, scratch):

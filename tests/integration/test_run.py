@@ -89,6 +89,18 @@ def test_exit_status_and_stdout_stderr_separation(gantry, image_ref):
     assert (result.returncode, result.stdout, result.stderr) == (42, "out\n", "err\n")
 
 
+def test_the_command_follows_the_image_as_with_docker_run(gantry, image_ref):
+    ref, _ = image_ref
+    argv = gantry.argv("run", "--plain-http", "--quiet", "--rm", "-ie", "FOO=x", ref, "sh", "-c",
+                       "echo $FOO \"$@\"; exit 3", "sh", "-l", "--quiet", "--", "--help")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=gantry.env, input="")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "x -l --quiet -- --help\n", "")
+    # ls -l: its option is the command's, not gantry's.
+    listed = subprocess.run(gantry.argv("run", "--plain-http", "--quiet", ref, "ls", "-ld", "/work"),
+                            capture_output=True, text=True, timeout=120, env=gantry.env)
+    assert listed.returncode == 0 and listed.stdout.startswith("d"), listed.stderr
+
+
 def test_overrides_and_namespaces(gantry, image_ref):
     ref, _ = image_ref
     result = run(gantry, ref, "sh", "-c", "echo $FOO $(id -u) $(pwd) $(hostname); ls /sys/class/net; "

@@ -41,47 +41,74 @@ Error usage(std::string_view command, const std::string& what) {
 
 }  // namespace
 
-ParsedArgs parse_args(std::string_view command, std::span<const OptionSpec> specs, std::span<const std::string> args) {
+ParsedArgs parse_args(std::string_view command, std::span<const OptionSpec> specs, std::span<const std::string> args,
+                      Operands operands) {
   ParsedArgs out;
+  auto take = [&](const OptionSpec& spec, std::optional<std::string> value, std::size_t& i) {
+    std::string name(spec.name);
+    if (!spec.repeatable && out.options_.contains(name)) throw usage(command, "--" + name + " given twice");
+    if (spec.value_name.empty()) {
+      if (value) throw usage(command, "--" + name + " takes no value");
+      out.options_[name];  // present, no value
+      return;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) throw usage(command, "--" + name + " needs a value " + std::string(spec.value_name));
+      value = args[++i];
+    }
+    out.options_[name].push_back(std::move(*value));
+  };
+  auto rest_from = [&](std::size_t from) {
+    out.has_rest_separator_ = true;
+    out.rest_.assign(args.begin() + static_cast<std::ptrdiff_t>(from), args.end());
+  };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      out.has_rest_separator_ = true;
-      out.rest_.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      if (operands == Operands::first_ends_options && out.positionals_.empty() && i + 1 < args.size()) {
+        out.positionals_.push_back(args[i + 1]);  // `-- IMAGE [COMMAND]`
+        ++i;
+      }
+      rest_from(i + 1);
       break;
     }
-    const OptionSpec* spec = nullptr;
-    std::optional<std::string> inline_value;
+    if (arg == "--help" || arg == "-h") {
+      out.help_ = true;
+      break;
+    }
     if (arg.size() > 2 && arg.starts_with("--")) {
       std::string_view body = std::string_view(arg).substr(2);
-      auto eq = body.find('=');
-      if (eq != std::string_view::npos) {
-        inline_value = std::string(body.substr(eq + 1));
+      std::optional<std::string> value;
+      if (auto eq = body.find('='); eq != std::string_view::npos) {
+        value = std::string(body.substr(eq + 1));
         body = body.substr(0, eq);
       }
-      spec = find_long(specs, body);
+      const OptionSpec* spec = find_long(specs, body);
       if (spec == nullptr) throw usage(command, "unknown option --" + std::string(body));
-    } else if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
-      spec = find_short(specs, arg[1]);
-      if (spec == nullptr) throw usage(command, "unknown option " + arg);
+      take(*spec, std::move(value), i);
+    } else if (arg.size() >= 2 && arg[0] == '-') {
+      // Short options, combined: flags up to one that takes a value, whose
+      // value is the rest of the word (after an optional '=') or the next.
+      for (std::size_t j = 1; j < arg.size(); ++j) {
+        const OptionSpec* spec = find_short(specs, arg[j]);
+        if (spec == nullptr) throw usage(command, "unknown option -" + std::string(1, arg[j]));
+        if (spec->value_name.empty()) {
+          take(*spec, std::nullopt, i);
+          continue;
+        }
+        std::string inline_value = arg.substr(j + 1);
+        if (inline_value.starts_with('=')) inline_value.erase(0, 1);
+        take(*spec, j + 1 < arg.size() ? std::optional(inline_value) : std::nullopt, i);
+        break;
+      }
     } else {
       out.positionals_.push_back(arg);
-      continue;
+      if (operands == Operands::first_ends_options) {
+        // docker run: the image ends the options; a `--` right after it is dropped.
+        rest_from(i + 1 < args.size() && args[i + 1] == "--" ? i + 2 : i + 1);
+        break;
+      }
     }
-    std::string name(spec->name);
-    if (!spec->repeatable && out.options_.contains(name)) {
-      throw usage(command, "--" + name + " given twice");
-    }
-    if (spec->value_name.empty()) {
-      if (inline_value) throw usage(command, "--" + name + " takes no value");
-      out.options_[name];  // present, no value
-      continue;
-    }
-    if (!inline_value) {
-      if (i + 1 >= args.size()) throw usage(command, "--" + name + " needs a value " + std::string(spec->value_name));
-      inline_value = args[++i];
-    }
-    out.options_[name].push_back(std::move(*inline_value));
   }
   return out;
 }

@@ -26,6 +26,12 @@ struct Command {
   // 128+N with one line. Off: the signals keep their default action (or
   // the command's own handling, as `run` forwards them to the container).
   bool stops_on_signal = false;
+  // `run` parses as `docker run`: its options end at the image.
+  Operands operands = Operands::anywhere;
+  // The exit status when gantry itself fails (a bad option, a pull or
+  // unpack error, not root): docker's 125 for `run` and `bundle`, whose
+  // status is otherwise the container's.
+  int failure_status = 1;
 };
 
 [[nodiscard]] std::span<const Command> commands();

@@ -58,6 +58,33 @@ const Command* find_command(std::string_view name) {
   return nullptr;
 }
 
+// DESIGN.md: exactly one line on stderr, a non-zero status.
+int report_failure(const std::exception& e, int status) {
+  std::fprintf(stderr, "gantry: error: %s\n", e.what());
+  return status;
+}
+
+int run_command(const Command& command, const std::vector<std::string>& rest) {
+  // --help where an option may stand asks for help rather than running.
+  ParsedArgs args = parse_args(command.name, all_options(command), rest, command.operands);
+  if (args.help()) {
+    print_command_help(command);
+    return 0;
+  }
+  if (!command.stops_on_signal) return command.run(args);
+  watch_interrupts();  // before the command starts any thread
+  int status = 1;
+  try {
+    status = command.run(args);
+  } catch (...) {
+    // Whatever error the stop surfaced as (a cancelled download, a failed
+    // pipeline), the cause is the signal.
+    if (interrupting_signal() == 0) throw;
+  }
+  if (int signal = interrupting_signal(); signal != 0 && status != 0) throw Interrupted(signal);
+  return status;
+}
+
 int dispatch(const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     if (argv.size() >= 2 && argv[0] == "help") {
@@ -77,28 +104,13 @@ int dispatch(const std::vector<std::string>& argv) {
   if (command == nullptr) {
     throw core::Error(core::ErrorKind::bad_input, "unknown command \"" + argv[0] + "\" (see 'gantry --help')");
   }
-  std::vector<std::string> rest(argv.begin() + 1, argv.end());
-  // --help anywhere before a `--` asks for help rather than running.
-  for (const std::string& a : rest) {
-    if (a == "--") break;
-    if (a == "--help" || a == "-h") {
-      print_command_help(*command);
-      return 0;
-    }
-  }
-  ParsedArgs args = parse_args(command->name, all_options(*command), rest);
-  if (!command->stops_on_signal) return command->run(args);
-  watch_interrupts();  // before the command starts any thread
-  int status = 1;
   try {
-    status = command->run(args);
-  } catch (...) {
-    // Whatever error the stop surfaced as (a cancelled download, a failed
-    // pipeline), the cause is the signal.
-    if (interrupting_signal() == 0) throw;
+    return run_command(*command, std::vector<std::string>(argv.begin() + 1, argv.end()));
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::exception& e) {
+    return report_failure(e, command->failure_status);
   }
-  if (int signal = interrupting_signal(); signal != 0 && status != 0) throw Interrupted(signal);
-  return status;
 }
 
 }  // namespace
@@ -112,8 +124,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gantry: error: %s\n", e.what());
     return 128 + e.signal;  // as a shell reports a process killed by the signal
   } catch (const std::exception& e) {
-    // DESIGN.md: exactly one line on stderr, non-zero status.
-    std::fprintf(stderr, "gantry: error: %s\n", e.what());
-    return 1;
+    return gantry::tools::report_failure(e, 1);
   }
 }

@@ -37,7 +37,7 @@ std::string default_name(const core::Reference& ref) {
 
 BenchImage image_from(const std::vector<std::string>& words, std::string_view where) {
   const ParsedArgs args = parse_args("bench", kImageOptions, words);
-  if (args.positionals().size() != 1) {
+  if (args.positionals().size() != 1 || args.help()) {
     throw Error(ErrorKind::bad_input,
                 std::string(where) + ": expected [--name NAME] [--ready SPEC] REF [-- CMD ARG...]");
   }

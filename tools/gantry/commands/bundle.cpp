@@ -130,11 +130,13 @@ Command bundle_command() {
           "--security-opt seccomp=unconfined; seccomp=FILE: a Docker-format JSON profile).\n"
           "With --rootless the config maps this user to root in a user\n"
           "namespace, as `runc spec --rootless` does. Run it with `runc run --bundle DIR ID`.\n"
-          "DIR must be new or empty; on failure it is left as it was found.",
+          "DIR must be new or empty; on failure it is left as it was found, and gantry exits\n"
+          "125, as `gantry run` and docker run do when they fail themselves.",
       .options = options(),
       .takes_common_options = true,
       .run = run,
       .stops_on_signal = true,
+      .failure_status = 125,
   };
 }
 

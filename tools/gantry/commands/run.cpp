@@ -39,6 +39,8 @@ const std::vector<OptionSpec>& options() {
                              .help = "PID 1 is gantry-init (installed beside gantry), which forwards signals and reaps zombies; the command its child"});
     all.push_back(OptionSpec{.name = "keep", .value_name = "",
                              .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
+    all.push_back(OptionSpec{.name = "rm", .value_name = "",
+                             .help = "remove the container's directory at exit (the default; --keep keeps it)"});
     all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
                              .help = "run in a flattened copy of the image instead of overlayfs over its snapshots"});
     all.push_back(OptionSpec{.name = "pull", .value_name = "missing|always|never",
@@ -202,7 +204,11 @@ void print_timing(const engine::ImageRecord& image, const engine::UnpackReport& 
 
 int run(const ParsedArgs& args) {
   if (args.positionals().size() != 1) {
-    throw core::Error(core::ErrorKind::bad_input, "gantry run: expected REF [-- CMD ARG...] (see 'gantry run --help')");
+    throw core::Error(core::ErrorKind::bad_input,
+                      "gantry run: expected [OPTIONS] IMAGE [COMMAND] [ARG...] (see 'gantry run --help')");
+  }
+  if (args.flag("rm") && args.flag("keep")) {
+    throw core::Error(core::ErrorKind::bad_input, "gantry run: --rm and --keep conflict");
   }
   runtime::check_can_launch();
   core::Reference ref = core::Reference::parse(args.positionals()[0]);
@@ -264,7 +270,7 @@ int run(const ParsedArgs& args) {
 Command run_command() {
   return Command{
       .name = "run",
-      .synopsis = "[OPTIONS] REF [-- CMD ARG...]",
+      .synopsis = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
       .summary = "pull, unpack (cached) and run the image's process in a container; exits with its status",
       .description =
           "Pulls REF (unless the store has it: --pull missing, the default, as docker run) and\n"
@@ -282,10 +288,17 @@ Command run_command() {
           "as with docker run; --init puts gantry-init, a small program of its own, in front\n"
           "of it). Exits with the process's status, 128+N when it died of signal N, 127 when\n"
           "the command is not found, 126 when it cannot be run. Where overlayfs cannot stack\n"
-          "the snapshots, a flattened copy runs instead (said on stderr). Needs root.",
+          "the snapshots, a flattened copy runs instead (said on stderr). Needs root.\n"
+          "\n"
+          "Arguments as docker run's: the options come before IMAGE, everything after it is\n"
+          "the command (`--` right after IMAGE is also taken); short options combine (-it).\n"
+          "An option gantry does not have is an error naming it. Exits 125 when gantry itself\n"
+          "fails (a bad option, the pull or unpack, not root), as docker run.",
       .options = options(),
       .takes_common_options = true,
       .run = run,
+      .operands = Operands::first_ends_options,
+      .failure_status = 125,
   };
 }
 
