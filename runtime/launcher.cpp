@@ -10,11 +10,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -146,8 +148,33 @@ void copy_window_size(int master) {
   }
 }
 
+// The start of the latest burst of interrupts and how many it holds:
+// atomics, as a signal handler and the terminal relay both count.
+std::atomic<std::int64_t> g_burst_start_ns{0};
+std::atomic<int> g_burst_count{0};
+
+// Ctrl-C three times within a second (SIGINT to gantry, or the key from a
+// raw terminal) kills the container: docker run's way out of one that
+// ignores them, as a PID 1 without a handler does. Async-signal-safe.
+void count_interrupt() noexcept {
+  timespec now {};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::int64_t now_ns = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  if (g_burst_count.load() == 0 || now_ns - g_burst_start_ns.load() > 1'000'000'000) {
+    g_burst_start_ns = now_ns;
+    g_burst_count = 1;
+    return;
+  }
+  const pid_t child = g_child.load();
+  if (++g_burst_count < 3 || child <= 0) return;
+  constexpr char kSaid[] = "gantry: 3 interrupts within a second: killing the container\n";
+  (void)!::write(STDERR_FILENO, kSaid, sizeof kSaid - 1);
+  ::kill(child, SIGKILL);
+}
+
 void forward_signal(int signal) {
   if (signal == SIGWINCH && g_terminal.load() >= 0) copy_window_size(g_terminal.load());
+  if (signal == SIGINT) count_interrupt();
   pid_t child = g_child.load();
   if (child > 0) ::kill(child, signal);
 }
@@ -204,6 +231,8 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
+constexpr char kCtrlC = 0x03;
+
 // Copies the terminal's output to stdout (and, with -i, stdin to it) until
 // every process holding the slave side is gone (read gives EIO). stdin's
 // end becomes an end-of-file character, as a terminal's user would type.
@@ -232,6 +261,12 @@ void relay_terminal(int master, bool forward_stdin) {
         const char eof = 0x04;
         write_all(master, &eof, 1);
       } else {
+        // A raw terminal sends Ctrl-C as a key, not as a signal to gantry.
+        if (raw) {
+          for (ssize_t i = 0; i < n; ++i) {
+            if (buffer[i] == kCtrlC) count_interrupt();
+          }
+        }
         write_all(master, buffer, static_cast<std::size_t>(n));
       }
     }

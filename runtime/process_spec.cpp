@@ -88,6 +88,10 @@ ProcessSpec make_process_spec(const core::ImageConfig& config, const ProcessOver
   const bool has_path = env.has("PATH");
   env.set("HOSTNAME=" + hostname);
   if (!env.has("HOME")) env.set("HOME=" + spec.user.home);
+  if (overrides.terminal && !env.has("TERM")) {
+    const char* term = std::getenv("TERM");
+    env.set(std::string("TERM=") + (term != nullptr && *term != '\0' ? term : "xterm"));
+  }
   spec.env = std::move(env).release();
   if (!has_path) spec.env.insert(spec.env.begin(), std::string(kDefaultPath));
   return spec;

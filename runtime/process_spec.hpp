@@ -8,7 +8,8 @@
 // - env: the image's Env, then -e KEY=VAL (replacing the same KEY; a bare
 //   -e KEY takes the caller's value, or is dropped when the caller has none),
 //   PATH defaulted when absent, HOSTNAME set, HOME from the user's passwd
-//   entry when absent.
+//   entry when absent; with a terminal (-t), TERM when absent: the
+//   caller's, else xterm (docker's).
 // - cwd: --workdir (absolute), else the image's WorkingDir, else "/".
 // - user: --user, else the image's User, resolved in the rootfs (user.hpp).
 
@@ -30,6 +31,7 @@ struct ProcessOverrides {
   std::vector<std::string> env{};                                  // -e, in order
   std::optional<std::string> user = std::nullopt;                  // --user
   std::optional<std::string> workdir = std::nullopt;               // --workdir
+  bool terminal = false;                                           // -t
 };
 
 struct ProcessSpec {

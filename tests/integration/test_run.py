@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -297,6 +298,61 @@ def test_terminal(gantry, image_ref):
     result = run(gantry, ref, "sh", "-c", "read line; echo got $line", input="typed\n", options=("-t", "-i"))
     assert result.returncode == 0, result.stderr
     assert "got typed\n" in result.stdout
+
+
+def test_a_terminal_is_the_controlling_one_with_term_set(gantry, image_ref):
+    ref, _ = image_ref
+    result = subprocess.run(gantry.argv("run", "--plain-http", "--quiet", "-t", ref, "sh", "-c",
+                                        "echo $TERM; tty; test -c /dev/console && echo console"),
+                            capture_output=True, text=True, timeout=120, env={**gantry.env, "TERM": "screen"},
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    term, tty, console = result.stdout.splitlines()
+    assert (term, console) == ("screen", "console")
+    assert tty.startswith("/dev/"), tty
+
+
+def _started(proc):
+    assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+
+
+def test_three_interrupts_within_a_second_kill_a_container_that_ignores_them(gantry, image_ref):
+    ref, _ = image_ref
+    proc = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", ref, "sh", "-c",
+                                        "trap '' INT; echo ready; sleep 100"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gantry.env)
+    _started(proc)
+    proc.send_signal(signal.SIGINT)  # forwarded, and ignored
+    time.sleep(1.5)
+    assert proc.poll() is None, "one interrupt is the container's to handle"
+    for _ in range(3):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)  # signals sent at once would merge into one pending SIGINT; keys never come that fast
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert err == "gantry: 3 interrupts within a second: killing the container\n"
+
+
+def test_three_ctrl_c_keys_on_a_raw_terminal_kill_the_container(gantry, image_ref):
+    ref, _ = image_ref
+    primary, secondary = os.openpty()
+    try:
+        proc = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", "-it", ref, "sh", "-c",
+                                            "trap '' INT; echo ready; sleep 100"),
+                                stdin=secondary, stdout=secondary, stderr=subprocess.PIPE, env=gantry.env)
+        output = b""
+        deadline = time.monotonic() + 60
+        while b"ready" not in output:
+            assert time.monotonic() < deadline and proc.poll() is None, output
+            if select.select([primary], [], [], 0.1)[0]:
+                output += os.read(primary, 4096)
+        os.write(primary, b"\x03\x03\x03")
+        _, err = proc.communicate(timeout=30)
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert err == b"gantry: 3 interrupts within a second: killing the container\n"
 
 
 def test_refused_without_root_before_any_work(gantry_bin, image_ref, scratch):

@@ -89,6 +89,18 @@ TEST_F(ProcessSpecTest, EnvOverridesReplaceInPlaceAndDefaultsFillTheGaps) {
   EXPECT_TRUE(error_of([&] { (void)spec({.env = Args{"=x"}}); }));
 }
 
+TEST_F(ProcessSpecTest, ATerminalGetsTheCallersTermElseXtermUnlessTheImageOrCommandLineSetsIt) {
+  ::setenv("TERM", "screen-256color", 1);
+  EXPECT_EQ(spec({.terminal = true}).env.back(), "TERM=screen-256color");
+  ::unsetenv("TERM");
+  EXPECT_EQ(spec({.terminal = true}).env.back(), "TERM=xterm");
+  for (const std::string& term : spec().env) EXPECT_FALSE(term.starts_with("TERM=")) << "no terminal, no TERM";
+  EXPECT_EQ(spec({.env = Args{"TERM=vt100"}, .terminal = true}).env,
+            (Args{"PATH=/image/bin", "FOO=image", "KEEP=1", "TERM=vt100", "HOSTNAME=box", "HOME=/home/app"}));
+  config_.env.push_back("TERM=linux");
+  EXPECT_EQ(spec({.terminal = true}).env.back(), "HOME=/home/app") << "the image's TERM stays";
+}
+
 // Merging is linear: a scan per entry would take minutes here (and hit
 // ctest's timeout) where an index takes well under a second.
 TEST_F(ProcessSpecTest, HugeEnvironmentsMergeInImageOrderWithOverridesInPlace) {

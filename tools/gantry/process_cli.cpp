@@ -10,7 +10,8 @@ runtime::ProcessOverrides process_overrides(const ParsedArgs& args) {
                                       .command = std::nullopt,
                                       .env = args.values("env"),
                                       .user = args.value("user"),
-                                      .workdir = args.value("workdir")};
+                                      .workdir = args.value("workdir"),
+                                      .terminal = args.flag("tty")};
   if (args.has_rest_separator() && !args.rest().empty()) overrides.command = args.rest();
   return overrides;
 }

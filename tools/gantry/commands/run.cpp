@@ -273,7 +273,7 @@ Command run_command() {
       .synopsis = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
       .summary = "pull, unpack (cached) and run the image's process in a container; exits with its status",
       .description =
-          "Pulls REF (unless the store has it: --pull missing, the default, as docker run) and\n"
+          "Pulls IMAGE (unless the store has it: --pull missing, the default, as docker run) and\n"
           "unpacks every layer the store lacks into its snapshot while it\n"
           "downloads (as `gantry pull --unpack`), stacks the snapshots with overlayfs under a\n"
           "fresh upper dir in STORE/containers/<id>/ (removed at exit unless --keep), and runs\n"
@@ -286,9 +286,11 @@ Command run_command() {
           "through (-t: a terminal instead); SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and\n"
           "SIGWINCH are forwarded (as PID 1, the command ignores those it has no handler for,\n"
           "as with docker run; --init puts gantry-init, a small program of its own, in front\n"
-          "of it). Exits with the process's status, 128+N when it died of signal N, 127 when\n"
-          "the command is not found, 126 when it cannot be run. Where overlayfs cannot stack\n"
-          "the snapshots, a flattened copy runs instead (said on stderr). Needs root.\n"
+          "of it; Ctrl-C three times within a second kills a container that ignores it; -t\n"
+          "sets TERM, the caller's or xterm, unless the image or -e does). Exits with the\n"
+          "process's status, 128+N when it died of signal N, 127 when the command is not\n"
+          "found, 126 when it cannot be run. Where overlayfs cannot stack the snapshots, a\n"
+          "flattened copy runs instead (said on stderr). Needs root.\n"
           "\n"
           "Arguments as docker run's: the options come before IMAGE, everything after it is\n"
           "the command (`--` right after IMAGE is also taken); short options combine (-it).\n"
