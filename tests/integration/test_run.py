@@ -102,6 +102,19 @@ def test_the_command_follows_the_image_as_with_docker_run(gantry, image_ref):
     assert listed.returncode == 0 and listed.stdout.startswith("d"), listed.stderr
 
 
+def test_env_files_come_before_e_as_with_docker_run(gantry, image_ref, scratch):
+    ref, _ = image_ref
+    env_file = scratch / "env"
+    env_file.write_text("# defaults\nFOO=from file\nBAR=\"quoted\"\nBAZ=file\n")
+    result = run(gantry, ref, "sh", "-c", "echo $FOO/$BAR/$BAZ",
+                 options=("--env-file", str(env_file), "-e", "BAZ=cli"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, 'from file/"quoted"/cli\n', "")
+    env_file.write_text("BAD NAME=1\n")
+    bad = run(gantry, ref, "true", options=("--env-file", str(env_file)))
+    assert bad.returncode == 125
+    assert bad.stderr == f"gantry: error: env file line 1: variable 'BAD NAME' contains whitespace (path {env_file})\n"
+
+
 def test_overrides_and_namespaces(gantry, image_ref):
     ref, _ = image_ref
     result = run(gantry, ref, "sh", "-c", "echo $FOO $(id -u) $(pwd) $(hostname); ls /sys/class/net; "

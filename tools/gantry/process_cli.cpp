@@ -2,13 +2,21 @@
 
 #include "core/error.hpp"
 #include "runtime/hostname.hpp"
+#include "tools/gantry/env_file.hpp"
 
 namespace gantry::tools {
 
 runtime::ProcessOverrides process_overrides(const ParsedArgs& args) {
+  // As docker run: the env files' variables, then -e's (a later one of the same name wins).
+  std::vector<std::string> env;
+  for (const std::string& file : args.values("env-file")) {
+    std::vector<std::string> variables = read_env_file(file);
+    env.insert(env.end(), variables.begin(), variables.end());
+  }
+  for (std::string& variable : args.values("env")) env.push_back(std::move(variable));
   runtime::ProcessOverrides overrides{.entrypoint = args.value("entrypoint"),
                                       .command = std::nullopt,
-                                      .env = args.values("env"),
+                                      .env = std::move(env),
                                       .user = args.value("user"),
                                       .workdir = args.value("workdir"),
                                       .terminal = args.flag("tty")};

@@ -14,6 +14,7 @@ namespace gantry::tools {
 inline constexpr std::array kProcessOptions = {
     OptionSpec{.name = "entrypoint", .value_name = "CMD", .help = "run CMD instead of the image's Entrypoint (\"\" for none); drops its Cmd"},
     OptionSpec{.name = "env", .value_name = "KEY[=VAL]", .help = "set an environment variable (KEY alone: this shell's value)", .repeatable = true, .short_name = 'e'},
+    OptionSpec{.name = "env-file", .value_name = "FILE", .help = "read environment variables from FILE (docker's format: KEY=VAL or KEY a line, # comments), before -e", .repeatable = true},
     OptionSpec{.name = "user", .value_name = "USER[:GROUP]", .help = "name or uid (and group or gid) from the image's /etc/passwd, /etc/group", .short_name = 'u'},
     OptionSpec{.name = "workdir", .value_name = "DIR", .help = "the working directory (absolute; created if missing)", .short_name = 'w'},
     OptionSpec{.name = "hostname", .value_name = "NAME", .help = "the container's hostname, an RFC 1123 name (default: gantry)"},
@@ -23,7 +24,7 @@ inline constexpr std::array kProcessOptions = {
 };
 
 // From the options above and the arguments after `--` (the command).
-// Error(bad_input) for a malformed --net, --hostname, --security-opt or seccomp profile.
+// Error(bad_input) for a malformed --net, --hostname, --security-opt, seccomp profile or env file.
 [[nodiscard]] runtime::ProcessOverrides process_overrides(const ParsedArgs& args);
 [[nodiscard]] runtime::BundleOptions bundle_options(const ParsedArgs& args);
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.hpp"
 #include "tools/gantry/progress_output.hpp"
 
 namespace gantry::tools::bench {
@@ -34,32 +35,14 @@ constexpr Colour kCommit{"commit", "#2e6b45"};
 constexpr Colour kPhase{"launch and run", "#d9534f"};
 
 // The length of the UTF-8 sequence `text` starts with if it is well formed
-// (no overlong form, no surrogate) and a character XML 1.0 allows (§2.2),
-// else 0: a control character but tab is not one.
+// and a character XML 1.0 allows (§2.2), else 0: a control character but
+// tab is not one, nor U+FFFE and U+FFFF.
 std::size_t xml_char_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
+  const auto lead = static_cast<unsigned char>(text[0]);
   if (lead < 0x80) return lead >= 0x20 || lead == '\t' ? 1 : 0;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  const bool nonchar = lead == 0xEF && byte(1) == 0xBF && byte(2) >= 0xBE;  // U+FFFE, U+FFFF
+  const std::size_t length = core::utf8_sequence_length(text);
+  const bool nonchar = length == 3 && lead == 0xEF && static_cast<unsigned char>(text[1]) == 0xBF &&
+                       static_cast<unsigned char>(text[2]) >= 0xBE;
   return nonchar ? 0 : length;
 }
 
