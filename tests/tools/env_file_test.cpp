@@ -41,8 +41,10 @@ TEST_F(EnvFileTest, DockersFormatVerbatim) {
                  "FROM_CALLER\n"
                  "EMPTY=\n"
                  "EQ=a=b\n"
+                 "CRLF=dos\r\n"
                  "LAST=no newline"),
-            (Lines{"A=1", "B=two words  ", "QUOTED=\"kept\"", "FROM_CALLER", "EMPTY=", "EQ=a=b", "LAST=no newline"}));
+            (Lines{"A=1", "B=two words  ", "QUOTED=\"kept\"", "FROM_CALLER", "EMPTY=", "EQ=a=b", "CRLF=dos",
+                   "LAST=no newline"}));
 }
 
 TEST_F(EnvFileTest, BadLinesAreErrorsNamingTheLine) {

@@ -30,6 +30,7 @@ std::vector<std::string> read_env_file(const std::filesystem::path& file) {
     };
     if (!core::is_utf8(line)) throw bad("bytes that are not UTF-8");
     std::string_view text = line;
+    if (text.ends_with('\r')) text.remove_suffix(1);  // a CRLF line ends as a LF one (as Go's line scanner)
     if (number == 1 && text.starts_with("\xef\xbb\xbf")) text.remove_prefix(3);
     const std::size_t start = text.find_first_not_of(kWhitespace);
     if (start == std::string_view::npos || text[start] == '#') continue;

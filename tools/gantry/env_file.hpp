@@ -2,7 +2,8 @@
 // docker run's --env-file: one variable per line, KEY=VALUE taken verbatim
 // (no quotes removed, no expansion) or KEY alone (the caller's value, as -e
 // KEY); leading whitespace is trimmed, empty lines and lines starting with
-// '#' skipped, a UTF-8 byte order mark at the start dropped.
+// '#' skipped, a UTF-8 byte order mark at the start and a CR before the
+// line's end dropped.
 
 #include <filesystem>
 #include <string>
