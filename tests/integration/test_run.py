@@ -368,6 +368,38 @@ def test_three_ctrl_c_keys_on_a_raw_terminal_kill_the_container(gantry, image_re
     assert err == b"gantry: 3 interrupts within a second: killing the container\n"
 
 
+def test_a_name_names_the_kept_container_and_no_two_containers_share_it(gantry, image_ref):
+    ref, _ = image_ref
+    containers = gantry.store / "containers"
+    first = run(gantry, ref, "true", options=("--name", "web-1", "--keep"))
+    assert (first.returncode, first.stderr) == (0, "")
+    assert (containers / "web-1").is_dir()
+    again = run(gantry, ref, "true", options=("--name", "web-1"))
+    assert (again.returncode, again.stderr) == (
+        125, f'gantry: error: the container name "web-1" is already in use by a kept container: '
+             f'remove {containers / "web-1"} or choose another name\n')
+
+    busy = subprocess.Popen(gantry.argv("run", "--plain-http", "--quiet", "--name", "busy.1", ref,
+                                        "sh", "-c", "echo ready; sleep 100"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gantry.env)
+    try:
+        _started(busy)
+        taken = run(gantry, ref, "true", options=("--name", "busy.1"))
+        assert taken.returncode == 125
+        assert 'the container name "busy.1" is already in use by a running container' in taken.stderr
+    finally:
+        busy.kill()
+        busy.communicate(timeout=30)
+    # Its gantry gone, the name is free again (and what it left is removed).
+    assert run(gantry, ref, "true", options=("--name", "busy.1")).returncode == 0
+    assert sorted(p.name for p in containers.iterdir()) == ["web-1"]
+
+    for bad in ("x", "-x", "a b", "x/y", "web.running-1"):
+        result = run(gantry, ref, "true", options=("--name", bad))
+        assert result.returncode == 125, bad
+        assert result.stderr.startswith(f'gantry: error: invalid container name "{bad}"'), result.stderr
+
+
 def test_refused_without_root_before_any_work(gantry_bin, image_ref, scratch):
     ref, _ = image_ref
     result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(gantry_bin),

@@ -1,33 +1,28 @@
-// gantry run [opts] REF [-- CMD ARG...]: pull and unpack the image into the
+// gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]: pull and unpack the image into the
 // store's snapshots (what is missing, while it downloads), stack them with
 // overlayfs and run the image's process in a container of its own; exits
 // with the process's status.
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
 #include <optional>
-#include <random>
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/file_tree.hpp"
 #include "core/store.hpp"
-#include "engine/gc.hpp"
-#include "engine/stale.hpp"
 #include "runtime/launcher.hpp"
 #include "tools/gantry/command_engine.hpp"
 #include "tools/gantry/commands/commands.hpp"
 #include "tools/gantry/common_options.hpp"
+#include "tools/gantry/container_dir.hpp"
 #include "tools/gantry/process_cli.hpp"
 #include "tools/gantry/unpack_cli.hpp"
 
 namespace gantry::tools {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 const std::vector<OptionSpec>& options() {
@@ -39,6 +34,8 @@ const std::vector<OptionSpec>& options() {
                              .help = "PID 1 is gantry-init (installed beside gantry), which forwards signals and reaps zombies; the command its child"});
     all.push_back(OptionSpec{.name = "keep", .value_name = "",
                              .help = "keep the container's directory (its writes) under STORE/containers/ after exit"});
+    all.push_back(OptionSpec{.name = "name", .value_name = "NAME",
+                             .help = "the container's name: its directory's under STORE/containers/ (kept as NAME with --keep); unique"});
     all.push_back(OptionSpec{.name = "rm", .value_name = "",
                              .help = "remove the container's directory at exit (the default; --keep keeps it)"});
     all.push_back(OptionSpec{.name = "no-overlay", .value_name = "",
@@ -53,69 +50,6 @@ const std::vector<OptionSpec>& options() {
   }();
   return specs;
 }
-
-std::string new_container_id() {
-  std::random_device random;
-  char id[13];
-  std::snprintf(id, sizeof id, "%06x%06x", random() & 0xffffff, random() & 0xffffff);
-  return id;
-}
-
-// STORE/containers/<id>.running-<pid>/ while the container runs: the upper
-// and work dirs (or the flattened copy). Removed when it exits, or, with
-// --keep, renamed to STORE/containers/<id>/ (naming its image for gc). Those a killed gantry left are
-// removed by the next run (their overlay mount detached first, if the kill
-// came between mount and exec).
-class ContainerDir {
- public:
-  // `image`: the digest its reference records, which keeps a kept container
-  // from gc as long as the reference does.
-  ContainerDir(const core::ContentStore& store, bool keep, const core::Digest& image) : keep_(keep) {
-    const fs::path containers = engine::containers_dir(store.root());
-    std::error_code ec;
-    fs::create_directories(containers, ec);
-    if (ec) throw core::Error(core::ErrorKind::io, "cannot create: " + ec.message(), {.path = containers.string()});
-    remove_stale(containers);
-    id_ = new_container_id();
-    path_ = containers / (id_ + engine::owned_name(engine::kRunningContainerMarker));
-    if (::mkdir(path_.c_str(), 0700) != 0) throw core::errno_error(errno, "cannot create", path_.string());
-    if (keep_) engine::record_container_image(path_, image);
-  }
-  ~ContainerDir() {
-    try {
-      if (keep_) {
-        const fs::path kept = path_.parent_path() / id_;
-        if (::rename(path_.c_str(), kept.c_str()) != 0) throw core::errno_error(errno, "cannot rename", kept.string());
-      } else {
-        core::remove_tree(path_);
-      }
-    } catch (const core::Error&) {
-      // The next run removes it; the container's status is what matters now.
-    }
-  }
-  ContainerDir(const ContainerDir&) = delete;
-  ContainerDir& operator=(const ContainerDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  static void remove_stale(const fs::path& containers) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(containers, ec)) {
-      if (!engine::left_by_dead_process(entry.path().filename().string(), engine::kRunningContainerMarker)) continue;
-      ::umount2((entry.path() / "merged").c_str(), MNT_DETACH);  // mounted only if killed before exec
-      runtime::remove_launch_leftovers(entry.path());
-      try {
-        core::remove_tree(entry.path());
-      } catch (const core::Error&) {
-        // Tried again by the next run.
-      }
-    }
-  }
-
-  fs::path path_;
-  std::string id_;
-  bool keep_;
-};
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
 
@@ -210,6 +144,8 @@ int run(const ParsedArgs& args) {
   if (args.flag("rm") && args.flag("keep")) {
     throw core::Error(core::ErrorKind::bad_input, "gantry run: --rm and --keep conflict");
   }
+  const std::optional<std::string> name = args.value("name");
+  if (name) check_container_name(*name);
   runtime::check_can_launch();
   core::Reference ref = core::Reference::parse(args.positionals()[0]);
   runtime::LaunchSpec spec;
@@ -224,7 +160,7 @@ int run(const ParsedArgs& args) {
   core::ContentStore& store = images.store();
 
   engine::UnpackReport report = images.carry_out({.reference = ref, .goal = engine::Goal::snapshots});
-  ContainerDir container(store, args.flag("keep"), registry::recorded_descriptor(report.image).digest);
+  ContainerDir container(store, args.flag("keep"), registry::recorded_descriptor(report.image).digest, name);
   spec.config = &report.image.config;
   spec.container_dir = container.path();
   spec.keep_upper = args.flag("keep");
