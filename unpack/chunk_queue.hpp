@@ -1,8 +1,9 @@
 #pragma once
 // A bounded queue of byte chunks between two stages of a layer's pipeline:
 // the layer's feed (its download's file, or its blob in the store) and the
-// decoder, or the decoder and the tar reader. Buffers are pooled and reused, so the queue allocates only while it
-// first fills up; memory is capacity x chunk size, whatever the layer size.
+// decoder, or the decoder and the tar reader. Buffers are pooled and reused,
+// so the queue allocates only while it first fills up; memory is capacity x
+// chunk size, whatever the layer size.
 //
 // The producer fills a buffer in place: acquire() (blocking while the
 // queue is full), then commit(); the decoder writes its output straight

@@ -106,8 +106,8 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   try {
     return run_command(*command, std::vector<std::string>(argv.begin() + 1, argv.end()));
-  } catch (const Interrupted&) {
-    throw;
+  } catch (const Interrupted& e) {
+    return report_failure(e, 128 + e.signal);  // as a shell reports a process killed by the signal
   } catch (const std::exception& e) {
     return report_failure(e, command->failure_status);
   }
@@ -120,10 +120,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return gantry::tools::dispatch(args);
-  } catch (const gantry::tools::Interrupted& e) {
-    std::fprintf(stderr, "gantry: error: %s\n", e.what());
-    return 128 + e.signal;  // as a shell reports a process killed by the signal
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // before any command: an unknown one
     return gantry::tools::report_failure(e, 1);
   }
 }
